@@ -1,0 +1,107 @@
+"""What the checker needs from a model, and what a property is.
+
+The checker is generic (Stateright's ``Model`` trait is the pattern): it knows a model only through
+``init_states``, ``successors`` and ``is_final``, and properties only as predicates over states and
+actions. Nothing in ``checker/`` may import the QEMU model; the model plugs in through a ``Suite``
+(a model factory plus its properties), found by the CLI via the ``migmodel.suites`` entry point.
+
+States and actions are opaque, hashable, immutable values. ``successors`` must be a pure function
+with a deterministic order, so that counterexamples are reproducible run to run.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+State = Hashable
+Action = Hashable
+
+
+class Model(Protocol):
+    """A transition system: Stateright's ``init_states`` / ``actions`` + ``next_state`` in one call."""
+
+    def init_states(self) -> Sequence[State]:
+        """The initial states, in a fixed order."""
+        ...
+
+    def successors(self, state: State) -> Sequence[tuple[Action, State]]:
+        """Every enabled action with the state it leads to, in a fixed order.
+
+        An action that changes nothing (for example a command the system refuses) appears as a
+        self-loop: it is a visible step, not a missing edge.
+        """
+        ...
+
+    def is_final(self, state: State) -> bool:
+        """True for states where the system is meant to stop (not a deadlock)."""
+        ...
+
+    def describe_action(self, action: Action) -> dict[str, Any]:
+        """A JSON-ready description of an action (at least ``{"action": str, "actor": str}``)."""
+        ...
+
+    def describe_state(self, state: State) -> dict[str, Any]:
+        """A JSON-ready summary of a state, used in counterexample steps."""
+        ...
+
+
+class Kind(enum.Enum):
+    """How a property is judged over the reachable graph."""
+
+    ALWAYS = "always"
+    """``predicate`` holds in every reachable state (an invariant)."""
+
+    SOMETIMES = "sometimes"
+    """``predicate`` holds in at least one reachable state (a witness that something is not vacuous)."""
+
+    ALWAYS_POSSIBLE = "always-possible"
+    """From every reachable state where ``where`` holds, some state satisfying ``predicate`` is
+    reachable using only edges whose action satisfies ``via`` (reverse reachability)."""
+
+    EVENTUALLY = "eventually"
+    """Fair liveness: once the actions outside ``via`` (faults) stop, every run reaches a state
+    satisfying ``predicate``. Judged by bottom strongly connected components of the ``via`` graph in
+    which ``predicate`` states are made absorbing: a bottom component without such a state is a
+    run that never gets there."""
+
+    DEADLOCK_FREE = "deadlock-free"
+    """Every reachable state is final (``Model.is_final``) or has a ``via`` successor other than
+    itself."""
+
+
+def _true(_: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Property:
+    """A named claim, judged by the checker.
+
+    ``claim`` is one English sentence a reader of a report understands without the code.
+    ``partner`` names the SOMETIMES property that shows an ALWAYS-style property is not vacuous.
+    """
+
+    name: str
+    kind: Kind
+    claim: str
+    predicate: Callable[[Any], bool] = _true
+    where: Callable[[Any], bool] = _true
+    via: Callable[[Any], bool] = _true
+    partner: str | None = None
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A family of models (one per named configuration) with the properties to check on them."""
+
+    name: str
+    configs: Callable[[], dict[str, Any]]
+    """Named configurations, in display order: name -> configuration value."""
+    build: Callable[[Any], Model]
+    """Configuration -> model."""
+    properties: Callable[[], Sequence[Property]]
+    describe_config: Callable[[Any], str] = field(default=lambda c: str(c))

@@ -1,0 +1,147 @@
+"""The verdict matrix: every configuration of a suite explored, every property judged.
+
+Generic: it works on a ``Suite`` (checker/spec.py) and never names a QEMU concept. The result is
+plain JSON-ready data, the one structure that ``migmodel verify --json``, the pinned manifest and
+the reports are all made from.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from checker.analysis import check, verdict_to_json
+from checker.explore import Exploration, explore
+from checker.spec import Kind, Model, Property, Suite
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+@dataclass
+class ConfigResult:
+    name: str
+    description: str
+    model: Model
+    exploration: Exploration
+    verdicts: list[Any]
+    seconds: float
+
+
+def select(suite: Suite, configs: Sequence[str] | None, properties: Sequence[str] | None
+           ) -> tuple[dict[str, Any], list[Property]]:
+    """The configurations and properties named (all when none are), or a UsageError."""
+    all_configs = suite.configs()
+    all_props = list(suite.properties())
+    names = {p.name: p for p in all_props}
+    chosen_configs: dict[str, Any] = {}
+    for name in configs or list(all_configs):
+        if name not in all_configs:
+            raise UsageError(f"unknown configuration {name!r} (known: {', '.join(all_configs)})")
+        chosen_configs[name] = all_configs[name]
+    chosen_props: list[Property] = []
+    for pname in properties or []:
+        if pname not in names:
+            raise UsageError(f"unknown property {pname!r} (known: {', '.join(names)})")
+        chosen_props.append(names[pname])
+    if not properties:
+        chosen_props = all_props
+    else:  # a chosen property brings its non-vacuity partner along
+        for p in list(chosen_props):
+            if p.partner and names[p.partner] not in chosen_props:
+                chosen_props.append(names[p.partner])
+    return chosen_configs, chosen_props
+
+
+def run_config(suite: Suite, name: str, config: Any, properties: Sequence[Property], *,
+               max_states: int | None = None,
+               progress: Callable[[int, int, int], None] | None = None) -> ConfigResult:
+    started = time.perf_counter()
+    model = suite.build(config)
+    exploration = explore(model, max_states=max_states, progress=progress)
+    verdicts = check(exploration, properties)
+    return ConfigResult(name, suite.describe_config(config), model, exploration, verdicts,
+                        time.perf_counter() - started)
+
+
+def result_to_json(r: ConfigResult, *, timing: bool = True) -> dict[str, Any]:
+    """One configuration's row of the matrix. ``timing=False`` leaves out the wall time, for
+    outputs that must be byte-identical run to run."""
+    props: dict[str, Any] = {}
+    for v in r.verdicts:
+        d = verdict_to_json(r.model, v)
+        d.setdefault("counterexample", None)
+        props[v.property.name] = d
+    out: dict[str, Any] = {
+        "description": r.description,
+        "states": r.exploration.state_count,
+        "edges": r.exploration.edge_count,
+        "depth": r.exploration.max_depth,
+        "fingerprint": r.exploration.fingerprint(),
+        "properties": props,
+    }
+    if timing:
+        out["seconds"] = round(r.seconds, 3)
+    return out
+
+
+def manifest_of(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the pinned manifest records: counts and verdicts, nothing that varies run to run."""
+    return {
+        name: {
+            "states": r["states"],
+            "edges": r["edges"],
+            "depth": r["depth"],
+            "verdicts": {p: ("holds" if v["holds"] else "violated") for p, v in r["properties"].items()},
+            "counterexample_lengths": {
+                p: len(v["counterexample"]) - 1 for p, v in r["properties"].items() if v["counterexample"]
+            },
+        }
+        for name, r in results.items()
+    }
+
+
+def diff_manifest(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Human-readable differences between a pinned manifest and a fresh one (only the
+    configurations present in ``actual``)."""
+    problems: list[str] = []
+    for name, got in actual.items():
+        want = expected.get(name)
+        if want is None:
+            problems.append(f"{name}: not in the manifest")
+            continue
+        for key in ("states", "edges", "depth"):
+            if want.get(key) != got[key]:
+                problems.append(f"{name}: {key} {want.get(key)} -> {got[key]}")
+        for p, verdict in got["verdicts"].items():
+            if want.get("verdicts", {}).get(p) != verdict:
+                problems.append(f"{name}: {p} {want.get('verdicts', {}).get(p)} -> {verdict}")
+        for p, n in got["counterexample_lengths"].items():
+            if want.get("counterexample_lengths", {}).get(p) != n:
+                problems.append(f"{name}: {p} counterexample length "
+                                f"{want.get('counterexample_lengths', {}).get(p)} -> {n}")
+    return problems
+
+
+def load_manifest(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise UsageError(f"cannot read manifest {path}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"manifest {path} is not valid JSON: {e.msg} (line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"manifest {path} must hold a JSON object")
+    return data
+
+
+def verdict_word(kind: Kind, holds: bool) -> str:
+    """How a verdict reads in the matrix: a SOMETIMES that fails means "never reached"."""
+    if kind is Kind.SOMETIMES:
+        return "reached" if holds else "never"
+    return "holds" if holds else "VIOLATED"

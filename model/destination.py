@@ -1,0 +1,398 @@
+"""The destination QEMU: its main thread (incoming coroutine and bottom halves) and listen thread.
+
+System: ``migration/savevm.c`` (``loadvm_process_command`` and friends, commit 7b842fe354),
+``migration/postcopy-ram.c`` (``postcopy_listen_thread``), ``migration/migration.c``
+(``process_incoming_migration_co``/``_bh``), transitions D1-D11 of protocol.md section 5.
+
+How the destination moves (the postcopy path):
+* The main thread reads the stream: OPEN_RETURN_PATH, ADVISE, then MIG_CMD_PACKAGED, whose
+  contents it loads from memory in order: LISTEN (starts the listen thread, which sets
+  ``postcopy-device`` if a return path exists on 10.2+, else ``postcopy-active``, D5), the device
+  state (which may fail), PING 3, PING 0x42 (each answered with a PONG), RUN (``postcopy-active``,
+  PostcopyState RUNNING, D6). RUN only schedules a bottom half; the guest starts when it runs
+  (with autostart and if the disks activate).
+* After the package, the listen thread owns the main stream: PING 4, pages, EOF (D11), and on a
+  stream error it pauses if PostcopyState is RUNNING (D8), else fails (D7).
+* A device load failure (10.2+) sets the error on the stream; only the listen thread cleans up,
+  and it notices only when its read returns: when something arrives or the connection drops.
+
+Assumptions / abstractions:
+* Page requests (the fault thread, REQ_PAGES) are not modelled: the source pushes pages anyway.
+* Closing the files after SHUT is graceful: what was sent before the close still arrives.
+* A process that exits releases its disk lock.
+"""
+
+from __future__ import annotations
+
+from model.config import Config
+from model.messages import (
+    DEVICE_STATE,
+    EOF,
+    LISTEN,
+    OPEN_RETURN_PATH,
+    PACKAGED,
+    PING_0x42,
+    PING_3,
+    PING_4,
+    PKG_DEVICE_STATE,
+    PONG_FOR,
+    POSTCOPY_ADVISE,
+    POSTCOPY_RESUME,
+    RAM,
+    RESUME_ACK,
+    RUN,
+    SHUT_0,
+    SHUT_1,
+)
+from model.status import MigrationStatus as S
+from model.status import PostcopyState as PS
+from model.status import RunState
+from model.table import ANY, Row, statuses
+from model.world import (
+    DISK_DST,
+    DISK_NONE,
+    DL_DONE,
+    DL_OFF,
+    DL_ON,
+    DM_DONE,
+    DM_FAILED,
+    DM_IDLE,
+    DM_LOAD,
+    DM_PACKAGE,
+    DM_QUIT,
+    LINK_DOWN,
+    LINK_UP,
+    World,
+    activate_disk,
+    send_rp,
+)
+
+SV = "migration/savevm.c"
+MC = "migration/migration.c"
+PR = "migration/postcopy-ram.c"
+
+# ---------------------------------------------------------------------------------------------
+# Shared effects.
+
+
+def close_files(w: World) -> World:
+    """``migration_incoming_state_destroy`` closes both files after SHUT: the connection is
+    gone, but what was already sent on the return path still arrives."""
+    if w.link != LINK_UP:
+        return w
+    return w._replace(link=LINK_DOWN, main=())
+
+
+def exit_process(w: World) -> World:
+    """``exit(EXIT_FAILURE)``: the process is gone; the kernel drops its image locks."""
+    return w._replace(d_alive=False, disk=DISK_NONE if w.disk == DISK_DST else w.disk)
+
+
+def destroy(w: World, shut: str) -> World:
+    """Send SHUT(v) on the return path, then close the files."""
+    w = send_rp(w, shut)._replace(h_shut=shut[-2])
+    return close_files(w)
+
+
+def fail_and_cleanup(c: Config, w: World) -> World:
+    """D7/D4 tail: SHUT(1), close, and exit with exit-on-error (always before 10.2)."""
+    w = destroy(w, SHUT_1)._replace(d_listen=DL_DONE if w.d_listen == DL_ON else w.d_listen)
+    if c.exit_on_error or not c.dst.exit_on_error_in_postcopy:
+        w = exit_process(w)
+    return w
+
+
+def start_guest(c: Config, w: World) -> World:
+    """Activate the disks and ``vm_start`` (RESUME), or stay paused if the disks refuse."""
+    w, ok = activate_disk(c, w, DISK_DST)
+    if ok:
+        return w._replace(d_run=RunState.RUNNING, h_dst_ran=True)
+    return w._replace(d_run=RunState.PAUSED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Main thread: reading the stream.
+
+
+def _main_head(w: World, msg: str) -> bool:
+    return w.d_main == DM_LOAD and bool(w.main) and w.main[0] == msg
+
+
+def accept(c: Config, w: World) -> bool:
+    return w.d_main == DM_IDLE and w.link == LINK_UP and w.d_status is S.SETUP
+
+
+def start_loading(c: Config, w: World) -> World:
+    return w._replace(d_main=DM_LOAD, d_pcs=PS.NONE)
+
+
+def pop_main(w: World) -> World:
+    return w._replace(main=w.main[1:])
+
+
+def open_return_path(c: Config, w: World) -> World:
+    return pop_main(w)._replace(d_rp=True)
+
+
+def advise(c: Config, w: World) -> World:
+    return pop_main(w)._replace(d_pcs=PS.ADVISE)
+
+
+def precopy_eof(c: Config, w: World) -> World:
+    """D3: ``process_incoming_migration_bh``: activate disks and start (autostart) or pause,
+    then COMPLETED, then destroy (SHUT(0))."""
+    w = pop_main(w)._replace(d_main=DM_DONE)
+    w = start_guest(c, w) if w.d_autostart else w._replace(d_run=RunState.PAUSED)
+    return destroy(w, SHUT_0)
+
+
+def packaged(c: Config, w: World) -> bool:
+    return w.d_main == DM_LOAD and bool(w.main) and isinstance(w.main[0], tuple) and w.main[0][0] == PACKAGED
+
+
+def open_package(c: Config, w: World) -> World:
+    head = w.main[0]
+    assert isinstance(head, tuple)
+    return pop_main(w)._replace(d_main=DM_PACKAGE, d_pkg=head[1])
+
+
+def precopy_read_error(c: Config, w: World) -> bool:
+    return w.d_main == DM_LOAD and not w.main and w.link == LINK_DOWN
+
+
+def precopy_fail(c: Config, w: World) -> World:
+    """D4: no listen thread, the coroutine fails, destroys and exits (exit-on-error)."""
+    w = destroy(w, SHUT_1)._replace(d_main=DM_FAILED)
+    return exit_process(w) if c.exit_on_error else w
+
+
+# --- the package, item by item ---------------------------------------------------------------
+
+
+def _pkg_head(w: World, item: str) -> bool:
+    return w.d_main == DM_PACKAGE and bool(w.d_pkg) and w.d_pkg[0] == item
+
+
+def pop_pkg(w: World) -> World:
+    return w._replace(d_pkg=w.d_pkg[1:])
+
+
+def listen_with_rp(c: Config, w: World) -> bool:
+    return _pkg_head(w, LISTEN) and w.d_rp and c.dst.postcopy_device
+
+
+def listen_without(c: Config, w: World) -> bool:
+    return _pkg_head(w, LISTEN) and not (w.d_rp and c.dst.postcopy_device)
+
+
+def listen(c: Config, w: World) -> World:
+    """LISTEN: PostcopyState LISTENING, ``postcopy_incoming_setup`` starts the listen thread,
+    which sets its status (D5) before the creator goes on."""
+    return pop_pkg(w)._replace(d_pcs=PS.LISTENING, d_listen=DL_ON)
+
+
+def device_state(c: Config, w: World) -> bool:
+    return _pkg_head(w, PKG_DEVICE_STATE)
+
+
+def ping_answered(c: Config, w: World) -> bool:
+    return w.d_main == DM_PACKAGE and bool(w.d_pkg) and w.d_pkg[0] in (PING_3, PING_0x42) and w.d_rp
+
+
+def pong(c: Config, w: World) -> World:
+    """``migrate_send_rp_pong``; the send result is ignored."""
+    return send_rp(pop_pkg(w), PONG_FOR[w.d_pkg[0]])
+
+
+def ping_without_rp(c: Config, w: World) -> bool:
+    return w.d_main == DM_PACKAGE and bool(w.d_pkg) and w.d_pkg[0] in (PING_3, PING_0x42) and not w.d_rp
+
+
+def load_fails(c: Config, w: World) -> World:
+    """The nested load fails: the error is set on the main stream; the main thread stops."""
+    return w._replace(d_main=DM_FAILED, d_pkg=(), d_ferr=True)
+
+
+def run_on_device(c: Config, w: World) -> bool:
+    return _pkg_head(w, RUN) and w.d_status is S.POSTCOPY_DEVICE
+
+
+def run_on_active(c: Config, w: World) -> bool:
+    return _pkg_head(w, RUN) and w.d_status is not S.POSTCOPY_DEVICE
+
+
+def run(c: Config, w: World) -> World:
+    """RUN: PostcopyState RUNNING, schedule the start BH, LOADVM_QUIT."""
+    return pop_pkg(w)._replace(d_pcs=PS.RUNNING, d_bh=True, d_main=DM_QUIT)
+
+
+def bh_pending(c: Config, w: World) -> bool:
+    return w.d_bh
+
+
+def run_bh(c: Config, w: World) -> World:
+    """``loadvm_postcopy_handle_run_bh``: with autostart, activate disks then ``vm_start``."""
+    w = w._replace(d_bh=False)
+    return start_guest(c, w) if w.d_autostart else w._replace(d_run=RunState.PAUSED)
+
+
+def recovery_connects(c: Config, w: World) -> bool:
+    return w.d_recover and w.link == LINK_UP
+
+
+def recover(c: Config, w: World) -> World:
+    """D9: the new channel; a new ``to_src_file``; the paused loader is woken."""
+    return w._replace(d_recover=False, d_rp=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Listen thread: the main stream after the package.
+
+
+def _listening(w: World) -> bool:
+    return w.d_listen == DL_ON
+
+
+def _listen_head(w: World, msg: str) -> bool:
+    return _listening(w) and bool(w.main) and w.main[0] == msg
+
+
+def listen_reads_into_error(c: Config, w: World) -> bool:
+    """The stream carries an error set by the main thread; the read returns it."""
+    return _listening(w) and w.d_ferr and (bool(w.main) or w.link == LINK_DOWN)
+
+
+def listen_ping(c: Config, w: World) -> bool:
+    return _listen_head(w, PING_4) and not w.d_ferr
+
+
+def listen_pong(c: Config, w: World) -> World:
+    return send_rp(pop_main(w), PONG_FOR[PING_4])
+
+
+def listen_ram(c: Config, w: World) -> bool:
+    return _listen_head(w, RAM) and not w.d_ferr
+
+
+def listen_eof(c: Config, w: World) -> bool:
+    """EOF, then wait for ``main_thread_load_event``: RUN must have been processed."""
+    return _listen_head(w, EOF) and not w.d_ferr and w.d_main == DM_QUIT and w.d_status is S.POSTCOPY_ACTIVE
+
+
+def listen_complete(c: Config, w: World) -> World:
+    """D11, then ``postcopy_listen_thread_bh``: destroy (SHUT(0))."""
+    w = pop_main(w)._replace(d_pcs=PS.END, d_listen=DL_DONE)
+    return destroy(w, SHUT_0)
+
+
+def listen_resume(c: Config, w: World) -> bool:
+    return _listen_head(w, POSTCOPY_RESUME) and w.d_status is S.POSTCOPY_RECOVER
+
+
+def handle_resume(c: Config, w: World) -> World:
+    """D10: RESUME_ACK; pending page requests re-sent (abstract)."""
+    return send_rp(pop_main(w), RESUME_ACK)
+
+
+def listen_read_error(c: Config, w: World) -> bool:
+    return _listening(w) and not w.d_ferr and not w.main and w.link == LINK_DOWN
+
+
+def pauses(c: Config, w: World) -> bool:
+    """``qemu_loadvm_state_main``: pause only in PostcopyState RUNNING with postcopy-ram."""
+    return listen_read_error(c, w) and w.d_pcs is PS.RUNNING and c.postcopy_ram
+
+
+def fails(c: Config, w: World) -> bool:
+    return listen_read_error(c, w) and w.d_pcs is not PS.RUNNING
+
+
+def bitmaps_only_running_error(c: Config, w: World) -> bool:
+    return listen_read_error(c, w) and w.d_pcs is PS.RUNNING and not c.postcopy_ram
+
+
+def pause_incoming(c: Config, w: World) -> World:
+    """D8: ``postcopy_pause_incoming``: close the return path, wait for a new channel."""
+    return w._replace(d_rp=False, d_recover=False)
+
+
+def listen_fail(c: Config, w: World) -> World:
+    """D7: FAILED; the BH destroys (SHUT(1)) and exits with exit-on-error."""
+    return fail_and_cleanup(c, w._replace(main=w.main[1:] if w.main else w.main))
+
+
+def bitmaps_lost(c: Config, w: World) -> World:
+    """[inference] dirty-bitmaps-only postcopy logs the error and lets the thread end."""
+    return w._replace(d_pcs=PS.END, d_listen=DL_DONE)
+
+
+# ---------------------------------------------------------------------------------------------
+# The table.
+
+_ = ANY
+POSTCOPY = statuses(S.POSTCOPY_DEVICE, S.POSTCOPY_ACTIVE)
+
+ROWS: tuple[Row, ...] = (
+    # --- main thread: precopy stream -----------------------------------------------------------
+    Row("dst", "main", "process_incoming_migration_co", statuses(S.SETUP), S.ACTIVE, accept, start_loading,
+        f"{MC}:process_incoming_migration_co", "D2: main channel established"),
+    Row("dst", "main", "loadvm_process_command: OPEN_RETURN_PATH", statuses(S.ACTIVE), None,
+        lambda c, w: _main_head(w, OPEN_RETURN_PATH), open_return_path,
+        f"{SV}:loadvm_process_command", "creates to_src_file"),
+    Row("dst", "main", "loadvm_postcopy_handle_advise", statuses(S.ACTIVE), None,
+        lambda c, w: _main_head(w, POSTCOPY_ADVISE), advise, f"{SV}:loadvm_postcopy_handle_advise",
+        "PostcopyState ADVISE"),
+    Row("dst", "main", "qemu_loadvm_state_main: device state", statuses(S.ACTIVE), None,
+        lambda c, w: _main_head(w, DEVICE_STATE), lambda c, w: pop_main(w),
+        f"{SV}:qemu_loadvm_state_main", "precopy: non-iterable devices load"),
+    Row("dst", "main", "process_incoming_migration_bh", statuses(S.ACTIVE), S.COMPLETED,
+        lambda c, w: _main_head(w, EOF), precopy_eof, f"{MC}:process_incoming_migration_bh",
+        "D3: start the guest (autostart), COMPLETED, SHUT(0)"),
+    Row("dst", "main", "process_incoming_migration_co: load error", statuses(S.ACTIVE), S.FAILED,
+        precopy_read_error, precopy_fail, f"{MC}:process_incoming_migration_co",
+        "D4: precopy load error, SHUT(1), exit (exit-on-error)"),
+    Row("dst", "main", "loadvm_handle_cmd_packaged", statuses(S.ACTIVE), None, packaged, open_package,
+        f"{SV}:loadvm_handle_cmd_packaged", "read the whole package into memory"),
+    # --- main thread: inside the package -------------------------------------------------------
+    Row("dst", "listen", "postcopy_listen_thread: postcopy-device", statuses(S.ACTIVE), S.POSTCOPY_DEVICE,
+        listen_with_rp, listen, f"{PR}:postcopy_listen_thread", "D5 with a return path (10.2+)"),
+    Row("dst", "listen", "postcopy_listen_thread: postcopy-active", statuses(S.ACTIVE), S.POSTCOPY_ACTIVE,
+        listen_without, listen, f"{PR}:postcopy_listen_thread", "D5 without a return path, or before 10.2"),
+    Row("dst", "main", "qemu_loadvm_state_main: package device state", POSTCOPY, None, device_state,
+        lambda c, w: pop_pkg(w), f"{SV}:qemu_loadvm_state_main", "non-iterable devices load from the package"),
+    Row("dst", "main", "loadvm_process_command: PING", POSTCOPY, None, ping_answered, pong,
+        f"{SV}:loadvm_process_command", "PONG(3) / PONG(0x42); a send error is ignored"),
+    Row("dst", "main", "loadvm_process_command: PING without return path", POSTCOPY, None, ping_without_rp,
+        load_fails, f"{SV}:loadvm_process_command", "\"CMD_PING ... received with no return path\""),
+    Row("dst", "main", "loadvm_postcopy_handle_run", statuses(S.POSTCOPY_DEVICE), S.POSTCOPY_ACTIVE,
+        run_on_device, run, f"{SV}:loadvm_postcopy_handle_run", "D6, PostcopyState RUNNING, BH scheduled"),
+    Row("dst", "main", "loadvm_postcopy_handle_run: already active", statuses(S.POSTCOPY_ACTIVE), None,
+        run_on_active, run, f"{SV}:loadvm_postcopy_handle_run", "no return path / before 10.2"),
+    Row("dst", "main", "loadvm_postcopy_handle_run_bh", _, None, bh_pending, run_bh,
+        f"{SV}:loadvm_postcopy_handle_run_bh", "the guest starts here (autostart, disks)"),
+    Row("dst", "main", "postcopy_try_recover", statuses(S.POSTCOPY_PAUSED), S.POSTCOPY_RECOVER,
+        recovery_connects, recover, f"{MC}:postcopy_try_recover", "D9: the new channel connects"),
+    # --- listen thread ---------------------------------------------------------------------------
+    Row("dst", "listen", "qemu_loadvm_state_main: error set on the stream", POSTCOPY, S.FAILED,
+        listen_reads_into_error, listen_fail, f"{PR}:postcopy_listen_thread",
+        "D7: the main thread's load error, seen at the next read"),
+    Row("dst", "listen", "loadvm_process_command: PING 4", POSTCOPY, None, listen_ping, listen_pong,
+        f"{SV}:loadvm_process_command", "answered by the listen thread"),
+    Row("dst", "listen", "ram_load_postcopy", POSTCOPY, None, listen_ram, lambda c, w: pop_main(w),
+        "migration/ram.c:ram_load_postcopy", "pages"),
+    Row("dst", "listen", "postcopy_listen_thread: completed", statuses(S.POSTCOPY_ACTIVE), S.COMPLETED,
+        listen_eof, listen_complete, f"{PR}:postcopy_listen_thread", "D11, then SHUT(0)"),
+    Row("dst", "listen", "loadvm_postcopy_handle_resume", statuses(S.POSTCOPY_RECOVER), S.POSTCOPY_ACTIVE,
+        listen_resume, handle_resume, f"{SV}:loadvm_postcopy_handle_resume", "D10, RESUME_ACK"),
+    Row("dst", "listen", "postcopy_pause_incoming", statuses(S.POSTCOPY_ACTIVE, S.POSTCOPY_RECOVER),
+        S.POSTCOPY_PAUSED, pauses, pause_incoming, f"{SV}:postcopy_pause_incoming",
+        "D8: PostcopyState RUNNING and postcopy-ram"),
+    Row("dst", "listen", "postcopy_listen_thread: failed", POSTCOPY, S.FAILED, fails, listen_fail,
+        f"{PR}:postcopy_listen_thread", "D7: error before RUNNING"),
+    Row("dst", "listen", "qemu_loadvm_state_main: bitmaps-only error", statuses(S.POSTCOPY_ACTIVE),
+        S.COMPLETED,
+        bitmaps_only_running_error, bitmaps_lost, f"{SV}:qemu_loadvm_state_main",
+        "RUNNING without postcopy-ram: logged, the thread ends (bitmaps lost) [inference]"),
+)
+
+__all__ = ["DL_OFF", "ROWS"]

@@ -1,0 +1,218 @@
+"""The operator: QMP commands on either QEMU, with the guards QEMU applies to them.
+
+System: the ``qmp_*`` handlers in ``migration/migration.c`` and ``system/cpus.c``/``monitor``
+(``cont``), protocol.md sections 4.3 and 9. A command QEMU refuses is a row with ``refusal``: a
+visible step that changes nothing, so a counterexample can show "migrate_cancel was refused here".
+
+Operator policy (what a sane management layer such as libvirt does, and the only freedom the model
+gives it):
+* ``migrate-incoming`` then ``migrate`` once; no second migration attempt.
+* ``migrate-start-postcopy`` at most once, before the switchover.
+* ``cont`` on the source only after the migration failed or was cancelled (never after
+  ``completed``); ``cont`` on the destination whenever its guest is paused (``-S``).
+* Refusals are listed where an operator would plausibly try the command: in ``postcopy-device``
+  (``migrate_cancel``, ``migrate-pause``, ``cont``: scenario G2) and, since 10.0,
+  ``migrate_cancel`` anywhere in postcopy.
+"""
+
+from __future__ import annotations
+
+from model.config import Config
+from model.status import IN_POSTCOPY, POSTCOPY_ALIVE, RUNNING_STATES
+from model.status import MigrationStatus as S
+from model.status import RunState
+from model.table import Row, statuses, unchanged
+from model.world import (
+    DISK_DST,
+    DISK_SRC,
+    DM_IDLE,
+    LINK_UP,
+    PC_CLEANUP,
+    PC_DONE,
+    PC_FINISH,
+    PC_IDLE,
+    PC_PACKAGE,
+    PC_PAUSED,
+    PC_PRE_SWITCHOVER,
+    PC_SETUP,
+    World,
+    activate_disk,
+    break_link,
+)
+
+MC = "migration/migration.c"
+CANCEL_REFUSED = "Postcopy migration in progress, cannot cancel."
+PAUSE_REFUSED = "migrate-pause is currently only supported during postcopy-active or postcopy-recover state"
+NOT_FINALIZED = "Migration is not finalized yet"
+LOCK_REFUSED = "Failed to get \"write\" lock"
+
+# --- source -------------------------------------------------------------------------------------
+
+
+def can_migrate(c: Config, w: World) -> bool:
+    return w.s_pc == PC_IDLE
+
+
+def migrate(c: Config, w: World) -> World:
+    """``migrate_init``: NONE (silent) then SETUP; the flag and event of PONG 0x42 are reset."""
+    return w._replace(s_pc=PC_SETUP, s_loaded=False)
+
+
+def can_start_postcopy(c: Config, w: World) -> bool:
+    return not w.s_start_postcopy and w.s_status in (S.SETUP, S.ACTIVE)
+
+
+def cancellable(c: Config, w: World) -> bool:
+    if w.s_status not in RUNNING_STATES or w.s_status in (S.CANCELLING, S.FAILING):
+        return False
+    if w.s_pc in (PC_FINISH, PC_CLEANUP, PC_DONE):
+        return False
+    return not (w.s_status in IN_POSTCOPY and c.src.cancel_refused_in_postcopy)
+
+
+def cancel(c: Config, w: World) -> World:
+    """``migration_cancel``: CANCELLING, shut the stream down; release a pre-switchover wait."""
+    w = break_link(w)
+    if w.s_pc == PC_PRE_SWITCHOVER:
+        w = w._replace(s_pc=PC_PACKAGE)
+    return w
+
+
+def cancel_refused(c: Config, w: World) -> bool:
+    return w.s_status in IN_POSTCOPY and c.src.cancel_refused_in_postcopy
+
+
+def src_pause(c: Config, w: World) -> World:
+    """``qmp_migrate_pause``: record the error, shut ``to_dst_file`` down, kick ``rp_sem``."""
+    return break_link(w)._replace(s_error=True)
+
+
+def paused_waiting(c: Config, w: World) -> bool:
+    return w.s_pc == PC_PAUSED
+
+
+def dst_listens(w: World) -> bool:
+    return w.d_alive and w.d_status is S.POSTCOPY_PAUSED and w.d_recover and w.link != LINK_UP
+
+
+def resume_72_connects(c: Config, w: World) -> bool:
+    return paused_waiting(c, w) and not c.src.recover_setup and dst_listens(w)
+
+
+def resume_72_no_listener(c: Config, w: World) -> bool:
+    return paused_waiting(c, w) and not c.src.recover_setup and not dst_listens(w)
+
+
+def resume_72(c: Config, w: World) -> World:
+    return w._replace(link=LINK_UP, main=(), rp=(), s_rp="on")
+
+
+def continue_ok(c: Config, w: World) -> bool:
+    return w.s_pc == PC_PRE_SWITCHOVER
+
+
+def src_cont_ok(c: Config, w: World) -> bool:
+    return (w.s_status in (S.FAILED, S.CANCELLED) and w.s_pc == PC_DONE and w.s_run is not RunState.RUNNING
+            and activate_disk(c, w, DISK_SRC)[1])
+
+
+def src_cont_locked(c: Config, w: World) -> bool:
+    return (w.s_status in (S.FAILED, S.CANCELLED) and w.s_pc == PC_DONE and w.s_run is not RunState.RUNNING
+            and not activate_disk(c, w, DISK_SRC)[1])
+
+
+def src_cont(c: Config, w: World) -> World:
+    w, _ = activate_disk(c, w, DISK_SRC)
+    return w._replace(s_run=RunState.RUNNING)
+
+
+# --- destination --------------------------------------------------------------------------------
+
+
+def can_listen(c: Config, w: World) -> bool:
+    return w.d_main == DM_IDLE
+
+
+def dst_pause(c: Config, w: World) -> World:
+    """``qmp_migrate_pause`` on the destination: shut ``from_src_file`` down."""
+    return break_link(w)
+
+
+def can_recover(c: Config, w: World) -> bool:
+    return not w.d_recover and not w.d_rp
+
+
+def listen_for_recovery(c: Config, w: World) -> World:
+    return w._replace(d_recover=True)
+
+
+def dst_cont_ok(c: Config, w: World) -> bool:
+    return w.d_run is RunState.PAUSED and not w.d_bh and activate_disk(c, w, DISK_DST)[1]
+
+
+def dst_cont_locked(c: Config, w: World) -> bool:
+    return w.d_run is RunState.PAUSED and not w.d_bh and not activate_disk(c, w, DISK_DST)[1]
+
+
+def dst_cont(c: Config, w: World) -> World:
+    w, _ = activate_disk(c, w, DISK_DST)
+    return w._replace(d_run=RunState.RUNNING, h_dst_ran=True)
+
+
+def dst_cont_early(c: Config, w: World) -> bool:
+    """``cont`` while still INMIGRATE only sets ``autostart``; the RUN BH starts the guest."""
+    return w.d_run is RunState.INMIGRATE and not w.d_autostart and w.d_status is not S.NONE
+
+
+ANYRUN = frozenset(RUNNING_STATES)
+
+ROWS: tuple[Row, ...] = (
+    Row("dst", "qmp", "migrate-incoming", statuses(S.NONE), S.SETUP, can_listen, unchanged,
+        f"{MC}:qmp_migrate_incoming", "D1: listen (exit-on-error from the configuration)"),
+    Row("src", "qmp", "migrate", statuses(S.NONE), S.SETUP, can_migrate, migrate,
+        f"{MC}:qmp_migrate", "S1: migrate_init, then the migration thread"),
+    Row("src", "qmp", "migrate-start-postcopy", statuses(S.SETUP, S.ACTIVE), None, can_start_postcopy,
+        lambda c, w: w._replace(s_start_postcopy=True), f"{MC}:qmp_migrate_start_postcopy",
+        "sets start_postcopy; the migration thread switches later"),
+    Row("src", "qmp", "migrate_cancel", ANYRUN, S.CANCELLING, cancellable, cancel,
+        f"{MC}:qmp_migrate_cancel", "S22"),
+    Row("src", "qmp", "migrate_cancel: refused", frozenset(IN_POSTCOPY), None, cancel_refused, unchanged,
+        f"{MC}:qmp_migrate_cancel", "refused in every postcopy state since 10.0", refusal=CANCEL_REFUSED),
+    Row("src", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None, lambda c, w: True, src_pause,
+        f"{MC}:qmp_migrate_pause", "the stream is shut down; S14/S21 follow"),
+    Row("src", "qmp", "migrate-pause: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,
+        f"{MC}:qmp_migrate_pause", "postcopy-device is not 'alive' postcopy", refusal=PAUSE_REFUSED),
+    Row("src", "qmp", "migrate resume=true", statuses(S.POSTCOPY_PAUSED), S.POSTCOPY_RECOVER_SETUP,
+        lambda c, w: paused_waiting(c, w) and c.src.recover_setup, unchanged, f"{MC}:migrate_prepare",
+        "S17"),
+    Row("src", "qmp", "migrate resume=true (7.2)", statuses(S.POSTCOPY_PAUSED), S.POSTCOPY_RECOVER,
+        resume_72_connects, resume_72, f"{MC}:migrate_fd_connect", "7.2: PAUSED -> RECOVER on connect"),
+    Row("src", "qmp", "migrate resume=true (7.2): connect failed", statuses(S.POSTCOPY_PAUSED), None,
+        resume_72_no_listener, unchanged, f"{MC}:migrate_fd_connect",
+        "7.2: a failed connect leaves the source silently paused"),
+    Row("src", "qmp", "migrate-continue", statuses(S.PRE_SWITCHOVER), S.DEVICE,
+        lambda c, w: continue_ok(c, w) and c.src.device_state, lambda c, w: w._replace(s_pc=PC_PACKAGE),
+        f"{MC}:qmp_migrate_continue", "pause_event; migration_switchover_prepare goes on to DEVICE"),
+    Row("src", "qmp", "migrate-continue (7.2)", statuses(S.PRE_SWITCHOVER), S.POSTCOPY_ACTIVE,
+        lambda c, w: continue_ok(c, w) and not c.src.device_state, lambda c, w: w._replace(s_pc=PC_PACKAGE),
+        f"{MC}:migration_maybe_pause", "7.2: PRE_SWITCHOVER -> POSTCOPY_ACTIVE"),
+    Row("src", "qmp", "cont", statuses(S.FAILED, S.CANCELLED), None, src_cont_ok, src_cont,
+        "system/cpus.c:qmp_cont", "management resumes the source after a failed migration"),
+    Row("src", "qmp", "cont: refused (lock)", statuses(S.FAILED, S.CANCELLED), None, src_cont_locked, unchanged,
+        "block.c:bdrv_activate_all", "the destination holds the image lock", refusal=LOCK_REFUSED),
+    Row("src", "qmp", "cont: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,
+        "system/cpus.c:qmp_cont", "the migration is still running", refusal=NOT_FINALIZED),
+    Row("dst", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None, lambda c, w: w.link == LINK_UP,
+        dst_pause, f"{MC}:qmp_migrate_pause", "shuts from_src_file down; D8 follows"),
+    Row("dst", "qmp", "migrate-pause: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,
+        f"{MC}:qmp_migrate_pause", "postcopy-device is not 'alive' postcopy", refusal=PAUSE_REFUSED),
+    Row("dst", "qmp", "migrate-recover", statuses(S.POSTCOPY_PAUSED), None, can_recover, listen_for_recovery,
+        f"{MC}:qmp_migrate_recover", "a new listener; D9 happens on connect (7.2 emits 'setup')"),
+    Row("dst", "qmp", "cont", frozenset(S), None, dst_cont_ok, dst_cont, "system/cpus.c:qmp_cont",
+        "start a -S destination guest"),
+    Row("dst", "qmp", "cont: refused (lock)", frozenset(S), None, dst_cont_locked, unchanged,
+        "block.c:bdrv_activate_all", "the source holds the image lock", refusal=LOCK_REFUSED),
+    Row("dst", "qmp", "cont: before RUN", frozenset(S), None, dst_cont_early,
+        lambda c, w: w._replace(d_autostart=True), "system/cpus.c:qmp_cont",
+        "INMIGRATE: only sets autostart (commit 1e9981465f)"),
+)

@@ -1,0 +1,600 @@
+"""The source QEMU: its migration thread, its return-path thread and its main-loop work.
+
+System: ``migration/migration.c`` (10.2-era, protocol.md MC-10.2, and the 11.1.3 build observed in
+real-qemu.md), transitions S1-S24 of protocol.md section 4. QMP handlers are in ``management.py``.
+
+How the source moves (the postcopy path):
+* ``migrate`` creates the migration thread, which connects, opens the return path and iterates
+  RAM (``active``). Once the operator asked for postcopy, ``postcopy_start`` stops the guest
+  (``device``; 7.2 goes to ``postcopy-active`` first), sends the package
+  LISTEN + device state + PING 3 + PING 0x42 + RUN, and moves to ``postcopy-device`` (with a
+  return path, 10.2+) or ``postcopy-active``.
+* The return-path thread only sets ``postcopy_package_loaded`` on PONG 0x42; the migration thread
+  acts on it at its next iteration (S12) and commits to ``postcopy-active``. With nothing left to
+  send it blocks until the PONG (10.2: only the PONG wakes it; 11.1: a return-path error too).
+* ``migration_detect_error`` runs every pass: a broken stream fails the migration in
+  ``postcopy-device`` (S13; the guest restarts in ``migration_iteration_finish`` if the disks
+  re-activate) but pauses it in ``postcopy-active`` (S14; the guest stays stopped).
+
+Assumptions / abstractions:
+* RAM is a boolean ``s_pending``; rate limiting is not modelled, so the interleaving in which the
+  PONG flag is set but the thread checks errors first (R3) is simply one of the orders.
+* multifd, COLO, wait-unplug, the preempt channel and release-ram are left out.
+* pause-before-switchover is modelled on the postcopy switchover only.
+* ``migrate`` is issued once per run; a second attempt after a failure is out of scope.
+"""
+
+from __future__ import annotations
+
+from model.config import Config
+from model.messages import (
+    EOF,
+    LISTEN,
+    OPEN_RETURN_PATH,
+    PACKAGED,
+    PING_0x42,
+    PING_3,
+    PING_4,
+    PKG_DEVICE_STATE,
+    PONG_0x42,
+    POSTCOPY_ADVISE,
+    POSTCOPY_RESUME,
+    RAM,
+    RESUME_ACK,
+    RUN,
+    SHUT_0,
+    SHUT_1,
+)
+from model.messages import DEVICE_STATE as PRECOPY_DEVICE_STATE
+from model.status import MigrationStatus as S
+from model.status import RunState
+from model.table import ANY, Row, statuses
+from model.world import (
+    DISK_NONE,
+    DISK_SRC,
+    DM_IDLE,
+    LINK_DOWN,
+    LINK_NONE,
+    LINK_UP,
+    PC_CLEANUP,
+    PC_COMPLETE,
+    PC_DONE,
+    PC_FINISH,
+    PC_ITERATE,
+    PC_PACKAGE,
+    PC_PAUSED,
+    PC_PC_COMPLETE,
+    PC_PRE_SWITCHOVER,
+    PC_RESUME,
+    PC_SENT,
+    PC_SETUP,
+    PC_STUCK,
+    PC_WAIT_PONG,
+    RP_ERR,
+    RP_OFF,
+    RP_OK,
+    RP_ON,
+    World,
+    activate_disk,
+    send_main,
+)
+
+MC = "migration/migration.c"
+
+# ---------------------------------------------------------------------------------------------
+# The package, as postcopy_start() builds it (protocol.md 3.4, steps 8-12).
+
+
+def package_items(c: Config) -> tuple[str, ...]:
+    """LISTEN, the device state, PING 3 (postcopy-ram), PING 0x42 (10.2+, return path), RUN."""
+    items = [LISTEN, PKG_DEVICE_STATE]
+    if c.postcopy_ram:
+        items.append(PING_3)
+    if c.src.postcopy_device and c.has_return_path:
+        items.append(PING_0x42)
+    items.append(RUN)
+    return tuple(items)
+
+
+# ---------------------------------------------------------------------------------------------
+# Guards and effects. Each is small and named after what QEMU does.
+
+
+def _iterating(c: Config, w: World) -> bool:
+    return w.s_pc == PC_ITERATE
+
+
+def _stream_ok(w: World) -> bool:
+    return w.link == LINK_UP
+
+
+def connect_ok(c: Config, w: World) -> bool:
+    """The destination listens (``migrate-incoming`` done) and nothing is connected yet."""
+    return w.s_pc == PC_SETUP and w.d_alive and w.d_status is S.SETUP and w.link == LINK_NONE
+
+
+def connect_fails(c: Config, w: World) -> bool:
+    return w.s_pc == PC_SETUP and not connect_ok(c, w)
+
+
+def do_connect(c: Config, w: World) -> World:
+    """``migration_connect``: the channel is up; the return path opens iff postcopy-ram or
+    return-path; ADVISE announces postcopy. Then ``qemu_savevm_state_setup`` (S3)."""
+    w = w._replace(link=LINK_UP, main=(), rp=(), s_pc=PC_ITERATE,
+                   s_rp=RP_ON if c.has_return_path else RP_OFF)
+    msgs = []
+    if c.has_return_path:
+        msgs.append(OPEN_RETURN_PATH)
+    msgs.append(POSTCOPY_ADVISE)
+    return send_main(w, *msgs)
+
+
+def to_finish(c: Config, w: World) -> World:
+    """Leave the migration loop: ``migration_iteration_finish`` runs next."""
+    return w._replace(s_pc=PC_FINISH)
+
+
+def stream_broken(c: Config, w: World) -> bool:
+    return _iterating(c, w) and w.link == LINK_DOWN
+
+
+def precopy_can_complete(c: Config, w: World) -> bool:
+    """Precopy converged and the operator has not asked for postcopy."""
+    return _iterating(c, w) and not w.s_start_postcopy and _stream_ok(w)
+
+
+def stop_vm_for_switchover(c: Config, w: World) -> World:
+    """``migration_stop_vm`` (STOP) and ``migration_switchover_start``: inactivate the disks."""
+    return w._replace(s_run=RunState.FINISH_MIGRATE, disk=DISK_NONE if w.disk == DISK_SRC else w.disk)
+
+
+def precopy_complete_send(c: Config, w: World) -> World:
+    w = stop_vm_for_switchover(c, w)._replace(s_pc=PC_COMPLETE)
+    return send_main(w, PRECOPY_DEVICE_STATE, EOF)
+
+
+def rp_closed_cleanly(c: Config, w: World) -> bool:
+    """``close_return_path_on_source`` joined an rp thread that left on SHUT(0) (or there is
+    none and the stream is fine)."""
+    return w.s_rp == RP_OK or (w.s_rp == RP_OFF and w.link == LINK_UP)
+
+
+def rp_closed_with_error(c: Config, w: World) -> bool:
+    """The rp thread left with an error, or there is none and the stream is broken. A running rp
+    thread is waited for: it reads what is left (SHUT) before it sees the error."""
+    return w.s_rp == RP_ERR or (w.s_rp == RP_OFF and w.link == LINK_DOWN)
+
+
+def completed(c: Config, w: World) -> World:
+    """``migration_iteration_finish`` for COMPLETED: runstate postmigrate, guest stays stopped."""
+    return w._replace(s_pc=PC_DONE, s_run=RunState.POSTMIGRATE, s_rp=RP_OFF)
+
+
+def postcopy_requested(c: Config, w: World) -> bool:
+    return _iterating(c, w) and w.s_start_postcopy and _stream_ok(w) and w.s_status is S.ACTIVE
+
+
+def start_postcopy(c: Config, w: World) -> World:
+    """``postcopy_start`` steps 3-7: stop the guest, switch over, discard bitmap, PING 2."""
+    w = stop_vm_for_switchover(c, w)
+    return w._replace(s_pc=PC_PACKAGE, h_switched=True, h_postcopy=True)
+
+
+def start_postcopy_72(c: Config, w: World) -> World:
+    """7.2 enters postcopy-active at the top of ``postcopy_start``, before stopping the guest."""
+    return start_postcopy(c, w)._replace(h_pca=True)
+
+
+def pbs(c: Config, w: World) -> bool:
+    return c.pause_before_switchover and postcopy_requested(c, w)
+
+
+def no_pbs_new(c: Config, w: World) -> bool:
+    return not c.pause_before_switchover and c.src.device_state and postcopy_requested(c, w)
+
+
+def no_pbs_72(c: Config, w: World) -> bool:
+    return not c.pause_before_switchover and not c.src.device_state and postcopy_requested(c, w)
+
+
+def wait_pause_event(c: Config, w: World) -> World:
+    return start_postcopy(c, w)._replace(s_pc=PC_PRE_SWITCHOVER)
+
+
+def package_can_go(c: Config, w: World) -> bool:
+    return w.s_pc == PC_PACKAGE and _stream_ok(w)
+
+
+def send_package(c: Config, w: World) -> World:
+    """Steps 13-15: ``qemu_savevm_send_packaged`` (flushed, patch 1), then PING 4."""
+    w = send_main(w, (PACKAGED, package_items(c)))
+    if c.postcopy_ram:
+        w = send_main(w, PING_4)
+    return w._replace(s_pc=PC_SENT)
+
+
+def package_fails(c: Config, w: World) -> bool:
+    """Step 13 ("Last point of recovery") or step 17 finds the stream broken."""
+    return w.s_pc in (PC_PACKAGE, PC_SENT) and w.link == LINK_DOWN and w.s_status is not S.CANCELLING
+
+
+def package_fails_fixed(c: Config, w: World) -> bool:
+    return package_fails(c, w) and not c.src.postcopy_start_fail_bug
+
+
+def package_fails_bug(c: Config, w: World) -> bool:
+    return package_fails(c, w) and c.src.postcopy_start_fail_bug
+
+
+def stuck_unknown_ending(c: Config, w: World) -> World:
+    """10.0: the compare-and-swap expected POSTCOPY_ACTIVE, so DEVICE stays; the loop ends and
+    ``migration_iteration_finish`` logs "Unknown ending state" without restarting the guest."""
+    return w._replace(s_pc=PC_STUCK)
+
+
+def package_sent_ok(c: Config, w: World) -> bool:
+    return w.s_pc == PC_SENT and _stream_ok(w)
+
+
+def rp_and_new(c: Config, w: World) -> bool:
+    return package_sent_ok(c, w) and c.src.postcopy_device and c.has_return_path
+
+
+def no_rp_or_old(c: Config, w: World) -> bool:
+    return package_sent_ok(c, w) and not (c.src.postcopy_device and c.has_return_path)
+
+
+def back_to_loop(c: Config, w: World) -> World:
+    return w._replace(s_pc=PC_ITERATE)
+
+
+def enter_postcopy_active(c: Config, w: World) -> World:
+    return w._replace(s_pc=PC_ITERATE, h_pca=True)
+
+
+def pong_flag_set(c: Config, w: World) -> bool:
+    return _iterating(c, w) and w.s_loaded
+
+
+def act_on_pong(c: Config, w: World) -> World:
+    """S12: the package was loaded; commit to postcopy-active."""
+    return w._replace(s_pc=PC_ITERATE, h_acted=True, h_pca=True)
+
+
+def drained_without_pong(c: Config, w: World) -> bool:
+    return _iterating(c, w) and not w.s_loaded and not w.s_pending
+
+
+def block_for_pong(c: Config, w: World) -> World:
+    return w._replace(s_pc=PC_WAIT_PONG)
+
+
+def woken_by_pong(c: Config, w: World) -> bool:
+    return w.s_pc == PC_WAIT_PONG and w.s_loaded
+
+
+def woken_by_rp_error(c: Config, w: World) -> bool:
+    return w.s_pc == PC_WAIT_PONG and c.src.pong_wait_ends_on_rp_error and w.s_rp == RP_ERR and not w.s_loaded
+
+
+def pause(c: Config, w: World) -> World:
+    """``postcopy_pause``: join the rp thread, close the stream, wait on ``postcopy_pause_sem``."""
+    return w._replace(s_pc=PC_PAUSED, s_rp=RP_OFF)
+
+
+def more_pages(c: Config, w: World) -> bool:
+    return _iterating(c, w) and w.s_pending and _stream_ok(w) and not (w.main and w.main[-1] == RAM)
+
+
+def send_pages(c: Config, w: World) -> World:
+    return send_main(w, RAM)
+
+
+def last_pages(c: Config, w: World) -> bool:
+    """The last page can go while in postcopy-device only for a guest whose RAM may drain."""
+    if not (_iterating(c, w) and w.s_pending and _stream_ok(w)):
+        return False
+    return w.s_status is S.POSTCOPY_ACTIVE or c.ram_may_drain
+
+
+def send_last_pages(c: Config, w: World) -> World:
+    return send_main(w, RAM)._replace(s_pending=False)
+
+
+def postcopy_can_complete(c: Config, w: World) -> bool:
+    return _iterating(c, w) and not w.s_pending and _stream_ok(w)
+
+
+def send_eof(c: Config, w: World) -> World:
+    """``qemu_savevm_state_complete_postcopy``: the rest and EOF; then join the rp thread."""
+    return send_main(w, EOF)._replace(s_pc=PC_PC_COMPLETE)
+
+
+def finishing(c: Config, w: World) -> bool:
+    return w.s_pc == PC_FINISH
+
+
+def disks_come_back(c: Config, w: World) -> bool:
+    return finishing(c, w) and activate_disk(c, w, DISK_SRC)[1] and not _cancelled_in_postcopy_72(c, w)
+
+
+def _cancelled_in_postcopy_72(c: Config, w: World) -> bool:
+    return not c.src.device_state and w.s_status is S.CANCELLING and w.h_postcopy
+
+
+def restart_vm(c: Config, w: World) -> World:
+    """``migration_block_activate`` worked: ``vm_start`` (RESUME) if the guest was running."""
+    w, _ = activate_disk(c, w, DISK_SRC)
+    return w._replace(s_run=RunState.RUNNING, s_pc=PC_CLEANUP)
+
+
+def disks_stay_away_guarded(c: Config, w: World) -> bool:
+    return (finishing(c, w) and not activate_disk(c, w, DISK_SRC)[1]
+            and c.src.no_restart_without_disks and not _cancelled_in_postcopy_72(c, w))
+
+
+def disks_stay_away_unguarded(c: Config, w: World) -> bool:
+    return (finishing(c, w) and not activate_disk(c, w, DISK_SRC)[1]
+            and not c.src.no_restart_without_disks and not _cancelled_in_postcopy_72(c, w))
+
+
+def stay_stopped(c: Config, w: World) -> World:
+    """Patch 2 (26f65c01ed): reactivation failed, so no ``vm_start``; management decides."""
+    return w._replace(s_pc=PC_CLEANUP)
+
+
+def restart_without_disks(c: Config, w: World) -> World:
+    """Before 10.2 the guest restarts even though its disks could not be re-activated."""
+    return w._replace(s_run=RunState.RUNNING, s_pc=PC_CLEANUP)
+
+
+def cancelled_in_postcopy_72(c: Config, w: World) -> bool:
+    return finishing(c, w) and _cancelled_in_postcopy_72(c, w)
+
+
+def postmigrate(c: Config, w: World) -> World:
+    return w._replace(s_run=RunState.POSTMIGRATE, s_pc=PC_CLEANUP)
+
+
+def cleanup_pending(c: Config, w: World) -> bool:
+    return w.s_pc == PC_CLEANUP
+
+
+def cleanup(c: Config, w: World) -> World:
+    """``migration_cleanup_bh``: close the rp thread and the file."""
+    return w._replace(s_pc=PC_DONE, s_rp=RP_OFF)
+
+
+def cancel_seen(c: Config, w: World) -> bool:
+    """The loop condition (``migration_is_active``) is false after ``migrate_cancel``."""
+    return w.s_status is S.CANCELLING and w.s_pc in (
+        PC_SETUP, PC_ITERATE, PC_PRE_SWITCHOVER, PC_PACKAGE, PC_SENT, PC_COMPLETE, PC_PC_COMPLETE)
+
+
+# --- recovery ---------------------------------------------------------------------------------
+
+
+def dst_listens_for_recovery(c: Config, w: World) -> bool:
+    return w.d_alive and w.d_status is S.POSTCOPY_PAUSED and w.d_recover and w.link != LINK_UP
+
+
+def recover_connect_ok(c: Config, w: World) -> bool:
+    return w.s_pc == PC_PAUSED and dst_listens_for_recovery(c, w)
+
+
+def recover_connect_fails(c: Config, w: World) -> bool:
+    return w.s_pc == PC_PAUSED and not dst_listens_for_recovery(c, w)
+
+
+def new_channel(c: Config, w: World) -> World:
+    """A new main channel and return path; a new rp thread; ``postcopy_pause_sem`` posted."""
+    return w._replace(link=LINK_UP, main=(), rp=(), s_rp=RP_ON)
+
+
+def resume_ready(c: Config, w: World) -> bool:
+    return w.s_pc == PC_PAUSED and w.link == LINK_UP and w.s_rp == RP_ON
+
+
+def send_resume(c: Config, w: World) -> World:
+    """``postcopy_do_resume``: RECV_BITMAP exchange (abstract), then POSTCOPY_RESUME; wait for
+    the rp thread to see RESUME_ACK."""
+    return send_main(w, POSTCOPY_RESUME)._replace(s_pc=PC_RESUME)
+
+
+def resumed(c: Config, w: World) -> bool:
+    return w.s_pc == PC_RESUME and w.s_status is S.POSTCOPY_ACTIVE
+
+
+def resume_fails(c: Config, w: World) -> bool:
+    return w.s_pc in (PC_RESUME, PC_PAUSED) and (w.link == LINK_DOWN or w.s_rp == RP_ERR)
+
+
+# --- return-path thread -------------------------------------------------------------------------
+
+
+def _rp_head(w: World, msg: str) -> bool:
+    return w.s_alive and w.s_rp == RP_ON and bool(w.rp) and w.rp[0] == msg
+
+
+def rp_pong_0x42(c: Config, w: World) -> bool:
+    return _rp_head(w, PONG_0x42)
+
+
+def set_package_loaded(c: Config, w: World) -> World:
+    """PONG 0x42: ``postcopy_package_loaded = true`` and the event; no state change here."""
+    return w._replace(rp=w.rp[1:], s_loaded=True)
+
+
+def rp_other_pong(c: Config, w: World) -> bool:
+    return w.s_alive and w.s_rp == RP_ON and bool(w.rp) and w.rp[0] != PONG_0x42 and w.rp[0].startswith(
+        "MIG_RP_MSG_PONG")
+
+
+def pop_rp(c: Config, w: World) -> World:
+    """Posts ``rp_pong_acks``; nothing in the model waits on it."""
+    return w._replace(rp=w.rp[1:])
+
+
+def rp_shut_0(c: Config, w: World) -> bool:
+    return _rp_head(w, SHUT_0)
+
+
+def rp_exit_ok(c: Config, w: World) -> World:
+    return w._replace(rp=w.rp[1:], s_rp=RP_OK)
+
+
+def rp_shut_1(c: Config, w: World) -> bool:
+    return _rp_head(w, SHUT_1)
+
+
+def rp_exit_error(c: Config, w: World) -> World:
+    """"Sibling indicated error": recorded; the rp thread leaves (11.1 also wakes a PONG wait)."""
+    return w._replace(rp=w.rp[1:], s_rp=RP_ERR, s_error=True)
+
+
+def rp_resume_ack(c: Config, w: World) -> bool:
+    return _rp_head(w, RESUME_ACK) and w.s_status is S.POSTCOPY_RECOVER
+
+
+def rp_stale_resume_ack(c: Config, w: World) -> bool:
+    return _rp_head(w, RESUME_ACK) and w.s_status is not S.POSTCOPY_RECOVER
+
+
+def rp_read_error(c: Config, w: World) -> bool:
+    return w.s_alive and w.s_rp == RP_ON and not w.rp and w.link == LINK_DOWN
+
+
+def rp_error(c: Config, w: World) -> World:
+    return w._replace(s_rp=RP_ERR, s_error=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The table. Order is the order successors are listed in (deterministic traces).
+
+_ = ANY
+ITER = statuses(S.ACTIVE, S.POSTCOPY_DEVICE, S.POSTCOPY_ACTIVE)
+
+ROWS: tuple[Row, ...] = (
+    # --- migration thread: setup ---------------------------------------------------------------
+    Row("src", "mig", "migration_connect", statuses(S.SETUP), S.ACTIVE, connect_ok, do_connect,
+        f"{MC}:migration_connect", "S3: channel up, return path opened, ADVISE sent, setup done"),
+    Row("src", "mig", "migration_connect: connect error", statuses(S.SETUP), S.FAILED, connect_fails,
+        to_finish, f"{MC}:migration_connect_set_error", "S2: nobody listens", fails=True),
+    # --- migration thread: the loop -------------------------------------------------------------
+    Row("src", "mig", "migration_detect_error: precopy", statuses(S.ACTIVE), S.FAILED, stream_broken,
+        to_finish, f"{MC}:migration_detect_error", "S8/S24: stream error before the switchover", fails=True),
+    Row("src", "mig", "migration_thread: cancelled", statuses(S.CANCELLING), None, cancel_seen,
+        to_finish, f"{MC}:migration_thread", "S22: the loop ends after migrate_cancel"),
+    Row("src", "mig", "migration_completion: precopy switchover", statuses(S.ACTIVE), S.DEVICE,
+        lambda c, w: precopy_can_complete(c, w) and c.src.device_state, precopy_complete_send,
+        f"{MC}:migration_completion", "S5: stop, DEVICE, send device state and EOF"),
+    Row("src", "mig", "migration_completion: precopy switchover (7.2)", statuses(S.ACTIVE), None,
+        lambda c, w: precopy_can_complete(c, w) and not c.src.device_state, precopy_complete_send,
+        f"{MC}:migration_completion", "7.2: no device state in precopy"),
+    Row("src", "mig", "migration_completion_end: precopy", statuses(S.DEVICE, S.ACTIVE), S.COMPLETED,
+        lambda c, w: w.s_pc == PC_COMPLETE and rp_closed_cleanly(c, w), completed,
+        f"{MC}:migration_completion_end", "S6: rp thread closed after SHUT(0)"),
+    Row("src", "mig", "migration_completion: precopy fails", statuses(S.DEVICE, S.ACTIVE), S.FAILED,
+        lambda c, w: w.s_pc == PC_COMPLETE and rp_closed_with_error(c, w), to_finish,
+        f"{MC}:migration_completion", "S8: SHUT(1) or stream error at completion", fails=True),
+    # --- postcopy_start ------------------------------------------------------------------------
+    Row("src", "mig", "postcopy_start: switchover", statuses(S.ACTIVE), S.DEVICE, no_pbs_new, start_postcopy,
+        f"{MC}:migration_switchover_prepare", "S5: STOP, ACTIVE -> DEVICE, disks inactivated"),
+    Row("src", "mig", "postcopy_start: switchover (7.2)", statuses(S.ACTIVE), S.POSTCOPY_ACTIVE, no_pbs_72,
+        start_postcopy_72, f"{MC}:postcopy_start", "7.2: ACTIVE -> POSTCOPY_ACTIVE before the STOP"),
+    Row("src", "mig", "postcopy_start: pause before switchover", statuses(S.ACTIVE), S.PRE_SWITCHOVER, pbs,
+        wait_pause_event, f"{MC}:migration_switchover_prepare", "S5: wait for migrate-continue"),
+    Row("src", "mig", "postcopy_start: send package", statuses(S.DEVICE, S.POSTCOPY_ACTIVE), None,
+        package_can_go, send_package, f"{MC}:postcopy_start",
+        "steps 13-15: MIG_CMD_PACKAGED (LISTEN, device state, PING 3, PING 0x42, RUN), PING 4"),
+    Row("src", "mig", "postcopy_start: fail", statuses(S.DEVICE, S.POSTCOPY_ACTIVE, S.PRE_SWITCHOVER),
+        S.FAILED, package_fails_fixed, to_finish, f"{MC}:postcopy_start",
+        "S11: stream error before (13) or after (17) the package; the guest will restart", fails=True),
+    Row("src", "mig", "postcopy_start: fail (10.0 bug)", statuses(S.DEVICE), None, package_fails_bug,
+        stuck_unknown_ending, f"{MC}:postcopy_start",
+        "R12: the fail path expects POSTCOPY_ACTIVE; DEVICE stays, \"Unknown ending state\""),
+    Row("src", "mig", "postcopy_start: postcopy-device", statuses(S.DEVICE), S.POSTCOPY_DEVICE, rp_and_new,
+        back_to_loop, f"{MC}:postcopy_start", "S9: package sent, a return path exists"),
+    Row("src", "mig", "postcopy_start: postcopy-active", statuses(S.DEVICE), S.POSTCOPY_ACTIVE,
+        lambda c, w: no_rp_or_old(c, w) and c.src.device_state, enter_postcopy_active,
+        f"{MC}:postcopy_start", "S10: package sent, no return path (or before 10.2)"),
+    Row("src", "mig", "postcopy_start: done (7.2)", statuses(S.POSTCOPY_ACTIVE), None,
+        lambda c, w: no_rp_or_old(c, w) and not c.src.device_state, back_to_loop,
+        f"{MC}:postcopy_start", "7.2: already postcopy-active"),
+    # --- postcopy iterations -------------------------------------------------------------------
+    Row("src", "mig", "migration_iteration_run: act on PONG 0x42", statuses(S.POSTCOPY_DEVICE),
+        S.POSTCOPY_ACTIVE, pong_flag_set, act_on_pong, f"{MC}:migration_iteration_run",
+        "S12: postcopy_package_loaded is set"),
+    Row("src", "mig", "migration_iteration_run: wait for PONG 0x42", statuses(S.POSTCOPY_DEVICE), None,
+        drained_without_pong, block_for_pong, f"{MC}:migration_iteration_run",
+        "nothing pending: qemu_event_wait(postcopy_package_loaded_event) (10.2), rp_sem loop (11.1)"),
+    Row("src", "mig", "migration_iteration_run: woken by PONG 0x42", statuses(S.POSTCOPY_DEVICE),
+        S.POSTCOPY_ACTIVE, woken_by_pong, act_on_pong, f"{MC}:migration_iteration_run", "S12 after the wait"),
+    Row("src", "mig", "migration_iteration_run: woken by rp error (11.1)", statuses(S.POSTCOPY_DEVICE),
+        S.FAILED, woken_by_rp_error, to_finish, f"{MC}:migration_iteration_run",
+        "11.1.3: the rp thread posts rp_sem when it exits with an error in postcopy-device", fails=True),
+    Row("src", "mig", "migration_detect_error: postcopy-device", statuses(S.POSTCOPY_DEVICE), S.FAILED,
+        stream_broken, to_finish, f"{MC}:migration_detect_error",
+        "S13: only postcopy-active pauses; the guest will restart", fails=True),
+    Row("src", "mig", "migration_detect_error: postcopy-active", statuses(S.POSTCOPY_ACTIVE), S.POSTCOPY_PAUSED,
+        stream_broken, pause, f"{MC}:postcopy_pause", "S14: the guest stays stopped"),
+    Row("src", "mig", "ram_save_iterate: pages", statuses(S.POSTCOPY_DEVICE, S.POSTCOPY_ACTIVE), None,
+        more_pages, send_pages, "migration/ram.c:ram_save_iterate", "postcopy RAM keeps flowing"),
+    Row("src", "mig", "ram_save_iterate: last pages", statuses(S.POSTCOPY_DEVICE, S.POSTCOPY_ACTIVE), None,
+        last_pages, send_last_pages, "migration/ram.c:ram_save_iterate", "pending becomes 0"),
+    Row("src", "mig", "migration_completion: postcopy", statuses(S.POSTCOPY_ACTIVE), None,
+        postcopy_can_complete, send_eof, f"{MC}:migration_completion", "S15: send the rest and EOF"),
+    Row("src", "mig", "migration_completion_end: postcopy", statuses(S.POSTCOPY_ACTIVE), S.COMPLETED,
+        lambda c, w: w.s_pc == PC_PC_COMPLETE and rp_closed_cleanly(c, w), completed,
+        f"{MC}:migration_completion_end", "S15: the rp thread left on SHUT(0)"),
+    Row("src", "mig", "migration_completion: postcopy fails", statuses(S.POSTCOPY_ACTIVE), S.FAILED,
+        lambda c, w: w.s_pc == PC_PC_COMPLETE and rp_closed_with_error(c, w), to_finish,
+        f"{MC}:migration_completion", "S16: rp error at completion; the guest may restart (B9)", fails=True),
+    # --- after the loop ------------------------------------------------------------------------
+    Row("src", "mig", "migration_iteration_finish: restart guest", _, None, disks_come_back, restart_vm,
+        f"{MC}:migration_iteration_finish", "4.1: disks re-activated, vm_start (RESUME)"),
+    Row("src", "mig", "migration_iteration_finish: disks unavailable", _, None, disks_stay_away_guarded,
+        stay_stopped, f"{MC}:migration_iteration_finish", "4.1, patch 2: no vm_start without disks"),
+    Row("src", "mig", "migration_iteration_finish: restart without disks", _, None, disks_stay_away_unguarded,
+        restart_without_disks, f"{MC}:migration_iteration_finish", "before 10.2: vm_start anyway"),
+    Row("src", "mig", "migration_iteration_finish: cancelled in postcopy (7.2)", _, None,
+        cancelled_in_postcopy_72, postmigrate, f"{MC}:migration_iteration_finish",
+        "7.2 observed: postmigrate, the guest stays stopped"),
+    Row("src", "main", "migration_cleanup: failed", statuses(S.FAILING), S.FAILED, cleanup_pending, cleanup,
+        f"{MC}:migration_cleanup", "11.1: FAILING -> FAILED in the cleanup BH"),
+    Row("src", "main", "migration_cleanup: cancelled", statuses(S.CANCELLING), S.CANCELLED, cleanup_pending,
+        cleanup, f"{MC}:migration_cleanup", "S23"),
+    Row("src", "main", "migration_cleanup", statuses(S.FAILED), None, cleanup_pending, cleanup,
+        f"{MC}:migration_cleanup", "close the rp thread and the file"),
+    # --- recovery ------------------------------------------------------------------------------
+    Row("src", "main", "migration_connect: resume", statuses(S.POSTCOPY_RECOVER_SETUP), S.POSTCOPY_RECOVER,
+        recover_connect_ok, new_channel, f"{MC}:migration_connect", "S19: new channel and rp thread"),
+    Row("src", "main", "migration_connect_set_error: resume", statuses(S.POSTCOPY_RECOVER_SETUP),
+        S.POSTCOPY_PAUSED, recover_connect_fails, lambda c, w: w, f"{MC}:migration_connect_set_error",
+        "S18: the destination does not listen"),
+    Row("src", "mig", "postcopy_do_resume", statuses(S.POSTCOPY_RECOVER), None, resume_ready, send_resume,
+        f"{MC}:postcopy_do_resume", "send POSTCOPY_RESUME, wait for RESUME_ACK"),
+    Row("src", "mig", "postcopy_do_resume: resumed", statuses(S.POSTCOPY_ACTIVE), None, resumed, back_to_loop,
+        f"{MC}:postcopy_pause", "the handshake saw POSTCOPY_ACTIVE"),
+    Row("src", "mig", "postcopy_pause: resume failed", statuses(S.POSTCOPY_RECOVER), S.POSTCOPY_PAUSED,
+        resume_fails, pause, f"{MC}:postcopy_pause", "S21: handshake error; paused again"),
+    # --- return-path thread --------------------------------------------------------------------
+    Row("src", "rp", "source_return_path_thread: PONG 0x42", _, None, rp_pong_0x42, set_package_loaded,
+        f"{MC}:source_return_path_thread", "sets postcopy_package_loaded; no state change"),
+    Row("src", "rp", "source_return_path_thread: PONG", _, None, rp_other_pong, pop_rp,
+        f"{MC}:source_return_path_thread", "posts rp_pong_acks"),
+    Row("src", "rp", "source_return_path_thread: SHUT(0)", _, None, rp_shut_0, rp_exit_ok,
+        f"{MC}:source_return_path_thread", "the destination finished; the rp thread leaves"),
+    Row("src", "rp", "source_return_path_thread: SHUT(1)", _, None, rp_shut_1, rp_exit_error,
+        f"{MC}:source_return_path_thread", "\"Sibling indicated error\""),
+    Row("src", "rp", "migrate_handle_rp_resume_ack", statuses(S.POSTCOPY_RECOVER), S.POSTCOPY_ACTIVE,
+        rp_resume_ack, lambda c, w: w._replace(rp=w.rp[1:], h_pca=True),
+        f"{MC}:migrate_handle_rp_resume_ack", "S20 in the rp thread"),
+    Row("src", "rp", "migrate_handle_rp_resume_ack: ignored", _, None, rp_stale_resume_ack, pop_rp,
+        f"{MC}:migrate_handle_rp_resume_ack", "RESUME_ACK outside postcopy-recover changes nothing"),
+    Row("src", "rp", "source_return_path_thread: read error", _, None, rp_read_error, rp_error,
+        f"{MC}:source_return_path_thread", "the error is recorded; the rp thread leaves"),
+)
+
+# Positions of the source that keep a thread busy; DM_IDLE is re-exported for destination.py.
+__all__ = ["DM_IDLE", "ROWS", "package_items"]

@@ -1,0 +1,227 @@
+"""The whole system: ``initial_states``, ``actions`` and ``next_state`` over ``World`` values.
+
+This is TLA+'s ``Init`` and ``Next``: ``Next`` is the disjunction of every row of the source table,
+the destination table, the operator's commands and the fault injector. A row fires when its side's
+process is alive, its side's status is one of the row's ``source`` statuses, and its guard holds;
+the effect and the status change (``migrate_set_state``) then give the next world.
+
+Two details are applied here, once, for every row:
+* ``fails`` rows go to FAILING instead of FAILED on a source that has the ``failing`` status
+  (11.1); the cleanup bottom half then moves FAILING to FAILED.
+* faults spend one unit of their kind's budget and one of the total.
+
+``compile_rows`` indexes the rows by status once per configuration; ``successors`` is the compiled
+search function. ``machines.py`` drives the same rows through ``transitions`` machines, and a test
+proves both give the same successors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from model import destination, faults, management, source
+from model.config import Config
+from model.status import MigrationStatus, TERMINAL
+from model.status import MigrationStatus as S
+from model.table import Row
+from model.world import (
+    B_TOTAL,
+    DL_ON,
+    PC_DONE,
+    PC_IDLE,
+    PC_PACKAGE,
+    PC_SENT,
+    World,
+    initial,
+)
+
+
+# postcopy_start holds the BQL from stopping the guest to leaving DEVICE (steps 3-19): the
+# source's main loop (QMP handlers, bottom halves) cannot run in between.
+BQL_HELD = frozenset({PC_PACKAGE, PC_SENT})
+
+
+class Action(NamedTuple):
+    """One step: who acted (``side/actor``), which row, and a refusal text if QMP refused."""
+
+    actor: str
+    name: str
+    refused: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.actor}: {self.name}" + (f" (refused: {self.refused})" if self.refused else "")
+
+
+def all_rows() -> tuple[Row, ...]:
+    """Every row, in the order successors are listed: operator, source, destination, faults."""
+    return management.ROWS + source.ROWS + destination.ROWS + faults.ROWS
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The rows of one configuration, indexed by the status they fire from."""
+
+    config: Config
+    rows: tuple[Row, ...]
+    src: dict[MigrationStatus, tuple[tuple[Row, Action, MigrationStatus | None], ...]]
+    dst: dict[MigrationStatus, tuple[tuple[Row, Action, MigrationStatus | None], ...]]
+    env: tuple[tuple[Row, Action, MigrationStatus | None], ...]
+
+
+def effective_dest(config: Config, row: Row) -> MigrationStatus | None:
+    """The status a row really moves to on this configuration's source."""
+    if row.fails and row.dest is S.FAILED and config.src.failing:
+        return S.FAILING
+    return row.dest
+
+
+def action_of(row: Row) -> Action:
+    actor = "fault" if row.fault else f"{row.side}/{row.actor}"
+    return Action(actor, row.name, row.refusal)
+
+
+def compile_rows(config: Config, rows: Sequence[Row] | None = None) -> Compiled:
+    rows = tuple(all_rows() if rows is None else rows)
+    by: dict[str, dict[MigrationStatus, list[tuple[Row, Action, MigrationStatus | None]]]] = {
+        "src": {s: [] for s in S}, "dst": {s: [] for s in S}}
+    env: list[tuple[Row, Action, MigrationStatus | None]] = []
+    for row in rows:
+        entry = (row, action_of(row), effective_dest(config, row))
+        if row.fault or row.side == "env":
+            env.append(entry)
+            continue
+        for status in (row.source or frozenset(S)):
+            by[row.side][status].append(entry)
+    return Compiled(
+        config=config,
+        rows=rows,
+        src={s: tuple(v) for s, v in by["src"].items()},
+        dst={s: tuple(v) for s, v in by["dst"].items()},
+        env=tuple(env),
+    )
+
+
+def apply(config: Config, row: Row, dest: MigrationStatus | None, w: World) -> World:
+    """The effect of a row whose guard holds, then its status change and the budget."""
+    new = row.effect(config, w)
+    if dest is not None:
+        if row.side == "src":
+            new = new._replace(s_status=dest, h_pca=new.h_pca or dest is S.POSTCOPY_ACTIVE)
+        else:
+            new = new._replace(d_status=dest)
+    if row.fault:
+        b = list(new.budget)
+        b[faults.BUDGET_INDEX[row.fault]] -= 1
+        b[B_TOTAL] -= 1
+        new = new._replace(budget=tuple(b))
+    return new
+
+
+def fault_allowed(row: Row, w: World) -> bool:
+    return not row.fault or (w.budget[faults.BUDGET_INDEX[row.fault]] > 0 and w.budget[B_TOTAL] > 0)
+
+
+def successors(compiled: Compiled, w: World) -> list[tuple[Action, World]]:
+    """Every enabled action and the world it leads to, in table order."""
+    c = compiled.config
+    out: list[tuple[Action, World]] = []
+    groups: list[Iterable[tuple[Row, Action, MigrationStatus | None]]] = []
+    if w.s_alive:
+        groups.append(compiled.src[w.s_status])
+    if w.d_alive:
+        groups.append(compiled.dst[w.d_status])
+    groups.append(compiled.env)
+    bql_held = w.s_pc in BQL_HELD
+    for group in groups:
+        for row, action, dest in group:
+            if bql_held and row.side == "src" and row.actor in ("qmp", "main"):
+                continue
+            if row.fault:
+                if not fault_allowed(row, w):
+                    continue
+                if row.side == "dst" and (not w.d_alive or (row.source and w.d_status not in row.source)):
+                    continue
+            if row.guard(c, w):
+                out.append((action, apply(c, row, dest, w)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The Stateright-style interface: Init, actions and next state.
+
+
+def initial_states(config: Config) -> list[World]:
+    return [initial(config)]
+
+
+def actions(compiled: Compiled, w: World) -> list[Action]:
+    return [a for a, _ in successors(compiled, w)]
+
+
+def next_state(compiled: Compiled, w: World, action: Action) -> World:
+    """The world after ``action``; a KeyError if it is not enabled in ``w``."""
+    for a, nw in successors(compiled, w):
+        if a == action:
+            return nw
+    raise KeyError(f"action {action} is not enabled")
+
+
+def is_final(w: World) -> bool:
+    """Both sides are where a migration is meant to end: the source thread is done (or the
+    process is gone, or no migration started) and the destination is terminal, gone or never
+    connected."""
+    src_done = (not w.s_alive) or w.s_pc == PC_DONE or (w.s_pc == PC_IDLE and w.s_status is S.NONE)
+    dst_done = ((not w.d_alive) or (w.d_status in TERMINAL and w.d_listen != DL_ON and not w.d_bh)
+                or w.d_status in (S.NONE, S.SETUP))
+    return src_done and dst_done
+
+
+# ---------------------------------------------------------------------------------------------
+# The checker's view (checker.spec.Model): the model of one configuration.
+
+
+def _msg(m: object) -> str:
+    if isinstance(m, tuple):
+        return f"{m[0]}[{', '.join(m[1])}]"
+    return str(m)
+
+
+class MigrationModel:
+    """One configuration of the QEMU model, as the generic checker sees it."""
+
+    def __init__(self, config: Config, rows: Sequence[Row] | None = None) -> None:
+        self.config = config
+        self.compiled = compile_rows(config, rows)
+
+    def init_states(self) -> list[World]:
+        return initial_states(self.config)
+
+    def successors(self, state: World) -> list[tuple[Action, World]]:  # type: ignore[override]
+        return successors(self.compiled, state)
+
+    def is_final(self, state: World) -> bool:  # type: ignore[override]
+        return is_final(state)
+
+    def describe_action(self, action: Action) -> dict[str, object]:  # type: ignore[override]
+        d: dict[str, object] = {"actor": action.actor, "action": action.name}
+        if action.refused:
+            d["refused"] = action.refused
+        return d
+
+    def describe_state(self, state: World) -> dict[str, object]:  # type: ignore[override]
+        return describe(state)
+
+
+def describe(w: World) -> dict[str, object]:
+    """What a reader of a counterexample needs at each step."""
+    return {
+        "src": w.s_status.value if w.s_alive else "(process gone)",
+        "src_runstate": w.s_run.value if w.s_alive else "gone",
+        "dst": w.d_status.value if w.d_alive else "(process gone)",
+        "dst_runstate": w.d_run.value if w.d_alive else "gone",
+        "link": w.link,
+        "main": [_msg(m) for m in w.main],
+        "rp": [_msg(m) for m in w.rp],
+    }

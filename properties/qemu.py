@@ -1,0 +1,192 @@
+"""What must hold of a QEMU live migration: the claims the checker judges, each in one sentence.
+
+Kinds (checker/spec.py): ``always`` (an invariant), ``sometimes`` (a witness that the situation an
+``always`` guards is really reached, so a pass is not vacuous), ``always-possible`` (from every
+state where it applies, the goal can still be reached), ``eventually`` (once faults stop, every run
+gets there) and ``deadlock-free``.
+
+"Via" edges: what may happen on the way to a goal. ``NO_FAULTS`` is every step but the fault
+injector's: QEMU's own threads and the operator. Recovery by a further failure does not count.
+
+Sources: the POSTCOPY_DEVICE commit message (7b842fe354), protocol.md section 12 (P1-P4) and
+tests-and-bugs.md section 4 (P1-P8); P-numbers are cited in each property's ``reference``.
+"""
+
+from __future__ import annotations
+
+from checker.spec import Kind, Property
+from model.status import MigrationStatus as S
+from model.status import PostcopyState, RunState
+from model.system import Action, is_final
+from model.world import LINK_UP, World, dst_running, src_running
+
+
+def no_faults(a: Action) -> bool:
+    return a.actor != "fault"
+
+
+# ---------------------------------------------------------------------------------------------
+# Predicates over one world.
+
+
+def pre_pong_window(w: World) -> bool:
+    """The switchover has begun and the source has not acted on PONG 0x42."""
+    return w.h_postcopy and not w.h_acted and w.s_alive
+
+
+def migration_in_trouble(w: World) -> bool:
+    """Something went wrong: the connection is gone, the destination died, failed, or could not
+    load the device state."""
+    return w.link != LINK_UP or not w.d_alive or w.h_devload or w.d_status is S.FAILED
+
+
+def window_in_trouble(w: World) -> bool:
+    """The commit's premise: the destination guest has not run, so the source holds the newest
+    machine state, and the migration failed before the source acted on the PONG."""
+    return pre_pong_window(w) and migration_in_trouble(w) and not w.h_dst_ran
+
+
+def one_guest_with_all_state(w: World) -> bool:
+    """Exactly one guest runs, and it has the whole machine: the source, or a destination whose
+    migration completed."""
+    s, d = src_running(w), dst_running(w)
+    if s and not d:
+        return True
+    return d and not s and w.d_status is S.COMPLETED
+
+
+def split_brain(w: World) -> bool:
+    return src_running(w) and dst_running(w)
+
+
+def rollback(w: World) -> bool:
+    return src_running(w) and w.h_dst_ran
+
+
+# ---------------------------------------------------------------------------------------------
+# The properties, in report order.
+
+PROPERTIES: tuple[Property, ...] = (
+    Property(
+        "source-resumable-before-pong", Kind.ALWAYS_POSSIBLE,
+        "Whenever the migration fails after the switchover began, before the source acted on PONG "
+        "0x42 and before the destination guest ran, the source can still end with its guest "
+        "running (it is never stuck there).",
+        predicate=src_running, where=window_in_trouble, via=no_faults,
+        partner="pre-pong-failure-reached",
+        reference="7b842fe354 commit message; tests-and-bugs.md P2, G1",
+    ),
+    Property(
+        "pre-pong-failure-reached", Kind.SOMETIMES,
+        "Some run fails after the switchover began and before the source acted on PONG 0x42.",
+        predicate=window_in_trouble,
+    ),
+    Property(
+        "no-split-brain", Kind.ALWAYS,
+        "The source and destination guests never run at the same time.",
+        predicate=lambda w: not split_brain(w), partner="destination-guest-runs",
+        reference="protocol.md P2, section 7.3; real-qemu.md finding 7",
+    ),
+    Property(
+        "destination-guest-runs", Kind.SOMETIMES, "The destination guest starts in some run.",
+        predicate=dst_running,
+    ),
+    Property(
+        "no-rollback", Kind.ALWAYS,
+        "Once the destination guest has run, the source guest never runs again.",
+        predicate=lambda w: not rollback(w), partner="source-resumes-after-switchover",
+        reference="tests-and-bugs.md P1; real-qemu.md (rollback after a silent partition)",
+    ),
+    Property(
+        "source-resumes-after-switchover", Kind.SOMETIMES,
+        "In some run the source guest runs again after it was stopped for the postcopy switchover.",
+        predicate=lambda w: src_running(w) and w.h_switched,
+    ),
+    Property(
+        "no-vm-loss", Kind.ALWAYS_POSSIBLE,
+        "From every reachable state, QEMU and the operator can still get exactly one guest running "
+        "with the whole machine state (the source, or a completed destination).",
+        predicate=one_guest_with_all_state, via=no_faults, partner="destination-guest-runs",
+        reference="protocol.md P3",
+    ),
+    Property(
+        "no-stuck-state", Kind.DEADLOCK_FREE,
+        "Every reachable state is final or has a way forward other than another failure.",
+        via=no_faults, reference="protocol.md P3; tests-and-bugs.md P4",
+    ),
+    Property(
+        "migration-terminates", Kind.EVENTUALLY,
+        "Once faults stop, every run ends with both sides finished (fair scheduling).",
+        predicate=is_final, via=no_faults, partner="migration-completes",
+    ),
+    Property(
+        "completed-via-postcopy-active", Kind.ALWAYS,
+        "A source that completes a postcopy migration passed through postcopy-active.",
+        predicate=lambda w: not (w.s_status is S.COMPLETED and w.h_postcopy) or w.h_pca,
+        partner="postcopy-completes", reference="protocol.md P4, R5; tests-and-bugs.md P5",
+    ),
+    Property(
+        "postcopy-completes", Kind.SOMETIMES, "Some postcopy migration completes on the source.",
+        predicate=lambda w: w.s_status is S.COMPLETED and w.h_postcopy,
+    ),
+    Property(
+        "completed-after-clean-shut", Kind.ALWAYS,
+        "A source reports completed only after the destination sent SHUT(0).",
+        predicate=lambda w: w.s_status is not S.COMPLETED or w.h_shut == "0",
+        partner="migration-completes", reference="protocol.md P4",
+    ),
+    Property(
+        "migration-completes", Kind.SOMETIMES, "Some migration completes on the source.",
+        predicate=lambda w: w.s_status is S.COMPLETED,
+    ),
+    Property(
+        "postcopy-device-means-dst-not-run", Kind.ALWAYS,
+        "While the source is in postcopy-device, the destination guest has never run.",
+        predicate=lambda w: not (w.s_alive and w.s_status is S.POSTCOPY_DEVICE and w.h_dst_ran),
+        partner="source-in-postcopy-device", reference="protocol.md P1, section 7.3",
+    ),
+    Property(
+        "source-in-postcopy-device", Kind.SOMETIMES, "The source reaches postcopy-device.",
+        predicate=lambda w: w.s_status is S.POSTCOPY_DEVICE,
+    ),
+    Property(
+        "dst-pauses-only-after-run", Kind.ALWAYS,
+        "The destination pauses (postcopy-paused) only after it processed RUN; earlier errors fail it.",
+        predicate=lambda w: w.d_status is not S.POSTCOPY_PAUSED or w.d_pcs is PostcopyState.RUNNING,
+        partner="destination-pauses", reference="tests-and-bugs.md P7; savevm.c qemu_loadvm_state_main",
+    ),
+    Property(
+        "destination-pauses", Kind.SOMETIMES, "The destination reaches postcopy-paused.",
+        predicate=lambda w: w.d_status is S.POSTCOPY_PAUSED,
+    ),
+    Property(
+        "postcopy-never-cancelled", Kind.ALWAYS,
+        "A migration that started postcopy never ends cancelled.",
+        predicate=lambda w: not (w.s_status in (S.CANCELLED, S.CANCELLING) and w.h_postcopy),
+        partner="migration-cancelled", reference="tests-and-bugs.md P3 (B6)",
+    ),
+    Property(
+        "migration-cancelled", Kind.SOMETIMES, "Some migration is cancelled.",
+        predicate=lambda w: w.s_status is S.CANCELLED,
+    ),
+    Property(
+        "resumes-after-device-load-failure", Kind.ALWAYS_POSSIBLE,
+        "After the destination failed to load the device state, the source can still end with its "
+        "guest running.",
+        predicate=src_running, where=lambda w: w.h_devload and w.h_postcopy and w.s_alive, via=no_faults,
+        partner="device-load-failure-resumed", reference="7b842fe354; real-qemu.md finding 3; G1",
+    ),
+    Property(
+        "device-load-failure-resumed", Kind.SOMETIMES,
+        "In some run the destination fails to load the postcopy device state and the source guest "
+        "runs again.",
+        predicate=lambda w: w.h_devload and w.h_postcopy and src_running(w),
+    ),
+)
+
+
+def by_name() -> dict[str, Property]:
+    return {p.name: p for p in PROPERTIES}
+
+
+__all__ = ["PROPERTIES", "RunState", "by_name", "no_faults"]
