@@ -26,16 +26,23 @@ spurious ``setup`` on recover   yes     no      no      no
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 VERSIONS = ("7.2", "10.0", "10.2", "11.1")
+
+
+@functools.cache
+def _number(name: str) -> tuple[int, int]:
+    major, minor = name.split(".")
+    return int(major), int(minor)
 
 
 class ConfigError(ValueError):
     """A configuration that does not exist or makes no sense."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Version:
     """One QEMU release and the behaviours of it the model distinguishes."""
 
@@ -45,63 +52,58 @@ class Version:
         if self.name not in VERSIONS:
             raise ConfigError(f"unknown QEMU version {self.name!r} (known: {', '.join(VERSIONS)})")
 
-    @property
-    def _n(self) -> tuple[int, int]:
-        major, minor = self.name.split(".")
-        return int(major), int(minor)
-
     def at_least(self, name: str) -> bool:
-        return self._n >= Version(name)._n
+        return _number(self.name) >= _number(name)
 
-    @property
+    @functools.cached_property
     def device_state(self) -> bool:
         """10.0 "Always set DEVICE state" (48814111366b)."""
         return self.at_least("10.0")
 
-    @property
+    @functools.cached_property
     def postcopy_device(self) -> bool:
         """10.2 "Introduce POSTCOPY_DEVICE state" (7b842fe354)."""
         return self.at_least("10.2")
 
-    @property
+    @functools.cached_property
     def recover_setup(self) -> bool:
         """9.1 postcopy-recover-setup (source only)."""
         return self.at_least("10.0")
 
-    @property
+    @functools.cached_property
     def failing(self) -> bool:
         """``failing`` between an error and cleanup (observed in 11.1.3)."""
         return self.at_least("11.1")
 
-    @property
+    @functools.cached_property
     def no_restart_without_disks(self) -> bool:
         """10.2 patch 2 (26f65c01ed): no ``vm_start`` when disk reactivation fails."""
         return self.at_least("10.2")
 
-    @property
+    @functools.cached_property
     def postcopy_start_fail_bug(self) -> bool:
         """10.0/10.1: the ``postcopy_start`` fail path expects POSTCOPY_ACTIVE and changes nothing
         while the state is DEVICE (fixed by 725a9e5f78, R12)."""
         return self.name == "10.0"
 
-    @property
+    @functools.cached_property
     def cancel_refused_in_postcopy(self) -> bool:
         """``qmp_migrate_cancel`` refuses in postcopy (observed on 10.0 and 11.1; 7.2 accepts)."""
         return self.at_least("10.0")
 
-    @property
+    @functools.cached_property
     def exit_on_error_in_postcopy(self) -> bool:
         """10.2 patch 6 (b1a17a519b): a postcopy failure before RUNNING honours exit-on-error;
         before, the destination always exits."""
         return self.at_least("10.2")
 
-    @property
+    @functools.cached_property
     def pong_wait_ends_on_rp_error(self) -> bool:
         """11.1.3: the wait for PONG 0x42 also ends when the return-path thread exits with an
         error (real-qemu.md, last section). 10.2 waits on an event only the PONG sets."""
         return self.at_least("11.1")
 
-    @property
+    @functools.cached_property
     def recover_emits_setup(self) -> bool:
         """7.2 ``qemu_start_incoming_migration`` emits ``setup`` on ``migrate-recover``."""
         return not self.at_least("10.0")

@@ -319,7 +319,9 @@ def disks_come_back(c: Config, w: World) -> bool:
 
 
 def _cancelled_in_postcopy_72(c: Config, w: World) -> bool:
-    return not c.src.device_state and w.s_status is S.CANCELLING and w.h_postcopy
+    """7.x sets ``vm_was_running`` only for precopy completion, never in ``postcopy_start``: a
+    failure or cancel after the postcopy switchover leaves the guest stopped (postmigrate)."""
+    return not c.src.device_state and w.h_switched
 
 
 def restart_vm(c: Config, w: World) -> World:
@@ -557,9 +559,9 @@ ROWS: tuple[Row, ...] = (
         stay_stopped, f"{MC}:migration_iteration_finish", "4.1, patch 2: no vm_start without disks"),
     Row("src", "mig", "migration_iteration_finish: restart without disks", _, None, disks_stay_away_unguarded,
         restart_without_disks, f"{MC}:migration_iteration_finish", "before 10.2: vm_start anyway"),
-    Row("src", "mig", "migration_iteration_finish: cancelled in postcopy (7.2)", _, None,
+    Row("src", "mig", "migration_iteration_finish: after postcopy (7.2)", _, None,
         cancelled_in_postcopy_72, postmigrate, f"{MC}:migration_iteration_finish",
-        "7.2 observed: postmigrate, the guest stays stopped"),
+        "7.2: vm_was_running is false after postcopy_start: postmigrate, the guest stays stopped"),
     Row("src", "main", "migration_cleanup: failed", statuses(S.FAILING), S.FAILED, cleanup_pending, cleanup,
         f"{MC}:migration_cleanup", "11.1: FAILING -> FAILED in the cleanup BH"),
     Row("src", "main", "migration_cleanup: cancelled", statuses(S.CANCELLING), S.CANCELLED, cleanup_pending,

@@ -38,6 +38,10 @@ class MigrationStatus(enum.Enum):
     def __repr__(self) -> str:
         return f"MigrationStatus.{self.name}"
 
+    # Members are singletons: identity hashing is correct and avoids Enum's Python-level
+    # ``__hash__`` in the search's innermost loop. Nothing iterates a set of these.
+    __hash__ = object.__hash__
+
 
 S = MigrationStatus
 
@@ -56,6 +60,10 @@ class PostcopyState(enum.Enum):
     def __repr__(self) -> str:
         return f"PostcopyState.{self.name}"
 
+    # Members are singletons: identity hashing is correct and avoids Enum's Python-level
+    # ``__hash__`` in the search's innermost loop. Nothing iterates a set of these.
+    __hash__ = object.__hash__
+
 
 class RunState(enum.Enum):
     """The guest's run state (``query-status``), reduced to what the properties judge."""
@@ -68,6 +76,10 @@ class RunState(enum.Enum):
 
     def __repr__(self) -> str:
         return f"RunState.{self.name}"
+
+    # Members are singletons: identity hashing is correct and avoids Enum's Python-level
+    # ``__hash__`` in the search's innermost loop. Nothing iterates a set of these.
+    __hash__ = object.__hash__
 
 
 # migration_is_running(): what QMP `migrate` refuses to start over and what `migrate_cancel` may stop.

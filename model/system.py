@@ -29,6 +29,7 @@ from model.table import Row
 from model.world import (
     B_TOTAL,
     DL_ON,
+    LINK_UP,
     PC_DONE,
     PC_IDLE,
     PC_PACKAGE,
@@ -124,28 +125,37 @@ def fault_allowed(row: Row, w: World) -> bool:
 
 
 def successors(compiled: Compiled, w: World) -> list[tuple[Action, World]]:
-    """Every enabled action and the world it leads to, in table order."""
+    """Every enabled action and the world it leads to, in table order.
+
+    The hot loop of the search: rows are pre-indexed by status, and the per-row checks that do
+    not depend on the guard (the BQL, fault budgets) are plain comparisons.
+    """
     c = compiled.config
     out: list[tuple[Action, World]] = []
-    groups: list[Iterable[tuple[Row, Action, MigrationStatus | None]]] = []
-    if w.s_alive:
-        groups.append(compiled.src[w.s_status])
-    if w.d_alive:
-        groups.append(compiled.dst[w.d_status])
-    groups.append(compiled.env)
     bql_held = w.s_pc in BQL_HELD
-    for group in groups:
-        for row, action, dest in group:
-            if bql_held and row.side == "src" and row.actor in ("qmp", "main"):
+    if w.s_alive:
+        for row, action, dest in compiled.src[w.s_status]:
+            if bql_held and row.actor in _MAIN_LOOP:
                 continue
-            if row.fault:
-                if not fault_allowed(row, w):
-                    continue
-                if row.side == "dst" and (not w.d_alive or (row.source and w.d_status not in row.source)):
-                    continue
+            if row.guard(c, w):
+                out.append((action, apply(c, row, dest, w)))
+    if w.d_alive:
+        for row, action, dest in compiled.dst[w.d_status]:
+            if row.guard(c, w):
+                out.append((action, apply(c, row, dest, w)))
+    budget = w.budget
+    if budget[B_TOTAL] > 0:
+        for row, action, dest in compiled.env:
+            if budget[faults.BUDGET_INDEX[row.fault]] <= 0:
+                continue
+            if row.side == "dst" and (not w.d_alive or (row.source and w.d_status not in row.source)):
+                continue
             if row.guard(c, w):
                 out.append((action, apply(c, row, dest, w)))
     return out
+
+
+_MAIN_LOOP = frozenset({"qmp", "main"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +184,7 @@ def is_final(w: World) -> bool:
     connected."""
     src_done = (not w.s_alive) or w.s_pc == PC_DONE or (w.s_pc == PC_IDLE and w.s_status is S.NONE)
     dst_done = ((not w.d_alive) or (w.d_status in TERMINAL and w.d_listen != DL_ON and not w.d_bh)
-                or w.d_status in (S.NONE, S.SETUP))
+                or (w.d_status in (S.NONE, S.SETUP) and w.link != LINK_UP))
     return src_done and dst_done
 
 

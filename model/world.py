@@ -183,3 +183,19 @@ def activate_disk(config: Config, w: World, side: str) -> tuple[World, bool]:
     if w.disk in (DISK_NONE, side):
         return w._replace(disk=side), True
     return w, False
+
+
+# ``NamedTuple._replace`` rebuilds through ``_make`` and a map over every field; the search calls
+# it several times per successor, so a direct list copy is worth its few lines.
+_INDEX = {name: i for i, name in enumerate(World._fields)}
+_tuple_new = tuple.__new__
+
+
+def _replace(self: World, **changes: object) -> World:
+    values = list(self)
+    for name, value in changes.items():
+        values[_INDEX[name]] = value
+    return _tuple_new(World, values)
+
+
+World._replace = _replace  # type: ignore[method-assign,assignment]

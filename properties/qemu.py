@@ -18,7 +18,8 @@ from checker.spec import Kind, Property
 from model.status import MigrationStatus as S
 from model.status import PostcopyState, RunState
 from model.system import Action, is_final
-from model.world import LINK_UP, World, dst_running, src_running
+from model.messages import PONG_0x42
+from model.world import LINK_UP, RP_ERR, World, dst_running, src_running
 
 
 def no_faults(a: Action) -> bool:
@@ -190,3 +191,36 @@ def by_name() -> dict[str, Property]:
 
 
 __all__ = ["PROPERTIES", "RunState", "by_name", "no_faults"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Added for the mutation analysis (issue 7): claims the model kept that no property above judged.
+
+
+def _pong_on_its_way(w: World) -> bool:
+    """PONG 0x42 was sent and not lost: it is queued on the return path or was received."""
+    return w.s_loaded or PONG_0x42 in w.rp
+
+
+PROPERTIES = (
+    *PROPERTIES,
+    Property(
+        "dst-runs-only-after-pong", Kind.ALWAYS,
+        "While the source is in postcopy-device and the connection is up, the destination guest has "
+        "run only if PONG 0x42 is on its way to the source or was received (the PONG-in-flight "
+        "window is the only way the destination runs during postcopy-device).",
+        predicate=lambda w: not (w.s_alive and w.s_status is S.POSTCOPY_DEVICE and w.h_dst_ran
+                                 and w.link == LINK_UP and not _pong_on_its_way(w)),
+        partner="source-in-postcopy-device",
+        reference="protocol.md 7.2 (implication A) and 7.3; 4.2 (V1 lost an early PONG)",
+    ),
+    Property(
+        "rp-error-ends-postcopy-device", Kind.ALWAYS_POSSIBLE,
+        "After the return path failed while the source is in postcopy-device, the source can still "
+        "leave postcopy-device without another fault.",
+        predicate=lambda w: not w.s_alive or w.s_status is not S.POSTCOPY_DEVICE,
+        where=lambda w: w.s_alive and w.s_status is S.POSTCOPY_DEVICE and w.s_rp == RP_ERR,
+        via=no_faults, partner="source-in-postcopy-device",
+        reference="protocol.md section 6 (10.2 event wait) and its 11.1.3 note; R5",
+    ),
+)
