@@ -1,0 +1,20 @@
+"""``migmodel record``: record a real QEMU migration as a trace (delegates to ``harness.record``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any, name: str) -> None:
+    p = sub.add_parser(name, help="record a real QEMU migration scenario as a JSONL trace",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.record import main
+
+    code: int = main(list(args.rest))
+    return code

@@ -1,0 +1,130 @@
+"""``migmodel record``: record one scenario against two real QEMU binaries.
+
+Usage::
+
+    record --scenario NAME --src-qemu PATH --dst-qemu PATH --out FILE [--timeout S] [--run-dir DIR]
+
+Exit codes: 0 trace written; 1 the run failed or timed out (a trace is still written when the
+scenario started, with a ``{"side": "harness", "error": ...}`` line); 2 usage error (unknown
+scenario, missing or broken binary); 3 the scenario does not apply to this pairing (e.g. a3
+with a 7.2 source); 130 interrupted.
+
+``PATH`` is a QEMU binary, e.g. ``qemu-system-x86_64`` (7.2 from the host) or
+``harness/qemu-11.1`` (11.1 from the chroot that ``harness/setup-qemu.sh`` builds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+try:
+    from harness.scenarios import (
+        CATALOGUE,
+        BinaryError,
+        QemuBinary,
+        RunResult,
+        kill_leftovers,
+        probe_binary,
+        run_scenario,
+    )
+except ImportError as _exc:  # qemu.qmp missing: report it in main() as a usage error
+    _IMPORT_ERROR: ImportError | None = _exc
+else:
+    _IMPORT_ERROR = None
+
+#: Shared by both QEMUs; setup-qemu.sh bind-mounts it into the chroot at the same path.
+DEFAULT_RUN_DIR = Path(os.environ.get("MIGMODEL_RUN_DIR", "/var/cache/migmodel/run"))
+
+
+class _Usage(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _Usage(message)
+
+
+def build_parser(prog: str = "migmodel record") -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, description="Record a real QEMU migration scenario as a JSON Lines trace.")
+    p.add_argument("--scenario", required=True, help="scenario name (see --list)")
+    p.add_argument("--src-qemu", required=True, help="source QEMU binary")
+    p.add_argument("--dst-qemu", required=True, help="destination QEMU binary")
+    p.add_argument("--out", required=True, type=Path, help="trace file to write (JSON Lines)")
+    p.add_argument("--timeout", type=float, default=60.0, help="bound on the whole run, seconds")
+    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
+                   help="run directory shared by both QEMUs (bind-mounted into the chroot)")
+    return p
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def install_signal_handlers() -> None:
+    """SIGINT, SIGTERM and SIGHUP all raise KeyboardInterrupt, so that every QEMU started is
+    quit or killed (SIGINT explicitly too: a shell starts background jobs with it ignored)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _sigterm)
+
+
+def record_one(
+    scenario: str, src: QemuBinary, dst: QemuBinary, out: Path, timeout: float, run_dir: Path
+) -> RunResult:
+    """Run one scenario and write its trace to ``out`` atomically."""
+    try:
+        result = asyncio.run(run_scenario(CATALOGUE[scenario], src, dst, timeout=timeout, run_root=run_dir))
+    finally:
+        kill_leftovers()
+    result.recorder.write(out)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    """``record --scenario NAME --src-qemu PATH --dst-qemu PATH --out FILE [--timeout S]``."""
+    if _IMPORT_ERROR is not None:
+        print(f"record: cannot load the harness ({_IMPORT_ERROR}); pip install qemu.qmp", file=sys.stderr)
+        return 2
+    if argv and argv[0] in ("--list", "list"):
+        for name, sc in CATALOGUE.items():
+            print(f"{name:40s} {sc.summary}")
+        return 0
+    try:
+        args = build_parser().parse_args(argv)
+    except _Usage as exc:
+        print(f"record: {exc}", file=sys.stderr)
+        return 2
+    if args.scenario not in CATALOGUE:
+        print(f"record: unknown scenario {args.scenario!r} (known: {', '.join(CATALOGUE)})", file=sys.stderr)
+        return 2
+    try:
+        src = probe_binary(args.src_qemu)
+        dst = probe_binary(args.dst_qemu)
+    except BinaryError as exc:
+        print(f"record: {exc}", file=sys.stderr)
+        return 2
+    reason = CATALOGUE[args.scenario].applicable(src, dst)
+    if reason:
+        print(f"record: not applicable: {reason}", file=sys.stderr)
+        return 3
+    install_signal_handlers()
+    try:
+        result = record_one(args.scenario, src, dst, args.out, args.timeout, args.run_dir)
+    except KeyboardInterrupt:
+        print("record: interrupted; QEMU processes killed", file=sys.stderr)
+        return 130
+    if not result.ok:
+        print(f"record: {args.scenario}: {result.message} (trace written to {args.out})", file=sys.stderr)
+        return 1
+    print(f"{args.scenario}: {src.version} -> {dst.version}: {result.wall_s:.1f} s -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

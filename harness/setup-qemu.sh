@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Set up the two real QEMU versions that the migmodel harness drives.
+#
+#  * QEMU 7.2 from the host's Debian 12 packages (qemu-system-x86).
+#  * QEMU 11.1 from Debian sid, installed into a minimal debootstrap chroot so that no
+#    sid package enters the host (see shared/reference/real-qemu.md, "Environment and setup").
+#
+# Idempotent: every step checks whether it is already done and skips it. Safe to re-run,
+# also after a reboot (the mounts are re-created).
+#
+# Environment:
+#   MIGMODEL_QEMU_ROOT   chroot directory (default /var/cache/migmodel/sid)
+#   MIGMODEL_RUN_DIR     run directory shared by both QEMUs, bind-mounted into the chroot at the
+#                        same path (default /var/cache/migmodel/run)
+#   MIGMODEL_DEBIAN_MIRROR  Debian mirror for debootstrap (default: the first ".../debian" URI of
+#                        the host's own apt configuration)
+#   MIGMODEL_SKIP_APT_UPDATE=1  do not run apt-get update on the host
+#   MIGMODEL_VENV        virtual environment that gets qemu.qmp (default: the repo's .venv)
+#
+# Undo the mounts with:  harness/setup-qemu.sh --umount
+set -euo pipefail
+
+ROOT="${MIGMODEL_QEMU_ROOT:-/var/cache/migmodel/sid}"
+RUN="${MIGMODEL_RUN_DIR:-/var/cache/migmodel/run}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+log() { printf '[setup-qemu %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+is_mounted() { mountpoint -q "$1" 2>/dev/null; }
+
+umount_all() {
+    for m in "$ROOT$RUN" "$ROOT/tmp" "$ROOT/sys" "$ROOT/proc"; do
+        if is_mounted "$m"; then umount "$m" && log "unmounted $m"; fi
+    done
+    if is_mounted "$ROOT/dev"; then umount -R "$ROOT/dev" && log "unmounted $ROOT/dev"; fi
+}
+
+if [[ "${1:-}" == "--umount" ]]; then
+    umount_all
+    exit 0
+fi
+
+if [[ $EUID -ne 0 ]]; then
+    echo "setup-qemu.sh: must run as root (apt-get, debootstrap, mount)" >&2
+    exit 1
+fi
+
+find_mirror() {
+    if [[ -n "${MIGMODEL_DEBIAN_MIRROR:-}" ]]; then
+        echo "$MIGMODEL_DEBIAN_MIRROR"
+        return
+    fi
+    local uri
+    uri=$(grep -hE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
+    if [[ -z "$uri" ]]; then
+        uri=$(grep -hE '^\s*deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+            | awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
+    fi
+    if [[ -z "$uri" ]]; then
+        echo "setup-qemu.sh: no Debian mirror found in the host apt config; set MIGMODEL_DEBIAN_MIRROR" >&2
+        exit 1
+    fi
+    echo "${uri%/}"
+}
+
+t0=$(date +%s)
+
+# 1. Host: QEMU 7.2 and debootstrap.
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v debootstrap >/dev/null; then
+    if [[ "${MIGMODEL_SKIP_APT_UPDATE:-0}" != 1 ]]; then
+        log "apt-get update (host)"
+        apt-get update -qq
+    fi
+    log "installing qemu-system-x86 debootstrap on the host"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        qemu-system-x86 debootstrap >/dev/null
+else
+    log "host qemu-system-x86_64 and debootstrap already installed"
+fi
+
+# 2. sid chroot.
+mkdir -p "$(dirname "$ROOT")"
+if [[ ! -x "$ROOT/bin/sh" || ! -f "$ROOT/.migmodel-debootstrap-done" ]]; then
+    if is_mounted "$ROOT/dev" || is_mounted "$ROOT/proc"; then
+        echo "setup-qemu.sh: $ROOT is half-built but mounted; run '$0 --umount' and remove it" >&2
+        exit 1
+    fi
+    MIRROR=$(find_mirror)
+    log "debootstrap --variant=minbase sid $ROOT (mirror from host apt config)"
+    rm -rf "$ROOT"
+    debootstrap --variant=minbase sid "$ROOT" "$MIRROR" >/dev/null
+    touch "$ROOT/.migmodel-debootstrap-done"
+else
+    log "chroot $ROOT already bootstrapped"
+fi
+
+# 3. Mounts: /proc, /dev (rbind, so /dev/userfaultfd and /dev/shm are visible), /sys.
+is_mounted "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
+if ! is_mounted "$ROOT/dev"; then
+    mount --rbind /dev "$ROOT/dev"
+    mount --make-rslave "$ROOT/dev"
+fi
+is_mounted "$ROOT/sys" || mount -t sysfs sys "$ROOT/sys"
+
+# 4. QEMU 11.1 inside the chroot. The sid snapshot's Release file may have expired relative to
+#    the machine's clock, hence Check-Valid-Until=false.
+if [[ ! -x "$ROOT/usr/bin/qemu-system-x86_64" ]]; then
+    log "apt-get update (chroot, Check-Valid-Until=false)"
+    chroot "$ROOT" apt-get -qq -o Acquire::Check-Valid-Until=false update
+    log "installing qemu-system-x86 in the chroot"
+    chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
+else
+    log "chroot qemu-system-x86_64 already installed"
+fi
+
+# 5. The shared run directory, at the same path inside the chroot.
+mkdir -p "$RUN" "$ROOT$RUN"
+is_mounted "$ROOT$RUN" || mount --bind "$RUN" "$ROOT$RUN"
+# /tmp too, so pytest tmp dirs can be used as run directories by both QEMUs.
+mkdir -p "$ROOT/tmp"
+is_mounted "$ROOT/tmp" || mount --bind /tmp "$ROOT/tmp"
+
+chmod +x "$HERE/qemu-11.1" 2>/dev/null || true
+
+# 6. The QMP library the harness uses, in the project's virtual environment if there is one
+#    (pyproject extra "harness"). Set MIGMODEL_VENV to use another one.
+VENV="${MIGMODEL_VENV:-$HERE/../.venv}"
+if [[ -x "$VENV/bin/python" ]] && ! "$VENV/bin/python" -c 'import qemu.qmp' 2>/dev/null; then
+    log "pip install qemu.qmp into $VENV"
+    "$VENV/bin/pip" install -q 'qemu.qmp>=0.0.3'
+fi
+
+log "done in $(( $(date +%s) - t0 )) s"
+echo "host:   $(qemu-system-x86_64 --version | head -n1)"
+echo "chroot: $("$HERE/qemu-11.1" --version | head -n1)"

@@ -1,0 +1,87 @@
+"""Live checks against real QEMU: re-record a few scenarios and compare with real-qemu.md.
+
+Selected with ``pytest -m qemu tests/live`` (the default ``addopts`` deselect them). They need
+QEMU 7.2 on the host and QEMU 11.1 in the chroot (``harness/setup-qemu.sh``), root, and the
+``qemu.qmp`` package; each test is skipped with the reason when something is missing. Binaries
+can be overridden with ``MIGMODEL_QEMU_72`` and ``MIGMODEL_QEMU_111``. One run takes 3-9 s.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.expected import expected
+from harness.traces import load
+
+pytestmark = pytest.mark.qemu
+
+HARNESS = Path(__file__).resolve().parents[2] / "harness"
+HOST_QEMU = shutil.which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64"
+QEMU = {
+    "7.2": os.environ.get("MIGMODEL_QEMU_72", HOST_QEMU),
+    "11.1": os.environ.get("MIGMODEL_QEMU_111", str(HARNESS / "qemu-11.1")),
+}
+CHROOT = Path(os.environ.get("MIGMODEL_QEMU_ROOT", "/var/cache/migmodel/sid"))
+CHROOT_QEMU = CHROOT / "usr/bin/qemu-system-x86_64"
+
+
+def _binary(version: str) -> str:
+    pytest.importorskip("qemu.qmp", reason="the qemu.qmp package is not installed")
+    path = QEMU[version]
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"QEMU {version} not available at {path} (run harness/setup-qemu.sh)")
+    if version == "11.1" and "MIGMODEL_QEMU_111" not in os.environ and not CHROOT_QEMU.exists():
+        pytest.skip(f"QEMU 11.1 chroot missing ({CHROOT_QEMU}); run harness/setup-qemu.sh")
+    if os.geteuid() != 0 and version == "11.1":
+        pytest.skip("the QEMU 11.1 wrapper uses chroot and needs root")
+    from harness.scenarios import BinaryError, probe_binary
+
+    try:
+        found = probe_binary(path).short
+    except BinaryError as exc:
+        pytest.skip(str(exc))
+    if found != version:
+        pytest.skip(f"{path} is QEMU {found}, not {version}")
+    return path
+
+
+CASES = [
+    ("7.2", "7.2", "postcopy_ok"),
+    ("7.2", "7.2", "c2_cancel_postcopy"),
+    ("11.1", "11.1", "postcopy_ok"),
+    ("11.1", "11.1", "a3_kill_dst_on_postcopy_device_event"),
+    ("11.1", "11.1", "h_partition_lost_pong"),
+    ("11.1", "7.2", "postcopy_ok"),
+    ("7.2", "11.1", "d_devload_fail_postcopy"),
+]
+
+
+@pytest.mark.parametrize(("src", "dst", "scenario"), CASES, ids=[f"{s}-to-{d}-{n}" for s, d, n in CASES])
+def test_rerecord_matches_real_qemu_md(src: str, dst: str, scenario: str, tmp_path: Path) -> None:
+    from harness.record import main
+
+    src_bin, dst_bin = _binary(src), _binary(dst)
+    out = tmp_path / f"{scenario}.jsonl"
+    rc = main(["--scenario", scenario, "--src-qemu", src_bin, "--dst-qemu", dst_bin,
+               "--out", str(out), "--timeout", "60"])  # fmt: skip
+    assert rc == 0
+    tr = load(out)
+    assert tr.meta["wall_s"] < 30, "host stall? re-run"
+    want = expected(f"{src}-to-{dst}", scenario)
+    assert want is not None
+    assert (tr.migration_statuses("src"), tr.migration_statuses("dst")) == want
+
+
+def test_record_rejects_unknown_scenario_and_missing_binary(tmp_path: Path) -> None:
+    pytest.importorskip("qemu.qmp", reason="the qemu.qmp package is not installed")
+    from harness.record import main
+
+    out = str(tmp_path / "x.jsonl")
+    assert main(["--scenario", "nope", "--src-qemu", "x", "--dst-qemu", "x", "--out", out]) == 2
+    assert main(["--scenario", "postcopy_ok", "--src-qemu", "/nonexistent/qemu", "--dst-qemu", "x",
+                 "--out", out]) == 2  # fmt: skip
+    assert not Path(out).exists()
