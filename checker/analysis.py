@@ -18,7 +18,11 @@ The kinds (see ``checker.spec.Kind``) and the fields each one reads:
   over ``via`` edges; a reachable ``where`` state outside that set is a violation.
 - EVENTUALLY(predicate, via): in the ``via`` graph with goal states made absorbing, a bottom
   strongly connected component without a goal state is a violation; the verdict also carries a
-  shortest ``loop`` inside the component, so the counterexample is a lasso.
+  shortest ``loop`` inside the component, so the counterexample is a lasso. Every reachable state
+  counts as a place where faults may stop, including states only reachable through a goal state,
+  so this is "from every reachable state the goal is inevitable" (CTL ``AG AF``), stronger than
+  "every run from an initial state passes the goal once" when goal states have successors.
+  Fairness is strong: a run that could leave a cycle infinitely often eventually does.
 - DEADLOCK_FREE(via): a non-final state whose only ``via`` successors are itself is a violation.
 
 A property that sets a field its kind does not read is rejected with ``ValueError``, because a
@@ -123,9 +127,7 @@ class _Judge:
         return result
 
     @staticmethod
-    def _evaluate(
-        fn: Callable[[Any], bool], values: Sequence[Any], prop: Property, role: str, what: str
-    ) -> BoolArray:
+    def _evaluate(fn: Callable[[Any], bool], values: Sequence[Any], prop: Property, role: str, what: str) -> BoolArray:
         try:
             return np.fromiter((bool(fn(v)) for v in values), dtype=np.bool_, count=len(values))
         except Exception as exc:
@@ -134,8 +136,7 @@ class _Judge:
                     fn(value)
                 except Exception:
                     raise PropertyError(
-                        f"property {prop.name!r}: `{role}` raised {type(exc).__name__} on {what} {i}: "
-                        f"{value!r}"
+                        f"property {prop.name!r}: `{role}` raised {type(exc).__name__} on {what} {i}: {value!r}"
                     ) from exc
             raise
 
@@ -144,9 +145,7 @@ class _Judge:
         fn = self.ex.model.is_final
         mask = self._state_masks.get(fn)
         if mask is None:
-            mask = np.fromiter(
-                (bool(fn(s)) for s in self.ex.states), dtype=np.bool_, count=len(self.ex.states)
-            )
+            mask = np.fromiter((bool(fn(s)) for s in self.ex.states), dtype=np.bool_, count=len(self.ex.states))
             self._state_masks[fn] = mask
         return mask
 
@@ -240,9 +239,7 @@ class _Judge:
         good = self.state_mask(prop.predicate, prop, "predicate")
         count = int(good.sum())
         if count == 0:
-            return Verdict(
-                prop, holds=False, note=f"no state satisfies it among {_plural(self.n, 'reachable state')}"
-            )
+            return Verdict(prop, holds=False, note=f"no state satisfies it among {_plural(self.n, 'reachable state')}")
         path = self.ex.path_to(int(np.argmax(good)))
         return Verdict(
             prop,
@@ -321,9 +318,7 @@ class _Judge:
         count = int(bad.sum())
         finals = _plural(int(final.sum()), "final state")
         if count == 0:
-            return Verdict(
-                prop, holds=True, note=f"no deadlock among {_plural(self.n, 'reachable state')} ({finals})"
-            )
+            return Verdict(prop, holds=True, note=f"no deadlock among {_plural(self.n, 'reachable state')} ({finals})")
         return self._counterexample(
             prop, bad, f"{_plural(count, 'non-final state')} without a `via` step to another state ({finals})"
         )
@@ -392,4 +387,3 @@ def verdict_to_json(model: Model, verdict: Verdict) -> dict[str, Any]:
         start = len(verdict.counterexample) if verdict.counterexample else 0
         result["loop"] = steps_to_json(model, verdict.loop, start=start)
     return result
-

@@ -47,12 +47,8 @@ class _Parser(argparse.ArgumentParser):
 def load_suite(name: str = "qemu") -> Suite:
     found = {ep.name: ep for ep in entry_points(group="migmodel.suites")}
     if name not in found:
-        if name == "qemu":  # running from a source tree that was not installed
-            from importlib import import_module
-
-            factory: Callable[[], Suite] = import_module("properties.suite").qemu_suite
-            return factory()
-        raise UsageError(f"unknown model suite {name!r} (installed: {', '.join(found) or 'none'})")
+        raise UsageError(f"model suite {name!r} is not installed (installed: {', '.join(found) or 'none'}); "
+                         "run `pip install -e .` in the repository")
     suite: Suite = found[name].load()()
     return suite
 
@@ -102,6 +98,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     suite = load_suite()
     configs, props = V.select(suite, args.config, args.property)
+    if args.max_states < 0:
+        raise UsageError(f"--max-states must be >= 0, not {args.max_states}")
+    # A bad manifest is reported before minutes of exploration, not after.
+    expected = V.load_manifest(args.check_manifest) if args.check_manifest else None
     results: dict[str, dict[str, Any]] = {}
     runs = []
     progress = None
@@ -125,13 +125,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.stop()
     if args.write_manifest:
-        write_atomic(args.write_manifest, json.dumps(V.manifest_of(results), indent=2, sort_keys=True) + "\n")
+        try:
+            write_atomic(args.write_manifest,
+                         json.dumps(V.manifest_of(results), indent=2, sort_keys=True) + "\n")
+        except (OSError, ValueError) as e:
+            raise UsageError(f"cannot write manifest {args.write_manifest!r}: "
+                             f"{getattr(e, 'strerror', None) or e}") from None
     if args.json:
         print(json.dumps({"configs": results}, indent=2))
     else:
         print_matrix(runs, props, show_counterexamples=not args.no_counterexamples)
-    if args.check_manifest:
-        problems = V.diff_manifest(V.load_manifest(args.check_manifest), V.manifest_of(results))
+    if expected is not None:
+        problems = V.diff_manifest(expected, V.manifest_of(results))
         for p in problems:
             print(f"manifest: {p}", file=sys.stderr)
         return EXIT_VIOLATED if problems else EXIT_OK
@@ -221,17 +226,30 @@ def _extensions() -> list[tuple[str, Callable[[Any, str], None]]]:
     return out
 
 
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(message: object) -> str:
+    """``message`` on one line: line breaks that came with user input are shown escaped."""
+    return str(message).translate(_LINE_BREAKS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["record"]:  # the harness parses its own arguments
+            from checker.record_cli import run_record
+
+            return run_record(argv[1:])
         parser = build_parser()
         args = parser.parse_args(argv)
         code: int = args.func(args)
         return code
     except UsageError as e:
-        print(f"migmodel: error: {e}", file=sys.stderr)
+        print(f"migmodel: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except StateLimitExceeded as e:
-        print(f"migmodel: {e}", file=sys.stderr)
+        print(f"migmodel: {one_line(e)}", file=sys.stderr)
         return EXIT_LIMIT
     except KeyboardInterrupt:
         print("migmodel: interrupted; nothing was written", file=sys.stderr)

@@ -159,8 +159,7 @@ class Exploration:
         lo, hi = int(self.edge_start[index]), int(self.edge_start[index + 1])
         actions = self.actions
         return [
-            (actions[a], d)
-            for a, d in zip(self.edge_act[lo:hi].tolist(), self.edge_dst[lo:hi].tolist(), strict=True)
+            (actions[a], d) for a, d in zip(self.edge_act[lo:hi].tolist(), self.edge_dst[lo:hi].tolist(), strict=True)
         ]
 
     def to_networkx(self) -> nx.DiGraph:
@@ -171,17 +170,13 @@ class Exploration:
         graph.add_nodes_from((i, {"state": s}) for i, s in enumerate(self.states))
         actions = self.actions
         adjacency: dict[tuple[int, int], list[Action]] = {}
-        for s, d, a in zip(
-            self.edge_src.tolist(), self.edge_dst.tolist(), self.edge_act.tolist(), strict=True
-        ):
+        for s, d, a in zip(self.edge_src.tolist(), self.edge_dst.tolist(), self.edge_act.tolist(), strict=True):
             labels = adjacency.get((s, d))
             if labels is None:
                 adjacency[(s, d)] = [actions[a]]
             else:
                 labels.append(actions[a])
-        graph.add_edges_from(
-            (s, d, {"action": labels[0], "actions": labels}) for (s, d), labels in adjacency.items()
-        )
+        graph.add_edges_from((s, d, {"action": labels[0], "actions": labels}) for (s, d), labels in adjacency.items())
         return graph
 
     def fingerprint(self) -> str:

@@ -14,7 +14,11 @@ def register(sub: Any, name: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    return run_record(list(args.rest))
+
+
+def run_record(argv: list[str]) -> int:
     from harness.record import main
 
-    code: int = main(list(args.rest))
+    code: int = main(argv)
     return code

@@ -28,11 +28,15 @@ def read_script(path: str) -> list[str]:
         raise UsageError(f"cannot read script {path}: {e.strerror}") from None
     except UnicodeDecodeError:
         raise UsageError(f"script {path} is not UTF-8 text") from None
+    except ValueError as e:  # e.g. a NUL in the path
+        raise UsageError(f"cannot read script {path!r}: {e}") from None
     if text.lstrip().startswith("["):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise UsageError(f"script {path}: invalid JSON: {e.msg} (line {e.lineno})") from None
+        except RecursionError:
+            raise UsageError(f"script {path}: JSON nested too deeply") from None
         if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
             raise UsageError(f"script {path}: a JSON script must be a list of action strings")
         return [x.strip() for x in data]

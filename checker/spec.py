@@ -105,3 +105,26 @@ class Suite:
     """Configuration -> model."""
     properties: Callable[[], Sequence[Property]]
     describe_config: Callable[[Any], str] = field(default=lambda c: str(c))
+
+    # Optional presentation hooks (graphs and reports, ``checker/graphs.py`` and
+    # ``checker/report.py``). Each may be left out; the checker then falls back to a generic view.
+    machine_diagrams: Callable[[Any, frozenset[Any] | None], dict[str, dict[str, Any]]] | None = None
+    """(configuration, actions seen in its exploration or None) -> one machine per side:
+    ``{"initial": state, "edges": [(from, to, label, style), ...], "note": str}``; ``style`` is
+    "normal", "fault" or "error"."""
+    project: Callable[[Any], tuple[str, str]] | None = None
+    """State -> a pair of names (the product projection), e.g. (source status, destination status)."""
+    project_axes: tuple[str, str] = ("first", "second")
+    """What the two names of ``project`` are."""
+    explain: Callable[[list[dict[str, Any]]], str] | None = None
+    """A counterexample (``steps_to_json`` output) -> one plain-English paragraph."""
+    sequence: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
+    """Steps (``steps_to_json`` output) -> a sequence chart: ``{"lanes": [name, ...], "events":
+    [{"step": i, "kind": "message" | "note" | "fault" | "lost", "from": lane, "to": lane,
+    "text": str}, ...]}``."""
+    questions: Callable[[], Sequence[tuple[str, str]]] | None = None
+    """Headline questions a report answers from the verdicts: (question, property name)."""
+    mutants: Callable[[], dict[str, tuple[str, Sequence[str], Callable[[Any], Model], bool]]] | None = None
+    """Known-bad variants of the model, for ``migmodel mutants``: name -> (doc, names of the
+    configurations to check it on, configuration -> mutated model, equivalent). An equivalent
+    mutant cannot be told apart from the model (its doc says why): reported, not counted."""

@@ -128,16 +128,42 @@ def diff_manifest(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]
 
 
 def load_manifest(path: str) -> dict[str, Any]:
+    """A pinned manifest, checked for shape: a UsageError (one line) for anything unreadable or
+    malformed, so a bad file is told apart from a manifest that merely disagrees."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except OSError as e:
         raise UsageError(f"cannot read manifest {path}: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise UsageError(f"manifest {path} is not valid JSON: {e.msg} (line {e.lineno})") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, a NUL in the path
+        detail = f"{e.msg} (line {e.lineno})" if isinstance(e, json.JSONDecodeError) else str(e)
+        raise UsageError(f"manifest {path} is not valid JSON: {detail}") from None
+    except RecursionError:
+        raise UsageError(f"manifest {path} is nested too deeply") from None
     if not isinstance(data, dict):
         raise UsageError(f"manifest {path} must hold a JSON object")
+    for name, entry in data.items():
+        problem = _manifest_entry_problem(entry)
+        if problem:
+            raise UsageError(f"manifest {path}: configuration {name!r}: {problem}")
     return data
+
+
+def _manifest_entry_problem(entry: Any) -> str:
+    """What is wrong with one configuration's manifest entry ("" if nothing)."""
+    if not isinstance(entry, dict):
+        return "must be a JSON object"
+    for key in ("states", "edges", "depth"):
+        if key in entry and (not isinstance(entry[key], int) or isinstance(entry[key], bool)):
+            return f"{key!r} must be an integer"
+    verdicts = entry.get("verdicts", {})
+    if not isinstance(verdicts, dict) or not all(v in ("holds", "violated") for v in verdicts.values()):
+        return "'verdicts' must map property names to \"holds\" or \"violated\""
+    lengths = entry.get("counterexample_lengths", {})
+    if not isinstance(lengths, dict) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in lengths.values()):
+        return "'counterexample_lengths' must map property names to integers"
+    return ""
 
 
 def verdict_word(kind: Kind, holds: bool) -> str:

@@ -31,7 +31,6 @@ from model.messages import (
     LISTEN,
     OPEN_RETURN_PATH,
     PACKAGED,
-    PING_0x42,
     PING_3,
     PING_4,
     PKG_DEVICE_STATE,
@@ -43,6 +42,7 @@ from model.messages import (
     RUN,
     SHUT_0,
     SHUT_1,
+    PING_0x42,
 )
 from model.status import MigrationStatus as S
 from model.status import PostcopyState as PS

@@ -101,7 +101,7 @@ def successors_via_machines(machines: SideMachines, w: World) -> list[tuple[Acti
     from model.system import BQL_HELD
 
     out: list[tuple[Action, World]] = []
-    order = []
+    order: list[tuple[str, MigrationStatus | None]] = []
     if w.s_alive:
         order.append(("src", w.s_status))
     if w.d_alive:

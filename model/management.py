@@ -18,9 +18,8 @@ gives it):
 from __future__ import annotations
 
 from model.config import Config
-from model.status import IN_POSTCOPY, POSTCOPY_ALIVE, RUNNING_STATES
+from model.status import IN_POSTCOPY, POSTCOPY_ALIVE, RUNNING_STATES, RunState
 from model.status import MigrationStatus as S
-from model.status import RunState
 from model.table import Row, statuses, unchanged
 from model.world import (
     DISK_DST,

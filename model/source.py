@@ -27,16 +27,15 @@ Assumptions / abstractions:
 from __future__ import annotations
 
 from model.config import Config
+from model.messages import DEVICE_STATE as PRECOPY_DEVICE_STATE
 from model.messages import (
     EOF,
     LISTEN,
     OPEN_RETURN_PATH,
     PACKAGED,
-    PING_0x42,
     PING_3,
     PING_4,
     PKG_DEVICE_STATE,
-    PONG_0x42,
     POSTCOPY_ADVISE,
     POSTCOPY_RESUME,
     RAM,
@@ -44,8 +43,9 @@ from model.messages import (
     RUN,
     SHUT_0,
     SHUT_1,
+    PING_0x42,
+    PONG_0x42,
 )
-from model.messages import DEVICE_STATE as PRECOPY_DEVICE_STATE
 from model.status import MigrationStatus as S
 from model.status import RunState
 from model.table import ANY, Row, statuses
@@ -428,8 +428,10 @@ def set_package_loaded(c: Config, w: World) -> World:
 
 
 def rp_other_pong(c: Config, w: World) -> bool:
-    return w.s_alive and w.s_rp == RP_ON and bool(w.rp) and w.rp[0] != PONG_0x42 and w.rp[0].startswith(
-        "MIG_RP_MSG_PONG")
+    if not (w.s_alive and w.s_rp == RP_ON and w.rp):
+        return False
+    head = w.rp[0]
+    return isinstance(head, str) and head != PONG_0x42 and head.startswith("MIG_RP_MSG_PONG")
 
 
 def pop_rp(c: Config, w: World) -> World:

@@ -15,10 +15,10 @@ tests-and-bugs.md section 4 (P1-P8); P-numbers are cited in each property's ``re
 from __future__ import annotations
 
 from checker.spec import Kind, Property
+from model.messages import PONG_0x42
 from model.status import MigrationStatus as S
 from model.status import PostcopyState, RunState
 from model.system import Action, is_final
-from model.messages import PONG_0x42
 from model.world import LINK_UP, RP_ERR, World, dst_running, src_running
 
 

@@ -6,11 +6,13 @@ This is the one place where the checker meets QEMU: the ``migmodel.suites`` entr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from checker.spec import Model, Suite
 from model import config as configs
 from model.system import MigrationModel
+from properties import presentation
 from properties.qemu import PROPERTIES
 
 
@@ -22,6 +24,17 @@ def _describe(config: Any) -> str:
     return f"{config.description} ({config.summary()})"
 
 
+def _mutants() -> dict[str, tuple[str, Sequence[str], Callable[[Any], Model], bool]]:
+    from model.mutants import MUTANTS
+    from model.system import all_rows
+
+    def builder(rows: tuple[Any, ...]) -> Callable[[Any], Model]:
+        return lambda config: MigrationModel(config, rows=rows)
+
+    return {name: (m.doc, m.configs, builder(m.rows(all_rows())), m.equivalent)
+            for name, m in MUTANTS.items()}
+
+
 def qemu_suite() -> Suite:
     return Suite(
         name="qemu",
@@ -29,4 +42,11 @@ def qemu_suite() -> Suite:
         build=_build,
         properties=lambda: PROPERTIES,
         describe_config=_describe,
+        machine_diagrams=presentation.machine_diagrams,
+        project=presentation.project,
+        project_axes=("source", "destination"),
+        explain=presentation.explain,
+        sequence=presentation.sequence,
+        questions=lambda: presentation.QUESTIONS,
+        mutants=_mutants,
     )

@@ -1,0 +1,468 @@
+"""The verification report: Markdown, one self-contained HTML page and the JSON matrix.
+
+``build_report`` explores every chosen configuration, judges every property and writes:
+
+  index.md, index.html     the headline questions answered from the verdicts, the verdict matrix,
+                           per configuration its statistics, graphs and counterexamples
+  configs/NAME.md          one page per configuration
+  graphs/NAME/*            machine, reachable and product graphs (DOT, Mermaid, SVG)
+  counterexamples/NAME/*   each counterexample as a sequence chart (Mermaid, SVG)
+  report.json              the ``migmodel verify --json`` structure, without timings
+
+Generic: QEMU appears only through the suite's hooks (``Suite.explain``, ``sequence``,
+``questions``...). Everything is deterministic (no timestamps, no timings, fixed order), so a
+re-run with the same model and the same Graphviz gives byte-identical files; the Graphviz version
+is written in the index for that reason. The folder is built next to the target and swapped in
+whole: a failure or Ctrl-C leaves the previous report untouched.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from checker import graphs as G
+from checker.analysis import steps_to_json
+from checker.spec import Kind, Property, Suite
+from checker.verify import ConfigResult, UsageError, result_to_json, run_config, select, verdict_word
+
+__all__ = ("ReportError", "build_report", "write_report_dir")
+
+Progress = Callable[[str], None]
+
+
+class ReportError(UsageError):
+    """The report cannot be written where asked."""
+
+
+@dataclass
+class _Cx:
+    """One counterexample (or lasso) ready to print."""
+
+    prop: Property
+    note: str
+    steps: list[dict[str, Any]]
+    loop: list[dict[str, Any]]
+    story: str
+    mermaid: str
+    svg: str
+    anchor: str
+
+
+@dataclass
+class _ConfigPage:
+    result: ConfigResult
+    data: dict[str, Any]
+    graphs: dict[str, G.Graph] = field(default_factory=dict)
+    svgs: dict[str, str] = field(default_factory=dict)  # stem -> inline svg
+    cxs: list[_Cx] = field(default_factory=list)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()
+
+
+def _anchor(config: str, prop: str) -> str:
+    return f"cx-{_slug(config)}-{_slug(prop)}"
+
+
+def _story(suite: Suite, steps: list[dict[str, Any]], loop: list[dict[str, Any]]) -> str:
+    text = suite.explain(steps) if suite.explain is not None else ""
+    if loop:
+        actions = ", ".join(dict.fromkeys(str(s.get("action", "")) for s in loop))
+        text = (text + " " if text else "") + (
+            f"From there it can only loop forever ({actions}) without reaching the goal.")
+    return text
+
+
+def _counterexamples(suite: Suite, r: ConfigResult) -> list[_Cx]:
+    out = []
+    for v in r.verdicts:
+        if v.holds or v.counterexample is None:
+            continue
+        steps = steps_to_json(r.model, v.counterexample)
+        loop = steps_to_json(r.model, v.loop, start=len(steps)) if v.loop else []
+        chart = G.sequence_chart(suite, steps + loop)
+        title = f"{r.name}: {v.property.name}"
+        out.append(_Cx(v.property, v.note, steps, loop, _story(suite, steps, loop),
+                       G.sequence_mermaid(chart, title), G.sequence_svg(chart, title),
+                       _anchor(r.name, v.property.name)))
+    return out
+
+
+def _graphs(suite: Suite, config: Any, r: ConfigResult) -> dict[str, G.Graph]:
+    out: dict[str, G.Graph] = {}
+    for side, g in G.machine_graphs(suite, config, r.exploration).items():
+        out[f"machine-{_slug(side)}"] = g
+    out["product"] = G.product_graph(suite, r.exploration, r.verdicts)
+    out["reachable"] = G.reachable_graph(suite, r.exploration, r.verdicts)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown.
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _word(p: Property, holds: bool) -> str:
+    return verdict_word(p.kind, holds)
+
+
+def _answers(suite: Suite, pages: list[_ConfigPage], props: Sequence[Property]
+             ) -> list[tuple[str, Property, list[tuple[_ConfigPage, bool, str, _Cx | None]]]]:
+    """For each headline question: per configuration (answer, evidence, counterexample)."""
+    by_name = {p.name: p for p in props}
+    out = []
+    for question, pname in (suite.questions() if suite.questions is not None else ()):
+        prop = by_name.get(pname)
+        if prop is None:
+            continue
+        rows = []
+        for page in pages:
+            v = next(v for v in page.result.verdicts if v.property.name == pname)
+            cx = next((c for c in page.cxs if c.prop.name == pname), None)
+            evidence = v.note
+            if v.holds and prop.partner:
+                partner = next((w for w in page.result.verdicts if w.property.name == prop.partner), None)
+                if partner is not None:
+                    evidence += (f"; not vacuous: {prop.partner} is "
+                                 f"{_word(partner.property, partner.holds)}")
+            if cx is not None:
+                evidence = f"{cx.story} ({v.note})"
+            rows.append((page, v.holds, evidence, cx))
+        out.append((question, prop, rows))
+    return out
+
+
+def _index_md(suite: Suite, pages: list[_ConfigPage], props: Sequence[Property], dot: str | None) -> str:
+    L: list[str] = [f"# Verification report: {suite.name} model", ""]
+    L.append(f"{len(pages)} configurations explored exhaustively, {len(props)} properties judged on each. "
+             "Generated by `migmodel report`; do not edit by hand.")
+    L.append("")
+    for question, prop, rows in _answers(suite, pages, props):
+        L += [f"## {question}", "", f"Property `{prop.name}` ({prop.kind.value}): {prop.claim}", "",
+              "| configuration | answer | evidence |", "|---|---|---|"]
+        for page, holds, evidence, cx in rows:
+            name = page.result.name
+            link = f"configs/{name}.md#{cx.anchor}" if cx else f"configs/{name}.md"
+            L.append(f"| [{name}]({link}) ({_md_cell(page.result.description)}) | "
+                     f"{'**yes**' if holds else '**no**'} | {_md_cell(evidence)} |")
+        L.append("")
+    L += ["## Verdict matrix", ""]
+    heads = [f"[{p.result.name}](configs/{p.result.name}.md)" for p in pages]
+    L.append("| property | " + " | ".join(heads) + " |")
+    L.append("|---|" + "---|" * len(pages))
+    for prop in props:
+        cells = []
+        for page in pages:
+            v = next(v for v in page.result.verdicts if v.property.name == prop.name)
+            word = _word(prop, v.holds)
+            if not v.holds and v.counterexample is not None:
+                word = f"[**{word}**](configs/{page.result.name}.md#{_anchor(page.result.name, prop.name)})"
+            cells.append(word)
+        L.append(f"| `{prop.name}` | " + " | ".join(cells) + " |")
+    L += ["", "## Configurations", "", "| configuration | states | edges | depth | fingerprint |",
+          "|---|---|---|---|---|"]
+    for page in pages:
+        d = page.data
+        name = page.result.name
+        L.append(f"| [{name}](configs/{name}.md) | {d['states']:,} | {d['edges']:,} | "
+                 f"{d['depth']} | `{d['fingerprint'][:16]}` |")
+    L += ["", "## Properties", "", "| property | kind | claim | reference |", "|---|---|---|---|"]
+    for prop in props:
+        L.append(f"| `{prop.name}` | {prop.kind.value} | {_md_cell(prop.claim)} | "
+                 f"{_md_cell(prop.reference)} |")
+    L += ["", _tool_line(dot), ""]
+    return "\n".join(L)
+
+
+def _tool_line(dot: str | None) -> str:
+    if dot is None:
+        return ("Diagrams: DOT and Mermaid only (Graphviz `dot` was not installed; "
+                "`apt-get install graphviz` for SVG).")
+    return f"Diagrams laid out by {dot}; sequence charts drawn by migmodel."
+
+
+def _config_md(suite: Suite, page: _ConfigPage, has_svg: bool) -> str:
+    r, d = page.result, page.data
+    L = [f"# {r.name}", "", r.description, "", "[back to the index](../index.md)", "",
+         "| states | edges | depth | fingerprint |", "|---|---|---|---|",
+         f"| {d['states']:,} | {d['edges']:,} | {d['depth']} | `{d['fingerprint']}` |", "", "## Verdicts", "",
+         "| property | verdict | note |", "|---|---|---|"]
+    for v in r.verdicts:
+        word = _word(v.property, v.holds)
+        if not v.holds and v.counterexample is not None:
+            word = f"[**{word}**](#{_anchor(r.name, v.property.name)})"
+        L.append(f"| `{v.property.name}` | {word} | {_md_cell(v.note)} |")
+    L += ["", "## Graphs", ""]
+    for stem, g in page.graphs.items():
+        L += [f"### {g.title}", ""]
+        L += [f"_{note}_" for note in g.notes]
+        L.append("")
+        if has_svg:
+            L.append(f"![{g.title}](../graphs/{r.name}/{stem}.svg)")
+            L.append("")
+        L.append(f"Sources: [DOT](../graphs/{r.name}/{stem}.dot), [Mermaid](../graphs/{r.name}/{stem}.mmd)")
+        L.append("")
+    L += ["## Counterexamples", ""]
+    if not page.cxs:
+        L += ["None: every property that can fail holds.", ""]
+    for cx in page.cxs:
+        L += [f'<a id="{cx.anchor}"></a>', "", f"### {cx.prop.name}", "", f"Claim: {cx.prop.claim}", "",
+              f"**What happens:** {cx.story}", "", f"_{cx.note}_", "",
+              f"![sequence chart](../counterexamples/{r.name}/{_slug(cx.prop.name)}.svg)", "",
+              "```mermaid", cx.mermaid.rstrip("\n"), "```", "",
+              "| # | actor | action | " + " | ".join(cx.steps[0]["state"].keys()) + " |",
+              "|---|---|---|" + "---|" * len(cx.steps[0]["state"])]
+        for s in cx.steps + cx.loop:
+            vals = [", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in s["state"].values()]
+            L.append(f"| {s['step']} | {s.get('actor', '')} | {_md_cell(str(s.get('action', '')))} | "
+                     + " | ".join(_md_cell(x) or "-" for x in vals) + " |")
+        if cx.loop:
+            L += ["", f"Steps {cx.loop[0]['step']}-{cx.loop[-1]['step']} repeat forever."]
+        L.append("")
+    return "\n".join(L)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML.
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#212121;background:#fafafa}
+main{max-width:1500px;margin:0 auto;padding:16px 28px 60px}
+h1{font-size:26px;margin:10px 0 4px}h2{margin-top:36px;border-bottom:2px solid #cfd8dc;padding-bottom:4px}
+h3{margin-top:26px}code{font-size:90%;background:#eceff1;padding:1px 4px;border-radius:3px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px;background:#fff}
+th,td{border:1px solid #cfd8dc;padding:4px 7px;text-align:left;vertical-align:top}
+th{background:#eceff1}
+table.matrix td{text-align:center;white-space:nowrap}table.matrix th.p{text-align:left;white-space:nowrap}
+table.matrix thead th{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;text-align:left}
+.holds{background:#c8e6c9;color:#1b5e20}.violated{background:#ef9a9a;color:#7f0000;font-weight:bold}
+.reached{background:#e8f5e9;color:#2e7d32}.never{background:#fff3e0;color:#e65100}
+.yes{background:#c8e6c9;color:#1b5e20;font-weight:bold}.no{background:#ef9a9a;color:#7f0000;font-weight:bold}
+td a{color:inherit}.note{color:#546e7a;font-size:13px}.lede{color:#37474f}
+.graph{max-width:100%;height:auto;background:#fff;border:1px solid #eceff1}
+.seqwrap,.graphwrap{overflow-x:auto}details{margin:6px 0}summary{cursor:pointer}
+.cx{border-left:4px solid #e57373;padding:4px 12px;margin:14px 0;background:#fff}
+.story{font-size:14px}.steps td{font-family:monospace;font-size:11px}
+nav a{margin-right:10px}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _cls(prop: Property, holds: bool) -> str:
+    if prop.kind is Kind.SOMETIMES:
+        return "reached" if holds else "never"
+    return "holds" if holds else "violated"
+
+
+def _index_html(suite: Suite, pages: list[_ConfigPage], props: Sequence[Property], dot: str | None) -> str:
+    H: list[str] = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+                    f"<title>Verification report: {_e(suite.name)} model</title>",
+                    f"<style>{_CSS}</style></head><body><main>",
+                    f"<h1>Verification report: {_e(suite.name)} model</h1>",
+                    f'<p class="lede">{len(pages)} configurations explored exhaustively, {len(props)} '
+                    "properties judged on each. Every answer below is generated from the verdicts.</p>",
+                    "<nav>" + " ".join(f'<a href="#cfg-{_slug(p.result.name)}">{_e(p.result.name)}</a>'
+                                       for p in pages) + "</nav>"]
+    matrix = _matrix_html(pages, props)
+    for k, (question, prop, rows) in enumerate(_answers(suite, pages, props)):
+        if k == 1:
+            H.extend(matrix)
+            matrix = []
+        H.append(f"<h2>{_e(question)}</h2>")
+        H.append(f'<p class="note">Property <code>{_e(prop.name)}</code> ({_e(prop.kind.value)}): '
+                 f"{_e(prop.claim)}</p>")
+        H.append("<table><tr><th>configuration</th><th>answer</th><th>evidence</th></tr>")
+        for page, holds, evidence, cx in rows:
+            name = page.result.name
+            link = f' (<a href="#{cx.anchor}">counterexample</a>)' if cx else ""
+            H.append(f'<tr><td><a href="#cfg-{_slug(name)}"><b>{_e(name)}</b></a><br>'
+                     f'<span class="note">{_e(page.result.description)}</span></td>'
+                     f'<td class="{"yes" if holds else "no"}">{"yes" if holds else "no"}</td>'
+                     f"<td>{_e(evidence)}{link}</td></tr>")
+        H.append("</table>")
+    H.extend(matrix)
+    H.append("<h2>Properties</h2><table><tr><th>property</th><th>kind</th><th>claim</th><th>reference</th></tr>")
+    for prop in props:
+        H.append(f"<tr><td><code>{_e(prop.name)}</code></td><td>{_e(prop.kind.value)}</td>"
+                 f"<td>{_e(prop.claim)}</td><td>{_e(prop.reference)}</td></tr>")
+    H.append("</table>")
+    for page in pages:
+        H.extend(_config_html(page))
+    H.append(f'<p class="note">{_e(_tool_line(dot))}</p>')
+    H.append("</main></body></html>")
+    return "\n".join(H) + "\n"
+
+
+def _matrix_html(pages: list[_ConfigPage], props: Sequence[Property]) -> list[str]:
+    H = ["<h2>Verdict matrix</h2>"]
+    H.append('<table class="matrix"><thead><tr><th></th>' + "".join(
+        f'<th><a href="#cfg-{_slug(p.result.name)}">{_e(p.result.name)}</a></th>' for p in pages)
+        + "</tr></thead><tbody>")
+    for prop in props:
+        cells = []
+        for page in pages:
+            v = next(v for v in page.result.verdicts if v.property.name == prop.name)
+            word = _e(_word(prop, v.holds))
+            if not v.holds and v.counterexample is not None:
+                word = f'<a href="#{_anchor(page.result.name, prop.name)}">{word}</a>'
+            cells.append(f'<td class="{_cls(prop, v.holds)}" title="{_e(v.note)}">{word}</td>')
+        H.append(f'<tr><th class="p" title="{_e(prop.claim)}">{_e(prop.name)}</th>{"".join(cells)}</tr>')
+    H.append("</tbody></table>")
+    return H
+
+
+def _config_html(page: _ConfigPage) -> list[str]:
+    r, d = page.result, page.data
+    H = [f'<h2 id="cfg-{_slug(r.name)}">{_e(r.name)}</h2>', f'<p class="lede">{_e(r.description)}</p>',
+         "<table><tr><th>states</th><th>edges</th><th>depth</th><th>fingerprint</th></tr>"
+         f"<tr><td>{d['states']:,}</td><td>{d['edges']:,}</td><td>{d['depth']}</td>"
+         f"<td><code>{_e(d['fingerprint'])}</code></td></tr></table>",
+         "<table><tr><th>property</th><th>verdict</th><th>note</th></tr>"]
+    for v in r.verdicts:
+        word = _e(_word(v.property, v.holds))
+        if not v.holds and v.counterexample is not None:
+            word = f'<a href="#{_anchor(r.name, v.property.name)}">{word}</a>'
+        H.append(f'<tr><td><code>{_e(v.property.name)}</code></td><td class="{_cls(v.property, v.holds)}">'
+                 f"{word}</td><td>{_e(v.note)}</td></tr>")
+    H.append("</table>")
+    for stem, g in page.graphs.items():
+        openness = "" if stem == "reachable" else " open" if stem.startswith("machine") else ""
+        H.append(f"<details{openness}><summary><b>{_e(g.title)}</b> "
+                 f'<span class="note">{_e(" ".join(g.notes))}</span></summary>')
+        svg = page.svgs.get(stem)
+        if svg is not None:
+            H.append(f'<div class="graphwrap">{svg}</div>')
+        else:
+            H.append(f"<pre>{_e(G.to_mermaid(g))}</pre>")
+        H.append("</details>")
+    if not page.cxs:
+        H.append("<p>No counterexample: every property that can fail holds.</p>")
+    for cx in page.cxs:
+        H.append(f'<div class="cx" id="{cx.anchor}"><h3>{_e(r.name)}: {_e(cx.prop.name)} violated</h3>')
+        H.append(f'<p class="note">Claim: {_e(cx.prop.claim)}<br>{_e(cx.note)}</p>')
+        H.append(f'<p class="story"><b>What happens:</b> {_e(cx.story)}</p>')
+        H.append(f'<details><summary>sequence chart ({len(cx.steps) - 1} steps'
+                 f"{f', then a loop of {len(cx.loop)}' if cx.loop else ''})</summary>"
+                 f'<div class="seqwrap">{_svg_ids(cx.svg, cx.anchor)}</div></details>')
+        keys = list(cx.steps[0]["state"].keys())
+        H.append("<details><summary>steps</summary><table class=\"steps\"><tr><th>#</th><th>actor</th>"
+                 "<th>action</th>" + "".join(f"<th>{_e(k)}</th>" for k in keys) + "</tr>")
+        for s in cx.steps + cx.loop:
+            vals = [", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in s["state"].values()]
+            H.append(f"<tr><td>{s['step']}</td><td>{_e(s.get('actor', ''))}</td><td>{_e(s.get('action', ''))}"
+                     "</td>" + "".join(f"<td>{_e(x) or '-'}</td>" for x in vals) + "</tr>")
+        H.append("</table></details></div>")
+    return H
+
+
+def _svg_ids(svg: str, prefix: str) -> str:
+    """Make the ids of a hand-written sequence SVG unique inside one HTML page."""
+    return svg.replace('id="arrow"', f'id="{prefix}-arrow"').replace("url(#arrow)", f"url(#{prefix}-arrow)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building and writing.
+
+
+def build_report(suite: Suite, folder: str, *, configs: Sequence[str] | None = None,
+                 max_states: int | None = None, progress: Progress | None = None) -> dict[str, int]:
+    """Write the whole report into ``folder`` (which must exist and be empty); returns sizes."""
+    say = progress or (lambda _msg: None)
+    chosen, props = select(suite, configs, None)
+    pages: list[_ConfigPage] = []
+    for name, config in chosen.items():
+        say(f"exploring {name}")
+        r = run_config(suite, name, config, props, max_states=max_states)
+        page = _ConfigPage(r, result_to_json(r, timing=False))
+        page.graphs = _graphs(suite, config, r)
+        page.cxs = _counterexamples(suite, r)
+        pages.append(page)
+    dot = G.graphviz_version()
+    jobs = [(page, stem, g) for page in pages for stem, g in page.graphs.items()]
+    files: dict[str, str | bytes] = {}
+
+    def lay_out(job: tuple[_ConfigPage, str, G.Graph]) -> bytes | None:
+        return G.render(G.to_dot(job[2]), "svg")
+
+    say(f"laying out {len(jobs)} graphs" if dot else "writing graphs (no Graphviz: no SVG)")
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        rendered = list(pool.map(lay_out, jobs))
+    for (page, stem, g), svg in zip(jobs, rendered, strict=True):
+        base = f"graphs/{page.result.name}/{stem}"
+        files[f"{base}.dot"] = G.to_dot(g)
+        files[f"{base}.mmd"] = G.to_mermaid(g)
+        if svg is not None:
+            files[f"{base}.svg"] = svg
+            page.svgs[stem] = G.inline_svg(svg, f"{_slug(page.result.name)}-{stem}")
+    for page in pages:
+        for cx in page.cxs:
+            base = f"counterexamples/{page.result.name}/{_slug(cx.prop.name)}"
+            files[f"{base}.mmd"] = cx.mermaid
+            files[f"{base}.svg"] = cx.svg
+        files[f"configs/{page.result.name}.md"] = _config_md(suite, page, dot is not None)
+    say("writing the index")
+    files["report.json"] = json.dumps({"configs": {p.result.name: p.data for p in pages}}, indent=2) + "\n"
+    files["index.md"] = _index_md(suite, pages, props, dot)
+    files["index.html"] = _index_html(suite, pages, props, dot)
+    sizes: dict[str, int] = {}
+    for rel in sorted(files):
+        data = files[rel]
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        path = os.path.join(folder, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(raw)
+        sizes[rel] = len(raw)
+    return sizes
+
+
+def write_report_dir(out: str, build: Callable[[str], dict[str, int]]) -> dict[str, int]:
+    """Run ``build`` into a fresh folder next to ``out``, then put it in place of ``out``.
+
+    ``out`` may be missing, empty or a previous report (it holds ``report.json``); anything else
+    is refused rather than replaced. On any error or interrupt the temporary folder is removed
+    and ``out`` is left as it was.
+    """
+    out = os.path.abspath(out)
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            raise ReportError(f"{out} exists and is not a folder")
+        if os.listdir(out) and not os.path.exists(os.path.join(out, "report.json")):
+            raise ReportError(f"{out} is not empty and holds no previous report (report.json); "
+                              "refusing to replace it")
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    old = None
+    try:
+        sizes = build(tmp)
+        os.chmod(tmp, 0o755)
+        if os.path.exists(out):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=parent)
+            os.rmdir(old)
+            os.rename(out, old)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not os.path.exists(out):
+            os.rename(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return sizes
