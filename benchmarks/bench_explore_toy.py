@@ -46,7 +46,7 @@ class Counters3:
     def init_states(self) -> Sequence[Counters]:
         return [(0, 0, 0, 0)]
 
-    def successors(self, state: Counters) -> list[tuple[Any, Counters]]:
+    def successors(self, state: Any) -> list[tuple[Any, Counters]]:
         a, b, c, f = state
         top = self.top
         out: list[tuple[Any, Counters]] = []
@@ -66,13 +66,13 @@ class Counters3:
                 out.append((FAULT[2], (a, b, 0, g)))
         return out
 
-    def is_final(self, state: Counters) -> bool:
-        return state[0] == state[1] == state[2] == self.top
+    def is_final(self, state: Any) -> bool:
+        return bool(state[0] == state[1] == state[2] == self.top)
 
     def describe_action(self, action: Any) -> dict[str, Any]:
         return {"action": action[0], "actor": f"counter{action[1]}"}
 
-    def describe_state(self, state: Counters) -> dict[str, Any]:
+    def describe_state(self, state: Any) -> dict[str, Any]:
         return {"counters": list(state[:3]), "faults": state[3]}
 
 

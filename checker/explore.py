@@ -180,37 +180,29 @@ class Exploration:
         return graph
 
     def fingerprint(self) -> str:
-        """A sha256 over a canonical text of the graph: every state's and action's ``repr`` in
-        number order, the initial states, and every edge as ``src dst action-id``.
+        """A sha256 over a canonical encoding of the graph: a header with the counts, the initial
+        state numbers, every state's ``repr`` and every action's ``repr`` (one per line, in number
+        order), then the edges as little-endian int32 ``(src, dst, action id)`` triples in edge order.
 
-        Identical across runs and ``PYTHONHASHSEED`` values as long as the model's ``repr`` is
-        (a ``frozenset`` of strings, for example, prints in hash order and is not). Pin it in a
-        manifest to notice any change to the reachable graph.
+        Identical across runs, machines and ``PYTHONHASHSEED`` values as long as the model's
+        ``repr`` is (a ``frozenset`` of strings, for example, prints in hash order and is not). Pin
+        it in a manifest to notice any change to the reachable graph.
         """
         digest = hashlib.sha256()
         update = digest.update
-        update(f"migmodel-graph v1 states={len(self.states)} edges={self.edge_count}\n".encode())
-        update(("init " + " ".join(map(str, self.init)) + "\n").encode())
-        chunk: list[str] = []
-        for i, state in enumerate(self.states):
-            chunk.append(f"s{i} {state!r}\n")
-            if len(chunk) >= 4096:
-                update("".join(chunk).encode())
-                chunk.clear()
-        for i, act in enumerate(self.actions):
-            chunk.append(f"a{i} {act!r}\n")
-        update("".join(chunk).encode())
-        chunk.clear()
-        for lo in range(0, self.edge_count, 65536):
-            hi = lo + 65536
-            triples = zip(
-                self.edge_src[lo:hi].tolist(),
-                self.edge_dst[lo:hi].tolist(),
-                self.edge_act[lo:hi].tolist(),
-                strict=True,
-            )
-            update("".join(f"e {s} {d} {a}\n" for s, d, a in triples).encode())
+        update(f"migmodel-graph v2 states={len(self.states)} edges={self.edge_count}\n".encode())
+        update(("init " + " ".join(map(str, self.init)) + "\nstates\n").encode())
+        for values in (self.states, self.actions):
+            for lo in range(0, len(values), 65536):
+                update("".join(map(_repr_line, values[lo : lo + 65536])).encode())
+            update(b"--\n")
+        triples = np.column_stack((self.edge_src, self.edge_dst, self.edge_act)).astype("<i4")
+        update(triples.tobytes())
         return digest.hexdigest()
+
+
+def _repr_line(value: object) -> str:
+    return f"{value!r}\n"
 
 
 def explore(
@@ -292,7 +284,6 @@ def explore(
                 if number == count:
                     if count >= checkpoint:
                         if count >= limit:
-                            del index[succ]
                             raise StateLimitExceeded(count, edges, depth[count - 1])
                         if progress is not None:
                             progress(count, edges, depth[count - 1])
@@ -321,7 +312,8 @@ def explore(
         progress(count, edges, current_depth)
 
     start_view = _view(edge_start)
-    src = np.repeat(np.arange(count, dtype=np.intc), np.diff(start_view)) if count else _view(array("i"))
+    src: IntArray = np.repeat(np.arange(count, dtype=np.intc), np.diff(start_view))
+    src.flags.writeable = False
     return Exploration(
         model=model,
         states=states,
@@ -329,7 +321,7 @@ def explore(
         init=init,
         actions=actions,
         edge_start=start_view,
-        edge_src=src.astype(np.intc, copy=False),
+        edge_src=src,
         edge_dst=_view(edge_dst),
         edge_act=_view(edge_act),
         parent=_view(parent),

@@ -230,13 +230,15 @@ def build_corpus(
     seed: int,
     walk: int = 10,
     successors: Callable[[State], Sequence[tuple[Action, State]]] | None = None,
+    edges: set[tuple[State, Action, State]] | None = None,
 ) -> list[list[Step]]:
     """A corpus of start runs: a coverage-guided random walk (go-explore) of about ``steps`` steps.
 
     Repeatedly pick an already visited state at random and walk ``walk`` random steps from it
     (an actor uniformly, then one of its moves), remembering for every state the shortest run to
     it seen so far. Returns one run per visited state, shortest first (the initial states first).
-    It judges nothing: it only gives the Hypothesis runs places to start from.
+    It judges nothing: it only gives the Hypothesis runs places to start from. ``edges``, when
+    given, collects every ``(state, action, successor)`` the walk took.
     """
     import random
 
@@ -271,6 +273,8 @@ def build_corpus(
             group = groups[rng.randrange(len(groups))]
             action, succ = group[rng.randrange(len(group))]
             done += 1
+            if edges is not None:
+                edges.add((state, action, succ))
             d = depth[state] + 1
             known = depth.get(succ)
             if known is None:
@@ -498,12 +502,9 @@ def fuzz(
         raise ValueError("steps must be >= 1")
     started = time.perf_counter()
     stats = _Stats()
-    corpus = build_corpus(model, steps=corpus_steps, seed=seed) if corpus_steps > 0 else None
+    corpus = build_corpus(model, steps=corpus_steps, seed=seed, edges=stats.edges) if corpus_steps > 0 else None
     if corpus:
-        for run in corpus:
-            stats.states.add(run[-1].state)
-            if len(run) > 1:
-                stats.edges.add((run[-2].state, run[-1].action, run[-1].state))
+        stats.states.update(run[-1].state for run in corpus)
         stats.steps += corpus_steps
     machine = machine_class(model, properties, actors=actors, search_limit=search_limit,
                             corpus=corpus, stats=stats)

@@ -115,7 +115,7 @@ def apply(config: Config, row: Row, dest: MigrationStatus | None, w: World) -> W
         b = list(new.budget)
         b[faults.BUDGET_INDEX[row.fault]] -= 1
         b[B_TOTAL] -= 1
-        new = new._replace(budget=tuple(b))
+        new = new._replace(budget=tuple(b), h_fault=True)
     return new
 
 

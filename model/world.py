@@ -113,6 +113,7 @@ class World(NamedTuple):
     h_dst_ran: bool  # the destination guest has run
     h_devload: bool  # the destination failed to load device state
     h_shut: str  # last SHUT the destination sent: "" none, "0", "1"
+    h_fault: bool  # a fault has happened in this run
 
 
 def initial(config: Config) -> World:
@@ -127,7 +128,7 @@ def initial(config: Config) -> World:
         disk=DISK_SRC if config.shared_disk else DISK_NONE, disk_broken=False,
         budget=config.faults.budget(),
         h_switched=False, h_acted=False, h_pca=False, h_postcopy=False, h_dst_ran=False,
-        h_devload=False, h_shut="",
+        h_devload=False, h_shut="", h_fault=False,
     )
 
 

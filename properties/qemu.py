@@ -36,9 +36,10 @@ def pre_pong_window(w: World) -> bool:
 
 
 def migration_in_trouble(w: World) -> bool:
-    """Something went wrong: the connection is gone, the destination died, failed, or could not
-    load the device state."""
-    return w.link != LINK_UP or not w.d_alive or w.h_devload or w.d_status is S.FAILED
+    """Something went wrong: a fault happened (the connection broke, the destination died or
+    could not load the device state). An operator's deliberate ``migrate-pause`` is not a
+    failure."""
+    return w.h_fault
 
 
 def window_in_trouble(w: World) -> bool:
