@@ -10,6 +10,8 @@ gives it):
 * ``migrate-start-postcopy`` at most once, before the switchover.
 * ``cont`` on the source only after the migration failed or was cancelled (never after
   ``completed``); ``cont`` on the destination whenever its guest is paused (``-S``).
+* ``quit`` on the destination once the source's migration failed or was cancelled: management
+  falls back to the source and tears the destination down.
 * Refusals are listed where an operator would plausibly try the command: in ``postcopy-device``
   (``migrate_cancel``, ``migrate-pause``, ``cont``: scenario G2) and, since 10.0,
   ``migrate_cancel`` anywhere in postcopy.
@@ -23,6 +25,7 @@ from model.status import MigrationStatus as S
 from model.table import Row, statuses, unchanged
 from model.world import (
     DISK_DST,
+    DISK_NONE,
     DISK_SRC,
     DM_IDLE,
     LINK_UP,
@@ -163,6 +166,19 @@ def dst_cont_early(c: Config, w: World) -> bool:
     return w.d_run is RunState.INMIGRATE and not w.d_autostart and w.d_status is not S.NONE
 
 
+def source_took_over(c: Config, w: World) -> bool:
+    """The operator's cleanup after a failed migration: the source's migration ended in failure
+    or cancellation, so management falls back to it and tears the destination down (libvirt
+    kills the destination QEMU when a migration fails)."""
+    return w.s_alive and w.s_status in (S.FAILED, S.CANCELLED) and w.s_pc == PC_DONE
+
+
+def quit_dst(c: Config, w: World) -> World:
+    """``quit``: the process exits, its sockets close and its image locks go."""
+    w = break_link(w)
+    return w._replace(d_alive=False, disk=DISK_NONE if w.disk == DISK_DST else w.disk)
+
+
 ANYRUN = frozenset(RUNNING_STATES)
 
 ROWS: tuple[Row, ...] = (
@@ -211,6 +227,8 @@ ROWS: tuple[Row, ...] = (
         "start a -S destination guest"),
     Row("dst", "qmp", "cont: refused (lock)", frozenset(S), None, dst_cont_locked, unchanged,
         "block.c:bdrv_activate_all", "the source holds the image lock", refusal=LOCK_REFUSED),
+    Row("dst", "qmp", "quit", frozenset(S), None, source_took_over, quit_dst, "system/runstate.c:qmp_quit",
+        "management tears down the destination after the migration failed"),
     Row("dst", "qmp", "cont: before RUN", frozenset(S), None, dst_cont_early,
         lambda c, w: w._replace(d_autostart=True), "system/cpus.c:qmp_cont",
         "INMIGRATE: only sets autostart (commit 1e9981465f)"),

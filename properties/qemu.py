@@ -106,9 +106,11 @@ PROPERTIES: tuple[Property, ...] = (
     ),
     Property(
         "no-vm-loss", Kind.ALWAYS_POSSIBLE,
-        "From every reachable state, QEMU and the operator can still get exactly one guest running "
-        "with the whole machine state (the source, or a completed destination).",
-        predicate=one_guest_with_all_state, via=no_faults, partner="destination-guest-runs",
+        "From every reachable state before the source completed, QEMU and the operator can still get "
+        "exactly one guest running with the whole machine state (the source, or a completed "
+        "destination).",
+        predicate=one_guest_with_all_state, where=lambda w: w.s_status is not S.COMPLETED, via=no_faults,
+        partner="destination-guest-runs",
         reference="protocol.md P3",
     ),
     Property(

@@ -196,6 +196,7 @@ def test_duplicate_initial_states_are_one_state() -> None:
 def test_a_model_without_initial_states_has_an_empty_graph() -> None:
     ex = explore(Table([], {}))
     assert (ex.state_count, ex.edge_count, ex.max_depth) == (0, 0, 0)
+    assert len(ex.fingerprint()) == 64
     verdicts = check(
         ex,
         [
@@ -300,6 +301,12 @@ def test_fingerprint_is_stable_and_sensitive() -> None:
     assert len(first.fingerprint()) == 64
     assert explore(pipeline(glitch=True)).fingerprint() != first.fingerprint()
     assert explore(Counter(3, 1)).fingerprint() != explore(Counter(3, 2)).fingerprint()
+    # Same states, same shape; only an edge's label or target differs.
+    base = Table(["a"], {"a": [("x", "b"), ("y", "a")], "b": [("y", "a")]})
+    relabelled = Table(["a"], {"a": [("y", "b"), ("x", "a")], "b": [("y", "a")]})
+    retargeted = Table(["a"], {"a": [("x", "b"), ("y", "b")], "b": [("y", "a")]})
+    prints = {explore(m).fingerprint() for m in (base, relabelled, retargeted)}
+    assert len(prints) == 3
 
 
 def test_fingerprint_does_not_depend_on_the_hash_seed() -> None:
