@@ -128,3 +128,7 @@ class Suite:
     """Known-bad variants of the model, for ``migmodel mutants``: name -> (doc, names of the
     configurations to check it on, configuration -> mutated model, equivalent). An equivalent
     mutant cannot be told apart from the model (its doc says why): reported, not counted."""
+    conformance: Callable[..., Any] | None = None
+    """For ``migmodel conform``: (trace path, configuration or None) -> a ``checker.conform.Case``
+    (the model of the trace's configuration, or of the one given, and what the recording shows).
+    Raises ``ValueError`` with a one-line message for a file that is not a checkable trace."""

@@ -156,6 +156,7 @@ class Config:
     autostart: bool = True
     shared_disk: bool = False
     ram_may_drain: bool = True
+    pages_after_switchover: bool = True
     faults: Faults = Faults()
     description: str = ""
 
@@ -190,7 +191,10 @@ class Config:
             bits.append("dst -S")
         if not self.exit_on_error:
             bits.append("exit-on-error=false")
-        bits.append("RAM may drain before the PONG" if self.ram_may_drain else "RAM pending until the PONG")
+        if not self.pages_after_switchover:
+            bits.append("nothing left to send after the switchover")
+        else:
+            bits.append("RAM may drain before the PONG" if self.ram_may_drain else "RAM pending until the PONG")
         f = self.faults
         bits.append(
             f"faults (total {f.total}): link-cut {f.link_cut}, dst-crash {f.dst_crash}, "
@@ -213,6 +217,9 @@ NAMED: dict[str, Config] = {c.name: c for c in (
     _c("qemu-7.2-to-11.1", "7.2", "11.1", description="Old source, new destination: no protection."),
     _c("qemu-10.2-bitmaps-only", "10.2", postcopy_ram=False, dirty_bitmaps=True, return_path=False,
        description="Dirty-bitmap postcopy without a return path: postcopy-device is skipped."),
+    _c("qemu-10.2-bitmaps-return-path", "10.2", postcopy_ram=False, dirty_bitmaps=True, return_path=True,
+       pages_after_switchover=False,
+       description="Dirty-bitmap postcopy with a return path and nothing left to send (qemu-iotest 194)."),
     _c("qemu-11.1-shared-disk", "11.1", shared_disk=True,
        description="QEMU 11.1 with one shared disk image and QEMU's image locks."),
     _c("qemu-11.1-busy-guest", "11.1", ram_may_drain=False,

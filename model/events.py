@@ -27,8 +27,11 @@ def _side(prefix: str, before: World, after: World) -> list[Event]:
     b_status, a_status = getattr(before, f"{prefix}_status"), getattr(after, f"{prefix}_status")
     b_run, a_run = getattr(before, f"{prefix}_run"), getattr(after, f"{prefix}_run")
     side = "src" if prefix == "s" else "dst"
-    if not getattr(after, f"{prefix}_alive"):
+    if not getattr(before, f"{prefix}_alive"):
         return out
+    # A step that ends the process (exit-on-error) still shows what QEMU emitted before exit():
+    # the destination sends MIGRATION failed, then exits (real-qemu.md finding 10). A kill
+    # changes no status, so it shows nothing.
     if a_status is not b_status:
         out.append(Event(side, "MIGRATION", a_status.value))
     if b_run is RunState.RUNNING and a_run is not RunState.RUNNING:

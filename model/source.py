@@ -177,7 +177,8 @@ def postcopy_requested(c: Config, w: World) -> bool:
 def start_postcopy(c: Config, w: World) -> World:
     """``postcopy_start`` steps 3-7: stop the guest, switch over, discard bitmap, PING 2."""
     w = stop_vm_for_switchover(c, w)
-    return w._replace(s_pc=PC_PACKAGE, h_switched=True, h_postcopy=True)
+    return w._replace(s_pc=PC_PACKAGE, h_switched=True, h_postcopy=True,
+                      s_pending=w.s_pending and c.pages_after_switchover)
 
 
 def start_postcopy_72(c: Config, w: World) -> World:

@@ -124,6 +124,13 @@ PROPERTIES: tuple[Property, ...] = (
         predicate=is_final, via=no_faults, partner="migration-completes",
     ),
     Property(
+        "fault-free-runs-finish", Kind.ALWAYS_POSSIBLE,
+        "As long as no fault has happened, QEMU and the operator can always bring the migration to "
+        "an end (no hang of QEMU's own making).",
+        predicate=is_final, where=lambda w: not w.h_fault, via=no_faults, partner="migration-completes",
+        reference="protocol.md R9 (the flush after the package, qemu-iotest 194)",
+    ),
+    Property(
         "completed-via-postcopy-active", Kind.ALWAYS,
         "A source that completes a postcopy migration passed through postcopy-active.",
         predicate=lambda w: not (w.s_status is S.COMPLETED and w.h_postcopy) or w.h_pca,

@@ -12,7 +12,7 @@ from typing import Any
 from checker.spec import Model, Suite
 from model import config as configs
 from model.system import MigrationModel
-from properties import presentation
+from properties import conformance, presentation
 from properties.qemu import PROPERTIES
 
 
@@ -49,4 +49,5 @@ def qemu_suite() -> Suite:
         sequence=presentation.sequence,
         questions=lambda: presentation.QUESTIONS,
         mutants=_mutants,
+        conformance=conformance.load_case,
     )

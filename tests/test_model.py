@@ -121,6 +121,7 @@ EXPECTED = {  # real-qemu.md: postcopy_ok per pairing; 10.0 from its own section
     "qemu-11.1-to-7.2": (SRC_11, DST_72),
     "qemu-7.2-to-11.1": (SRC_72, DST_11),
     "qemu-10.2-bitmaps-only": (SRC_100, DST_72),
+    "qemu-10.2-bitmaps-return-path": (SRC_11, DST_11),
     "qemu-11.1-shared-disk": (SRC_11, DST_11),
     "qemu-11.1-busy-guest": (SRC_11, DST_11),
     "qemu-10.2-busy-guest": (SRC_11, DST_11),

@@ -1,0 +1,94 @@
+"""``migmodel conform TRACE... [--config NAME]``: are recorded traces behaviours of the model?
+
+For each trace, the suite's ``conformance`` hook gives the model of the trace's configuration and
+what the recording shows (``checker/conform.py`` explains the search). Prints ``accepted`` or the
+first divergence per trace.
+
+Exit codes: 0 every trace accepted, 1 some trace rejected (or the search limit was reached before
+a match), 2 bad input (unreadable file, not a trace, a version the model does not cover).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from checker.verify import UsageError
+
+EXIT_OK, EXIT_REJECTED = 0, 1
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    from checker.cli import load_suite
+    from checker.conform import conform, format_observation, format_result
+
+    if args.max_states < 1:
+        raise UsageError(f"--max-states must be >= 1, not {args.max_states}")
+    suite = load_suite()
+    if suite.conformance is None:
+        raise UsageError(f"model suite {suite.name!r} has no conformance hook")
+    config: Any = None
+    if args.config is not None:
+        configs = suite.configs()
+        if args.config not in configs:
+            raise UsageError(f"unknown configuration {args.config!r} (known: {', '.join(configs)})")
+        config = configs[args.config]
+    # Every trace is read before any is searched: bad input is reported first, and alone.
+    cases = []
+    for path in args.traces:
+        try:
+            cases.append(suite.conformance(path, config))
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    if args.no_settle:
+        cases = [dataclasses.replace(c, can_stop=None) for c in cases]
+    rejected = 0
+    out: list[dict[str, Any]] = []
+    for case in cases:
+        result = conform(case, max_states=args.max_states)
+        rejected += not result.accepted
+        if args.json:
+            d = result.divergence
+            out.append({
+                "trace": case.title, "config": case.config, "accepted": result.accepted,
+                "states": result.states, "limit_reached": result.limit_reached, "notes": list(case.notes),
+                "divergence": None if d is None else {
+                    "side": d.side, "index": d.index, "expected": d.expected, "consumed": d.consumed,
+                    "allowed": [[list(o) for o in step] for step in d.allowed],
+                    "others": [list(o) for o in d.others]},
+            })
+        else:
+            print(format_result(case, result))
+            if args.verbose:
+                print(f"  model: {case.config}")
+                for note in case.notes:
+                    print(f"  note: {note}")
+                if result.accepted:
+                    print("  a matching run:")
+                    for before, action, after in result.run:
+                        d = case.model.describe_action(action)
+                        shown = ", ".join(format_observation(o) for o in case.observe(before, action, after))
+                        refused = f" (refused: {d['refused']})" if d.get("refused") else ""
+                        print(f"    {d.get('actor', '?')}: {d.get('action', action)}{refused}"
+                              + (f"  => {shown}" if shown else ""))
+            sys.stdout.flush()
+    if args.json:
+        print(json.dumps({"traces": out, "accepted": len(cases) - rejected, "rejected": rejected}, indent=2))
+    elif len(cases) > 1:
+        print(f"{len(cases) - rejected} of {len(cases)} traces accepted")
+    return EXIT_REJECTED if rejected else EXIT_OK
+
+
+def register(sub: Any, name: str) -> None:
+    p = sub.add_parser(name, help="check recorded traces against the model")
+    p.add_argument("traces", nargs="+", metavar="TRACE", help="a JSON Lines trace (harness/TRACE_FORMAT.md)")
+    p.add_argument("--config", help="check against this named configuration instead of the trace's own")
+    p.add_argument("--max-states", type=int, default=2_000_000, help="search bound per trace")
+    p.add_argument("--no-settle", action="store_true",
+                   help="accept where the recording ends even if the model would still take internal steps")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--verbose", action="store_true", help="the model, notes, and the matching run")
+    p.set_defaults(func=cmd_conform)
