@@ -60,8 +60,11 @@ CASES = [
 ]
 
 
+DETERMINISTIC = {"postcopy_ok", "a3_kill_dst_on_postcopy_device_event", "d_devload_fail_postcopy"}
+
+
 @pytest.mark.parametrize(("src", "dst", "scenario"), CASES, ids=[f"{s}-to-{d}-{n}" for s, d, n in CASES])
-def test_rerecord_matches_real_qemu_md(src: str, dst: str, scenario: str, tmp_path: Path) -> None:
+def test_rerecorded_run_is_a_model_behaviour(src: str, dst: str, scenario: str, tmp_path: Path) -> None:
     from harness.record import main
 
     src_bin, dst_bin = _binary(src), _binary(dst)
@@ -71,9 +74,16 @@ def test_rerecord_matches_real_qemu_md(src: str, dst: str, scenario: str, tmp_pa
     assert rc == 0
     tr = load(out)
     assert tr.meta["wall_s"] < 30, "host stall? re-run"
-    want = expected(f"{src}-to-{dst}", scenario)
-    assert want is not None
-    assert (tr.migration_statuses("src"), tr.migration_statuses("dst")) == want
+    # The recording is a behaviour of the model of its pairing (the real check: timing-dependent
+    # outcomes are all allowed by the model)...
+    from checker.cli import main as migmodel
+
+    assert migmodel(["conform", str(out)]) == 0
+    # ... and the runs whose outcome does not depend on timing match real-qemu.md exactly.
+    if scenario in DETERMINISTIC:
+        want = expected(f"{src}-to-{dst}", scenario)
+        assert want is not None
+        assert (tr.migration_statuses("src"), tr.migration_statuses("dst")) == want
 
 
 def test_record_rejects_unknown_scenario_and_missing_binary(tmp_path: Path) -> None:
