@@ -1,4 +1,4 @@
-"""Live checks against real QEMU: re-record a few scenarios and compare with real-qemu.md.
+"""Live checks against real QEMU: re-record the whole scenario catalogue and check it against the model.
 
 Selected with ``pytest -m qemu tests/live`` (the default ``addopts`` deselect them). They need
 QEMU 7.2 on the host and QEMU 11.1 in the chroot (``harness/setup-qemu.sh``), root, and the
@@ -49,39 +49,39 @@ def _binary(version: str) -> str:
     return path
 
 
-CASES = [
-    ("7.2", "7.2", "postcopy_ok"),
-    ("7.2", "7.2", "c2_cancel_postcopy"),
-    ("11.1", "11.1", "postcopy_ok"),
-    ("11.1", "11.1", "a3_kill_dst_on_postcopy_device_event"),
-    ("11.1", "11.1", "h_partition_lost_pong"),
-    ("11.1", "7.2", "postcopy_ok"),
-    ("7.2", "11.1", "d_devload_fail_postcopy"),
-]
-
-
 DETERMINISTIC = {"postcopy_ok", "a3_kill_dst_on_postcopy_device_event", "d_devload_fail_postcopy"}
 
 
-@pytest.mark.parametrize(("src", "dst", "scenario"), CASES, ids=[f"{s}-to-{d}-{n}" for s, d, n in CASES])
-def test_rerecorded_run_is_a_model_behaviour(src: str, dst: str, scenario: str, tmp_path: Path) -> None:
+def _catalogue() -> list[tuple[str, str, str]]:
+    """Every scenario for every pairing; a scenario that does not apply to a pairing (e.g. an
+    11.1-only event hook) is skipped by the harness itself (exit code 3)."""
+    from harness.scenarios import CATALOGUE
+
+    return [(s, d, n) for s, d in (("7.2", "7.2"), ("11.1", "11.1"), ("11.1", "7.2"), ("7.2", "11.1"))
+            for n in CATALOGUE]
+
+
+@pytest.mark.parametrize(("src", "dst", "scenario"), _catalogue(), ids=[f"{s}-to-{d}-{n}" for s, d, n in _catalogue()])
+def test_catalogue_runs_are_model_behaviours(src: str, dst: str, scenario: str, tmp_path: Path) -> None:
+    """The whole catalogue, re-recorded on this machine: each run must be a behaviour of the
+    model of its pairing. A run that took suspiciously long (a host stall) is recorded again once."""
+    from checker.cli import main as migmodel
     from harness.record import main
 
     src_bin, dst_bin = _binary(src), _binary(dst)
     out = tmp_path / f"{scenario}.jsonl"
-    rc = main(["--scenario", scenario, "--src-qemu", src_bin, "--dst-qemu", dst_bin,
-               "--out", str(out), "--timeout", "60"])  # fmt: skip
-    assert rc == 0
-    tr = load(out)
-    assert tr.meta["wall_s"] < 30, "host stall? re-run"
-    # The recording is a behaviour of the model of its pairing (the real check: timing-dependent
-    # outcomes are all allowed by the model)...
-    from checker.cli import main as migmodel
-
+    for attempt in range(2):
+        rc = main(["--scenario", scenario, "--src-qemu", src_bin, "--dst-qemu", dst_bin,
+                   "--out", str(out), "--timeout", "60"])  # fmt: skip
+        if rc == 3:
+            pytest.skip(f"{scenario} does not apply to {src} -> {dst}")
+        if rc == 0 and load(out).meta.get("wall_s", 0) < 30:
+            break
+        assert attempt == 0, f"record failed twice (exit {rc})"
     assert migmodel(["conform", str(out)]) == 0
-    # ... and the runs whose outcome does not depend on timing match real-qemu.md exactly.
-    if scenario in DETERMINISTIC:
+    if scenario in DETERMINISTIC:  # outcomes that do not depend on timing: exactly real-qemu.md
         want = expected(f"{src}-to-{dst}", scenario)
+        tr = load(out)
         assert want is not None
         assert (tr.migration_statuses("src"), tr.migration_statuses("dst")) == want
 
