@@ -7,13 +7,24 @@ unobservable step observes nothing), and turns its own trace files into a :class
 
 The question is trace inclusion with one relaxation per side: each side's observations must come
 in the recorded order, but the interleaving of the two sides is free (the recorder's cross-side
-order is only as good as its clocks). The search is a breadth-first search over
-``(model state, position in each side's observations)``:
+order is only as good as its clocks). Two more relaxations are the suite's to ask for:
 
-* a step that observes nothing is free (internal steps, faults, accepted commands);
-* a step that observes something must match, side by side, the next observations of that side;
-  the observations of one step match in any order (the model's step is atomic, the real system
-  emits them one after the other);
+* ``Case.spans``: when an observation was made is known only within an interval (a request whose
+  effect happened somewhere between sending it and reading the reply). Within a side, an
+  observation must then be matched before another only if its interval ends before the other's
+  begins; observations with overlapping intervals may be matched in either order.
+* ``Case.optional``: observations a run may also leave unmatched (the recording cannot tell
+  whether the step happened at all); matched, they keep their place in the order.
+* ``Case.leading``: observations no other observation of their step may wholly precede (a
+  request and the events it causes: they may arrive before its reply, never before it was sent).
+
+The search is a breadth-first search over ``(model state, observations matched on each side)``
+(a bit set per side):
+
+* a step that observes nothing is free (internal steps, faults, unobserved actions);
+* a step that observes something must match, side by side, observations of that side whose
+  predecessors are all matched (the next ones, without spans); the observations of one step match
+  in any order (the model's step is atomic, the real system emits them one after the other);
 * the trace is accepted once every side's observations are consumed. The model need not be final
   there (a recording ends when the recorder stops); ``Case.can_stop`` may demand more.
 
@@ -38,7 +49,8 @@ Observe = Callable[[Any, Any, Any], Sequence[Observation]]
 """(state before, action, state after) -> what the step shows, in any order."""
 
 Node = tuple[State, tuple[int, ...]]
-"""A search node: a model state and how many observations of each side are matched."""
+"""A search node: a model state and, per side, the set of its observations matched (bit i: the
+side's i-th observation)."""
 
 DEFAULT_MAX_STATES = 2_000_000
 
@@ -62,6 +74,17 @@ class Case:
     cache: dict[Any, Any] | None = field(default=None, compare=False, repr=False)
     """Memo of ``model.successors`` with their observations, by state. Cases with the same model
     and ``observe`` may share one (the suite decides); None: a fresh one per search."""
+    spans: Sequence[tuple[float, float]] | None = None
+    """Parallel to ``observations``: (earliest, latest) moment each was made, on one clock. On one
+    side, an observation precedes another iff its span ends before the other's begins; the
+    recorded order must agree (a later observation never wholly precedes an earlier one). None:
+    each side in strict recorded order."""
+    optional: frozenset[int] = frozenset()
+    """Indices into ``observations`` a run may leave unmatched."""
+    leading: frozenset[int] = frozenset()
+    """Indices into ``observations`` that come first among their step's observations on their side:
+    the step may not also match one that wholly precedes it (by ``spans``). For a request: what
+    it causes does not arrive before it was sent."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +93,7 @@ class Divergence:
 
     side: str
     index: int
-    """Position of the unmatched observation in ``side``'s own sequence."""
+    """Position of the unmatched observation in ``side``'s own sequence (its first unmatched one)."""
     expected: Hashable
     consumed: dict[str, int]
     """How many observations of each side some run matched before getting stuck."""
@@ -91,6 +114,23 @@ class Result:
     """A matching run, step by step (state before, action, state after), when accepted."""
 
 
+@dataclass(frozen=True)
+class _Side:
+    """One side's observations as a partial order: ``preds[j]``, the bit set of the mandatory
+    observations that must be matched before ``j``; ``succs[j]``, those ``j`` must precede (kept for
+    optional ``j``: it cannot be matched once one of them is)."""
+
+    labels: list[Hashable]
+    preds: list[int]
+    succs: list[int]
+    before: list[int]
+    """For a leading ``j``: every observation wholly preceding it (optional ones included)."""
+    by_label: dict[Hashable, list[int]]
+    done: int
+    """The mandatory observations: the side is done once these are matched."""
+    optional: int
+
+
 def _per_side(case: Case) -> dict[str, list[Hashable]]:
     per: dict[str, list[Hashable]] = {s: [] for s in case.sides}
     for side, label in case.observations:
@@ -100,11 +140,90 @@ def _per_side(case: Case) -> dict[str, list[Hashable]]:
     return per
 
 
+def _sides(case: Case) -> dict[str, _Side]:
+    if case.spans is not None and len(case.spans) != len(case.observations):
+        raise ValueError(f"{len(case.spans)} spans for {len(case.observations)} observations")
+    if any(not 0 <= g < len(case.observations) for g in case.optional | case.leading):
+        raise ValueError("optional or leading observation index out of range")
+    labels = _per_side(case)
+    spans: dict[str, list[tuple[float, float]]] = {s: [] for s in case.sides}
+    optional: dict[str, int] = dict.fromkeys(case.sides, 0)
+    leading: dict[str, int] = dict.fromkeys(case.sides, 0)
+    for g, (side, _) in enumerate(case.observations):
+        if g in case.optional:
+            optional[side] |= 1 << len(spans[side])
+        if g in case.leading:
+            leading[side] |= 1 << len(spans[side])
+        if case.spans is None:
+            spans[side].append((float(g), float(g)))
+        else:
+            lo, hi = case.spans[g]
+            if lo > hi:
+                raise ValueError(f"observation {g}: span ({lo}, {hi}) ends before it begins")
+            spans[side].append((lo, hi))
+    out: dict[str, _Side] = {}
+    for side in case.sides:
+        sp, n, opt = spans[side], len(spans[side]), optional[side]
+        preds, succs, before = [0] * n, [0] * n, [0] * n
+        for j in range(n):
+            for i in range(n):
+                if sp[i][1] < sp[j][0]:
+                    if i > j:
+                        raise ValueError(f"{side} observation #{i + 1} wholly precedes #{j + 1} but was "
+                                         "recorded after it")
+                    succs[i] |= 1 << j
+                    if leading[side] >> j & 1:
+                        before[j] |= 1 << i
+                    if not opt >> i & 1:
+                        preds[j] |= 1 << i
+        by_label: dict[Hashable, list[int]] = {}
+        for j, label in enumerate(labels[side]):
+            by_label.setdefault(label, []).append(j)
+        out[side] = _Side(labels[side], preds, succs, before, by_label, ((1 << n) - 1) & ~opt, opt)
+    return out
+
+
+def _extend(side: _Side, done: int, labels: list[Hashable]) -> list[int]:
+    """The sets of matched observations after one step observing ``labels`` (in any order) on
+    ``side``, from ``done``: usually one, none if the step does not fit."""
+    if len(labels) == 1:
+        got = []
+        for j in side.by_label.get(labels[0], ()):
+            if not done >> j & 1 and not side.preds[j] & ~done and not side.succs[j] & done:
+                got.append(done | 1 << j)
+        return got
+    results: set[int] = set()
+    chosen: list[int] = []
+
+    def pick(k: int, cur: int) -> None:
+        if k == len(labels):
+            step = cur & ~done
+            if all(not side.preds[j] & ~cur and not (side.optional >> j & 1 and side.succs[j] & done)
+                   and not side.before[j] & step for j in chosen):
+                results.add(cur)
+            return
+        for j in side.by_label.get(labels[k], ()):
+            if not cur >> j & 1:
+                chosen.append(j)
+                pick(k + 1, cur | 1 << j)
+                chosen.pop()
+
+    pick(0, done)
+    return sorted(results)
+
+
+def _first_unmatched(side: _Side, done: int) -> int:
+    """The index of the side's first observation still to match (its length if none)."""
+    rest = ~(done | side.optional)
+    low = (rest & -rest).bit_length() - 1
+    return min(low, len(side.labels))
+
+
 def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
     """Search the model for a run showing exactly ``case.observations`` (per side, in order)."""
-    expected = _per_side(case)
+    per = _sides(case)
     sides = case.sides
-    ends = tuple(len(expected[s]) for s in sides)
+    side_list = [per[s] for s in sides]
     index_of = {s: k for k, s in enumerate(sides)}
     model = case.model
     observe = case.observe
@@ -131,54 +250,51 @@ def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
             succ_cache[state] = got
         return got
 
-    def advance(pos: tuple[int, ...], obs: tuple[Observation, ...]) -> tuple[int, ...] | None:
+    def advance(pos: tuple[int, ...], obs: tuple[Observation, ...]) -> list[tuple[int, ...]]:
         if not obs:
-            return pos
+            return [pos]
         by_side: dict[str, list[Hashable]] = {}
         for side, label in obs:
             by_side.setdefault(side, []).append(label)
-        new = list(pos)
+        options: list[tuple[int, ...]] = [pos]
         for side, labels in by_side.items():
             k = index_of.get(side)
             if k is None:
-                return None
-            i, n = pos[k], len(labels)
-            want = expected[side][i:i + n]
-            if len(want) < n:
-                return None
-            if n == 1:
-                if want[0] != labels[0]:
-                    return None
-            elif Counter(want) != Counter(labels):
-                return None
-            new[k] = i + n
-        return tuple(new)
+                return []
+            nxt = _extend(side_list[k], pos[k], labels)
+            if not nxt:
+                return []
+            options = [(*p[:k], m, *p[k + 1:]) for p in options for m in nxt]
+        return options
+
+    def finished(pos: tuple[int, ...]) -> bool:
+        return all(m & sd.done == sd.done for m, sd in zip(pos, side_list, strict=True))
 
     found: Node | None = None
     while queue:
         node = queue.popleft()
         state, pos = node
-        progress = sum(pos)
+        progress = sum(m.bit_count() for m in pos)
         if progress > best:
             best, frontier = progress, [node]
         elif progress == best:
             frontier.append(node)
-        if pos == ends and (case.can_stop is None or case.can_stop(state)):
+        if finished(pos) and (case.can_stop is None or case.can_stop(state)):
             found = node
             break
         for action, nxt, obs in steps(state):
-            npos = advance(pos, obs)
-            if npos is None:
-                continue
-            child = (nxt, npos)
-            if child in parent:
-                continue
-            if len(parent) >= max_states:
-                limit = True
-                queue.clear()
+            for npos in advance(pos, obs):
+                child = (nxt, npos)
+                if child in parent:
+                    continue
+                if len(parent) >= max_states:
+                    limit = True
+                    queue.clear()
+                    break
+                parent[child] = (node, action)
+                queue.append(child)
+            if limit:
                 break
-            parent[child] = (node, action)
-            queue.append(child)
 
     if found is not None:
         run: list[tuple[State, Action, State]] = []
@@ -192,15 +308,14 @@ def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
             cur = prev
         run.reverse()
         return Result(True, len(parent), limit, None, run)
-    return Result(False, len(parent), limit, _divergence(case, expected, frontier, steps, ends))
+    return Result(False, len(parent), limit, _divergence(case, per, frontier, steps))
 
 
 def _divergence(
     case: Case,
-    expected: dict[str, list[Hashable]],
+    per: dict[str, _Side],
     frontier: list[Node],
     steps: Callable[[State], list[tuple[Action, State, tuple[Observation, ...]]]],
-    ends: tuple[int, ...],
 ) -> Divergence:
     sides = case.sides
     # Positions reached at the furthest progress; pick the one whose first unmatched observation
@@ -210,7 +325,8 @@ def _divergence(
 
     def first_pending(pos: tuple[int, ...]) -> tuple[int, int]:
         """(global index of the earliest unmatched observation, side number)."""
-        cands = [(order[s][pos[k]], k) for k, s in enumerate(sides) if pos[k] < ends[k]]
+        cands = [(order[s][i], k) for k, s in enumerate(sides)
+                 if (i := _first_unmatched(per[s], pos[k])) < len(per[s].labels)]
         return min(cands) if cands else (len(case.observations), 0)
 
     pos = max(positions, key=first_pending) if positions else (0,) * len(sides)
@@ -223,17 +339,20 @@ def _divergence(
         for _, _, obs in steps(state):
             if obs:
                 allowed.add(tuple(sorted(obs, key=repr)))
-    idx = pos[k]
+    labels = per[side].labels
+    idx = _first_unmatched(per[side], pos[k])
     # A step the model allowed may match the first few observations at idx (in any order) and
     # fail on a later one: point at the first observation no allowed step covers.
-    idx += max((_covered(expected[side][idx:], [lb for s, lb in step if s == side]) for step in allowed),
-               default=0)
-    label: Hashable = expected[side][idx] if idx < len(expected[side]) else None
-    others = tuple((s, pos[j], expected[s][pos[j]]) for j, s in enumerate(sides)
-                   if j != k and pos[j] < ends[j])
-    return Divergence(side, idx, label, {s: pos[j] for j, s in enumerate(sides)},
+    idx += max((_covered(labels[idx:], [lb for s, lb in step if s == side]) for step in allowed), default=0)
+    label: Hashable = labels[idx] if idx < len(labels) else None
+    others = []
+    for j, s in enumerate(sides):
+        i = _first_unmatched(per[s], pos[j])
+        if j != k and i < len(per[s].labels):
+            others.append((s, i, per[s].labels[i]))
+    return Divergence(side, idx, label, {s: pos[j].bit_count() for j, s in enumerate(sides)},
                       tuple(sorted(allowed, key=lambda step: (all(o[0] != side for o in step), repr(step)))),
-                      others)
+                      tuple(others))
 
 
 def _covered(want: Sequence[Hashable], labels: Sequence[Hashable]) -> int:

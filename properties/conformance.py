@@ -7,10 +7,12 @@ The QEMU half of ``migmodel conform`` (the generic search is ``checker/conform.p
   fault budget (:data:`FAULTS`: every kind once, two in all) and ``ram_may_drain`` so that the
   model of the trace allows whatever the recording could have met.
 * :func:`observe` is what a model step shows: the QMP events of ``model/events.py``
-  (``MIGRATION <status>``, ``STOP``, ``RESUME``), ``refused:<command>`` for a QMP command QEMU
-  answered with an error (a refusal row of ``model/management.py``) and ``exited`` when a
-  process ends (a crash fault, or QEMU's ``exit()``).
-* :func:`observations` is what the recording shows, in the same labels.
+  (``MIGRATION <status>``, ``STOP``, ``RESUME``), the QMP command of an operator step
+  (``model/management.py``): ``<command>`` if QEMU accepted it (``migrate resume=true`` for a
+  resumed migration), ``refused:<command>`` if it answered with an error (a refusal row), and
+  ``exited`` when a process ends (a crash fault, or QEMU's ``exit()``).
+* :func:`recorded` is what the recording shows, in the same labels, with when each was made
+  (``Case.spans``) and which ones are optional (:func:`observations`: just the labels).
 
 What a recording shows, and what it leaves out:
 
@@ -20,8 +22,18 @@ What a recording shows, and what it leaves out:
   (``cont``, whose ``RESUME`` the model's initial state already has behind it).
 * A process that ends (killed, or exits) is an observation, ``exited``, whatever its exit code;
   nothing of that side after it counts.
-* Accepted commands are not observations (the model's operator may issue them when it likes); a
-  command QEMU refused is. ``HarnessError`` replies (no reply came) are not QEMU's.
+* The commands the model has (:data:`COMMANDS`) are observations, accepted or refused: a matching
+  run issues exactly the recorded ones, each side in order with its events. The harness's other
+  commands (``migrate-set-*``, ``query-*``, the teardown ``quit``) are not. A command's effect
+  happened somewhere between sending it and reading its reply, and its line is written when the
+  reply came: its span is ``(t_sent, t)``, so the events that arrived meanwhile (those of the
+  same model step, or of the steps it set off: ``MIGRATION setup`` then ``active`` before the
+  reply of ``migrate``) may be matched before or after it; an event that arrived before it was
+  sent, or after its reply, may not; nor can the command's own model step show an event that
+  arrived before it was sent (``Case.leading``). Events are points (``t``, on arrival).
+* A modelled command that got a ``HarnessError`` (no reply came: the process was killed, or it
+  timed out) may or may not have been executed: its ``<command>`` observation is optional. A
+  refusal of it is not expected (QEMU would have replied).
 * The harness's fault lines (``kill-dst``, ``reset``...) are not used: the model's fault injector
   may inject any fault anywhere within the budget, and the events decide.
 * The recording ends where the model has settled (:func:`_settled`), not anywhere.
@@ -56,6 +68,15 @@ guest stay paused for no reason)."""
 EXITED = "exited"
 """The process ended (killed, or QEMU exited): the harness sees it, whatever the exit code."""
 START_COMMANDS = frozenset({"migrate-incoming", "migrate"})
+COMMANDS = {
+    "src": frozenset({"migrate", "migrate-start-postcopy", "migrate_cancel", "migrate-pause", "migrate-continue",
+                      "cont"}),
+    "dst": frozenset({"migrate-incoming", "migrate-pause", "migrate-recover", "cont", "quit"}),
+}
+"""The QMP commands of the model's operator (``model/management.py``), per side: a recorded one is
+an observation, accepted or refused. (``migrate`` with ``resume: true`` is ``migrate
+resume=true``.)"""
+RESUME_LABEL = "migrate resume=true"
 EVENTS = frozenset({"MIGRATION", "STOP", "RESUME"})
 CAPABILITIES = {"postcopy-ram": "postcopy_ram", "return-path": "return_path",
                 "dirty-bitmaps": "dirty_bitmaps", "pause-before-switchover": "pause_before_switchover"}
@@ -122,6 +143,14 @@ def command_of(action_name: str) -> str:
     return action_name.split(":", 1)[0].split()[0]
 
 
+def command_label(action_name: str) -> str:
+    """The observation of an accepted management row: its command, ``migrate resume=true`` for
+    the resuming ``migrate`` rows (``"migrate resume=true (7.2): connect failed"``: QEMU 7.2
+    accepts the command, the connection fails later)."""
+    cmd = command_of(action_name)
+    return RESUME_LABEL if cmd == "migrate" and "resume=true" in action_name else cmd
+
+
 def observe_for(config: Config, migration_events: bool = True) -> Any:
     """``observe(before, action, after)`` for ``config``'s model."""
 
@@ -135,6 +164,8 @@ def observe_for(config: Config, migration_events: bool = True) -> Any:
                 out.append((e.side, e.event))
         if action.refused:
             out.append((action.actor.split("/", 1)[0], f"refused:{command_of(action.name)}"))
+        elif action.actor.endswith("/qmp"):
+            out.append((action.actor.split("/", 1)[0], command_label(action.name)))
         if before.s_alive and not after.s_alive:
             out.append(("src", EXITED))
         if before.d_alive and not after.d_alive:
@@ -148,7 +179,8 @@ def observe_for(config: Config, migration_events: bool = True) -> Any:
 # what a recording shows
 
 
-def _label(line: dict[str, Any], where: str) -> str | None:
+def _label(line: dict[str, Any], where: str) -> tuple[str, bool] | None:
+    """A line's observation and whether it is optional, or None if it shows nothing."""
     if "event" in line:
         name = line["event"]
         if name not in EVENTS:
@@ -157,18 +189,36 @@ def _label(line: dict[str, Any], where: str) -> str | None:
             data = line.get("data")
             if not isinstance(data, dict) or not isinstance(data.get("status"), str):
                 raise BadTrace(f"{where}: MIGRATION event without data.status")
-            return f"MIGRATION {data['status']}"
-        return str(name)
-    if "command" in line and "error" in line:
-        err = line["error"]
-        if isinstance(err, dict) and err.get("class") == "HarnessError":
+            return f"MIGRATION {data['status']}", False
+        return str(name), False
+    if "command" in line:
+        cmd = line["command"]
+        err = line.get("error")
+        no_reply = isinstance(err, dict) and err.get("class") == "HarnessError"
+        if err is not None and not no_reply:
+            return f"refused:{cmd}", False
+        if cmd not in COMMANDS.get(line.get("side", ""), ()):
             return None
-        return f"refused:{line['command']}"
+        args = line.get("arguments")
+        resume = cmd == "migrate" and isinstance(args, dict) and args.get("resume") is True
+        return (RESUME_LABEL if resume else str(cmd)), no_reply
     return None
+
+
+def _time(value: object, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 def observations(trace: Trace) -> tuple[list[Observation], list[str]]:
     """The recording's observations in recorded order, and notes on what was left out."""
+    obs, _, _, notes = recorded(trace)
+    return obs, notes
+
+
+def recorded(trace: Trace) -> tuple[list[Observation], list[tuple[float, float]], frozenset[int], list[str]]:
+    """The recording's observations in recorded order (by the time each line was written), when
+    each was made (``(t_sent, t)`` for a command, ``(t, t)`` otherwise: ``Case.spans``), which
+    ones are optional, and notes on what was left out."""
     body = trace.body()
     start = None
     for line in body:
@@ -176,16 +226,21 @@ def observations(trace: Trace) -> tuple[list[Observation], list[str]]:
             t = line.get("t_sent", line.get("t"))
             if isinstance(t, (int, float)) and (start is None or t < start):
                 start = float(t)
-    out: list[Observation] = []
+    rows: list[tuple[float, float, str, str, bool]] = []
     notes: list[str] = []
     gone: set[str] = set()
     skipped = {s: 0 for s in SIDES}
+    no_reply: list[str] = []
+    last = 0.0
     for n, line in enumerate(body, start=2):
+        t = last = _time(line.get("t"), last)
         side = line.get("side")
         if side not in SIDES:
             continue
-        t = line.get("t")
-        if start is None or (isinstance(t, (int, float)) and t < start):
+        # a command counts from the moment it was sent: the `cont` that starts the source's guest
+        # was sent (and answered) before the first migration command
+        sent = _time(line.get("t_sent"), t) if "command" in line else t
+        if start is None or sent < start:
             continue
         if side in gone:
             if _label(line, f"{trace.path}:{n}") is not None:
@@ -193,17 +248,36 @@ def observations(trace: Trace) -> tuple[list[Observation], list[str]]:
             continue
         if "exit" in line:
             gone.add(side)
-            out.append((side, EXITED))
+            rows.append((t, t, side, EXITED, False))
             continue
-        label = _label(line, f"{trace.path}:{n}")
-        if label is not None:
-            out.append((side, label))
+        got = _label(line, f"{trace.path}:{n}")
+        if got is not None:
+            label, optional = got
+            rows.append((min(sent, t), t, side, label, optional))
+            if optional:
+                no_reply.append(f"{side} {label}")
+    # the order the lines were written in (their `t`): a command's line comes when its reply did
+    rows.sort(key=lambda r: r[1])
     if start is None:
         notes.append("no migrate-incoming or migrate command: nothing observed")
     for side, k in skipped.items():
         if k:
             notes.append(f"{k} {side} observation(s) after the {side} process ended were ignored")
-    return out, notes
+    for what in no_reply:
+        notes.append(f"{what} got no reply: the model may or may not execute it")
+    return ([(r[2], r[3]) for r in rows], [(r[0], r[1]) for r in rows],
+            frozenset(g for g, r in enumerate(rows) if r[4]), notes)
+
+
+def leading(obs: Sequence[Observation]) -> frozenset[int]:
+    """The command observations (``Case.leading``): a command's model step shows nothing that
+    arrived before the command was sent."""
+    return frozenset(g for g, (side, label) in enumerate(obs) if _is_command(side, str(label)))
+
+
+def _is_command(side: str, label: str) -> bool:
+    name = label.removeprefix("refused:")
+    return name == RESUME_LABEL or name in COMMANDS.get(side, ()) or label.startswith("refused:")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +303,7 @@ def load_case(path: str, config: Config | None = None) -> Case:
         config = config_for(meta, name=f"recorded-{meta.get('src_version')}-to-{meta.get('dst_version')}")
     caps = meta.get("capabilities", ["events"])
     migration_events = "events" in caps if isinstance(caps, list) else True
-    obs, notes = observations(trace)
+    obs, spans, optional, notes = recorded(trace)
     model, observe, cache = _model(config, migration_events)
     return Case(
         title=_title(trace),
@@ -241,6 +315,9 @@ def load_case(path: str, config: Config | None = None) -> Case:
         notes=tuple(notes),
         cache=cache,
         can_stop=_settled(model),
+        spans=spans,
+        optional=optional,
+        leading=leading(obs),
     )
 
 
