@@ -1,18 +1,35 @@
 """Hypothesis stateful search of a model's interleavings: the second driver over the same model.
 
 ``explore`` enumerates every reachable state; ``fuzz`` walks the same ``Model.successors`` at
-random with Hypothesis (``RuleBasedStateMachine``), so it can go deeper than an exhaustive bound
-and shrinks what it finds to a short sequence of actions. Nothing about the protocol is restated
-here: the machine is built from the model and the properties alone.
+random with Hypothesis (``RuleBasedStateMachine``) and shrinks what it finds to a short sequence
+of actions. Nothing about the protocol is restated here: the machine is built from the model and
+the properties alone.
 
 The machine:
 
-- One rule per *actor* (``describe_action(a)["actor"]``: ``src/mig``, ``fault``, ...). A rule is
-  enabled (``@precondition``) when some action of its actor is; it then draws one of them by
-  index. Hypothesis's swarm testing switches whole rules off for some runs, so runs where an actor
-  (the fault injector, say) stays quiet for a long time are common instead of astronomically rare.
-  Actions of an actor not known when the machine was built fall under one ``other`` rule.
-- One ``@invariant`` per property, named after it, judged on every state of the run:
+- One rule per *action label* (``"actor: action"``, as ``describe_action`` names it and
+  ``migmodel simulate --script`` replays it). The alphabet is learnt up front by a breadth-first
+  search bounded by ``alphabet_limit`` states (Hypothesis needs its rules when the class is made);
+  on a model larger than that, labels first met deeper are simply not rules, and their actions
+  are never taken (``FuzzResult.alphabet_complete`` says whether the search saw everything).
+  Labels only ever seen on self-loops (refused commands) are not rules: they change nothing.
+  A rule's ``@precondition`` is "an action with this label leads to another state"; its body
+  takes it (if several successors share the label, it draws one).
+
+  Why labels and not "the i-th enabled action": Hypothesis encodes the rule choice as an index
+  into the fixed rule list, so deleting a step while shrinking leaves the *meaning* of every other
+  step unchanged, and shrinking converges to short runs. And Hypothesis's swarm testing (it
+  switches a random subset of rules off for each test case) silences distracting actions for a
+  whole run (extra pages, the operator's refused or useless commands, other faults), which is
+  what deep, specific interleavings need.
+- Labels with an action that some property's ``via`` refuses (faults) are the *environment*. A run
+  takes them itself only if it drew so (one run in ``ENV_ODDS``, shrinking to "no"); instead every
+  environment successor of every state of the run is judged too (one step of lookahead), so a run
+  of the system's own actions finds what one more fault would break. Measured: a fault taken at a
+  random step spends the (usually single) fault budget long before the narrow windows.
+- Swarm granularity is ``SWARM`` (default ``"none"``: measured, per-label swarm made the races
+  4-40 times rarer).
+- ``@invariant`` checks, judged on every state of the run, so a run fails at its first bad state:
 
   * ALWAYS: ``predicate`` holds.
   * ALWAYS_POSSIBLE: where ``where`` holds, a ``predicate`` state is reachable over ``via`` edges.
@@ -21,16 +38,15 @@ The machine:
   * DEADLOCK_FREE: the state is final or has a ``via`` successor other than itself.
   * SOMETIMES: nothing to falsify; the states satisfying it are counted as witnesses.
 
-  Reachability is a breadth-first search bounded by ``search_limit`` states, memoised across runs
-  (a search that exhausts its region without a goal marks the whole region hopeless). A search that
-  hits the bound is inconclusive and never reported as a violation; the result counts them.
-  Judging every step (not only at teardown) makes a run fail at the first bad state, so a failing
-  run is as short as it can be before shrinking starts.
-- ``hypothesis.target`` steers generation towards runs that visit many distinct states and many
-  ``where`` states of the ALWAYS_POSSIBLE properties (the region where their violations live).
+  Reachability is a breadth-first search over ``via`` edges bounded by ``search_limit`` states,
+  memoised per state across all runs (a search that exhausts its region without a goal marks the
+  whole region hopeless; one that finds a goal marks the path to it). A search that hits the bound
+  is inconclusive: never reported as a violation, counted in ``FuzzResult.inconclusive``.
+- ``hypothesis.target`` rewards runs that visit many distinct ``where`` states of the
+  ALWAYS_POSSIBLE properties (the region where their violations live).
 
-A failure is shrunk by Hypothesis and then cut of any cycle (a state visited twice), which keeps
-the same final state and so the same violation. It is returned as ``Step`` values, printable with
+A failure is shrunk by Hypothesis, then cut of its cycles (a state visited twice), which keeps the
+same final state and so the same violation. It is returned as ``Step`` values, printable with
 ``steps_to_json`` and replayable with ``checker.simulate.run_script`` through ``replay_script``.
 
 Reproducible: the same ``seed`` gives the same runs (``hypothesis.seed``; no example database).
@@ -48,7 +64,6 @@ from typing import Any
 import hypothesis
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, Phase, Verbosity
-from hypothesis.errors import HypothesisException
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -64,21 +79,23 @@ from checker.simulate import action_text
 from checker.spec import Action, Kind, Model, Property, State
 
 __all__ = (
+    "Alphabet",
     "Coverage",
     "FuzzResult",
     "Violation",
     "coverage",
+    "discover_alphabet",
     "fuzz",
     "machine_class",
     "replay_script",
     "result_to_json",
 )
 
-OTHER = "other"
-"""The rule that takes actions of actors not known when the machine was built."""
+ALPHABET_LIMIT = 50_000
+"""States the breadth-first search that learns the action labels may visit."""
 
-_SUCCESSOR_CACHE = 500_000
-"""States whose grouped successors are remembered (the cache is cleared when it is full)."""
+_CACHE_LIMIT = 500_000
+"""States whose successors are remembered (the cache is cleared when it is full)."""
 
 
 class Violation(AssertionError):
@@ -91,27 +108,73 @@ class Violation(AssertionError):
         super().__init__(f"{prop.name}: {reason} (after {len(self.steps) - 1} steps)")
 
 
+@dataclass(frozen=True)
+class Alphabet:
+    """The action labels a machine has rules for, learnt by a bounded breadth-first search."""
+
+    labels: tuple[str, ...]
+    """Labels with at least one edge to another state, in order of first appearance."""
+    actions: dict[str, tuple[Action, ...]]
+    """The distinct action values met under each label."""
+    states: int
+    """States the search visited."""
+    complete: bool
+    """Whether the search visited every reachable state (so no label can be missing)."""
+
+
+def discover_alphabet(model: Model, limit: int = ALPHABET_LIMIT) -> Alphabet:
+    """The labels (``actor: action``) of the actions met in a breadth-first search of at most
+    ``limit`` states. Labels seen only on self-loops are left out."""
+    labels: dict[str, dict[Action, None]] = {}
+    init = list(model.init_states())
+    seen = set(init)
+    queue = deque(init)
+    complete = True
+    text: dict[Action, str] = {}
+    while queue:
+        state = queue.popleft()
+        for action, succ in model.successors(state):
+            if succ == state:
+                continue
+            label = text.get(action)
+            if label is None:
+                label = text[action] = action_text(model, action)
+                labels.setdefault(label, {})[action] = None
+            if succ not in seen:
+                if len(seen) >= limit:
+                    complete = False
+                    continue
+                seen.add(succ)
+                queue.append(succ)
+    return Alphabet(tuple(labels), {k: tuple(v) for k, v in labels.items()}, len(seen), complete)
+
+
 @dataclass
 class _Stats:
     examples: int = 0
     steps: int = 0
     inconclusive: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    first_found: float | None = None
+    examples_at_find: int = 0
     states: set[State] = field(default_factory=set)
     edges: set[tuple[State, Action, State]] = field(default_factory=set)
     witnessed: set[str] = field(default_factory=set)
 
 
-class _Oracle:
-    """What all runs share: successors grouped by actor, and memoised bounded reachability."""
+Moves = dict[str, list[tuple[Action, State]]]
 
-    def __init__(self, model: Model, actors: Sequence[str], search_limit: int, stats: _Stats) -> None:
+
+class _Oracle:
+    """What all runs share: successors grouped by label, and memoised bounded reachability."""
+
+    def __init__(self, model: Model, search_limit: int, stats: _Stats) -> None:
         self.model = model
         self.stats = stats
-        self.actors = frozenset(actors)
         self.search_limit = search_limit
-        self._grouped: dict[State, dict[str, list[tuple[Action, State]]]] = {}
+        self._moves: dict[State, Moves] = {}
         self._successors: dict[State, Sequence[tuple[Action, State]]] = {}
-        self._actor_of: dict[Action, str] = {}
+        self._label: dict[Action, str] = {}
         self._via: dict[tuple[Callable[[Any], bool], Action], bool] = {}
         # (goal, via) -> state -> can reach a goal
         self._reach: dict[tuple[Callable[[Any], bool], Callable[[Any], bool]], dict[State, bool]] = {}
@@ -119,29 +182,25 @@ class _Oracle:
     def successors(self, state: State) -> Sequence[tuple[Action, State]]:
         found = self._successors.get(state)
         if found is None:
-            if len(self._successors) >= _SUCCESSOR_CACHE:
+            if len(self._successors) >= _CACHE_LIMIT:
                 self._successors.clear()
-                self._grouped.clear()
+                self._moves.clear()
             found = self._successors[state] = tuple(self.model.successors(state))
         return found
 
-    def actor(self, action: Action) -> str:
-        name = self._actor_of.get(action)
-        if name is None:
-            name = str(self.model.describe_action(action).get("actor", OTHER))
-            if name not in self.actors:
-                name = OTHER
-            self._actor_of[action] = name
-        return name
-
-    def enabled(self, state: State) -> dict[str, list[tuple[Action, State]]]:
-        """The enabled actions of ``state`` and their successors, by rule (actor)."""
-        grouped = self._grouped.get(state)
+    def moves(self, state: State) -> Moves:
+        """The actions of ``state`` that lead to another state, with their successors, by label."""
+        grouped = self._moves.get(state)
         if grouped is None:
             grouped = {}
             for action, succ in self.successors(state):
-                grouped.setdefault(self.actor(action), []).append((action, succ))
-            self._grouped[state] = grouped
+                if succ == state:
+                    continue
+                label = self._label.get(action)
+                if label is None:
+                    label = self._label[action] = action_text(self.model, action)
+                grouped.setdefault(label, []).append((action, succ))
+            self._moves[state] = grouped
         return grouped
 
     def admits(self, via: Callable[[Any], bool], action: Action) -> bool:
@@ -158,24 +217,27 @@ class _Oracle:
         known = memo.get(state)
         if known is not None:
             return known
-        seen = {state}
+        parent: dict[State, State | None] = {state: None}
         queue = deque([state])
         while queue:
             node = queue.popleft()
             known = memo.get(node)
             if known is True or (known is None and goal(node)):
-                memo[state] = True
+                link: State | None = node
+                while link is not None:  # every state on the way reaches the goal too
+                    memo[link] = True
+                    link = parent[link]
                 return True
             if known is False:
                 continue  # a hopeless region: nothing beyond it reaches a goal either
             for action, succ in self.successors(node):
-                if succ not in seen and self.admits(via, action):
-                    if len(seen) >= self.search_limit:
+                if succ not in parent and self.admits(via, action):
+                    if len(parent) >= self.search_limit:
                         self.stats.inconclusive += 1
                         return None
-                    seen.add(succ)
+                    parent[succ] = node
                     queue.append(succ)
-        for node in seen:  # the whole region closed under `via` has no goal
+        for node in parent:  # the whole region closed under `via` has no goal
             memo[node] = False
         return False
 
@@ -202,143 +264,89 @@ class _Oracle:
         return None
 
 
-def _identifier(text: str) -> str:
+def _identifier(text: str, taken: set[str]) -> str:
     name = re.sub(r"\W+", "_", text).strip("_") or "x"
-    return name if not name[0].isdigit() else f"_{name}"
+    name = name if not name[0].isdigit() else f"_{name}"
+    unique, n = name, 2
+    while unique in taken:
+        unique, n = f"{name}_{n}", n + 1
+    taken.add(unique)
+    return unique
 
 
-def discover_actors(model: Model, limit: int = 20_000) -> list[str]:
-    """The actors of the actions met in a breadth-first prefix of ``limit`` states, in order of
-    first appearance."""
-    actors: dict[str, None] = {}
-    init = list(model.init_states())
-    seen = set(init)
-    queue = deque(init)
-    while queue:
-        for action, succ in model.successors(queue.popleft()):
-            actors.setdefault(str(model.describe_action(action).get("actor", OTHER)), None)
-            if succ not in seen and len(seen) < limit:
-                seen.add(succ)
-                queue.append(succ)
-    return list(actors)
+ENV_ODDS = 16
+"""One run in ``ENV_ODDS`` may take environment actions itself (see ``machine_class``)."""
 
+SWARM = "none"
+"""The granularity of Hypothesis's swarm testing, which keys its feature flags by the rule
+function's ``__name__``: ``"label"`` (each rule its own flag), ``"actor"`` (the rules of one actor
+share a flag) or ``"none"`` (all rules share one flag). Measured on the QEMU configurations (see
+benchmarks/bench_fuzz.py), per-label swarm makes runs that reach a narrow race 4 to 40 times rarer:
+a deep interleaving needs ~15 specific labels enabled, and a run dies as soon as every enabled
+label of its state is switched off."""
 
-def build_corpus(
-    model: Model,
-    *,
-    steps: int,
-    seed: int,
-    walk: int = 10,
-    successors: Callable[[State], Sequence[tuple[Action, State]]] | None = None,
-    edges: set[tuple[State, Action, State]] | None = None,
-) -> list[list[Step]]:
-    """A corpus of start runs: a coverage-guided random walk (go-explore) of about ``steps`` steps.
-
-    Repeatedly pick an already visited state at random and walk ``walk`` random steps from it
-    (an actor uniformly, then one of its moves), remembering for every state the shortest run to
-    it seen so far. Returns one run per visited state, shortest first (the initial states first).
-    It judges nothing: it only gives the Hypothesis runs places to start from. ``edges``, when
-    given, collects every ``(state, action, successor)`` the walk took.
-    """
-    import random
-
-    rng = random.Random(seed)
-    next_of = successors if successors is not None else model.successors
-    describe = model.describe_action
-    actor_of: dict[Action, str] = {}
-    moves: dict[State, list[list[tuple[Action, State]]]] = {}
-    parent: dict[State, tuple[State, Action] | None] = {}
-    depth: dict[State, int] = {}
-    archive: list[State] = []
-    for s in model.init_states():
-        if s not in depth:
-            parent[s], depth[s] = None, 0
-            archive.append(s)
-    done = 0
-    while done < steps and archive:
-        state = archive[rng.randrange(len(archive))]
-        for _ in range(walk):
-            groups = moves.get(state)
-            if groups is None:
-                by: dict[str, list[tuple[Action, State]]] = {}
-                for action, succ in next_of(state):
-                    if succ != state:
-                        actor = actor_of.get(action)
-                        if actor is None:
-                            actor = actor_of[action] = str(describe(action).get("actor", OTHER))
-                        by.setdefault(actor, []).append((action, succ))
-                groups = moves[state] = list(by.values())
-            if not groups:
-                break
-            group = groups[rng.randrange(len(groups))]
-            action, succ = group[rng.randrange(len(group))]
-            done += 1
-            if edges is not None:
-                edges.add((state, action, succ))
-            d = depth[state] + 1
-            known = depth.get(succ)
-            if known is None:
-                archive.append(succ)
-            if known is None or d < known:
-                depth[succ], parent[succ] = d, (state, action)
-            state = succ
-    order = sorted(range(len(archive)), key=lambda i: (depth[archive[i]], i))
-
-    def run_to(state: State) -> list[Step]:
-        rev: list[Step] = []
-        link = parent[state]
-        while link is not None:
-            rev.append(Step(link[1], state))
-            state = link[0]
-            link = parent[state]
-        rev.append(Step(None, state))
-        rev.reverse()
-        return rev
-
-    return [run_to(archive[i]) for i in order]
+TARGET_LOOKAHEAD = True
+"""The ``hypothesis.target`` score counts the ``where`` states one environment step away too."""
 
 
 def machine_class(
     model: Model,
     properties: Sequence[Property],
     *,
-    actors: Sequence[str] | None = None,
+    alphabet: Alphabet | None = None,
     search_limit: int = 20_000,
-    corpus: Sequence[Sequence[Step]] | None = None,
+    target: bool = True,
     stats: _Stats | None = None,
 ) -> type[RuleBasedStateMachine]:
-    """A ``RuleBasedStateMachine`` subclass that walks ``model`` and checks ``properties``.
+    """A ``RuleBasedStateMachine`` subclass that walks ``model`` from its first initial state and
+    checks ``properties``.
 
-    ``actors`` names the rules (default: ``discover_actors``). With a ``corpus`` (runs from an
-    initial state, e.g. ``build_corpus``), each run starts by replaying one of them, drawn by an
-    ``@initialize`` rule (it shrinks towards the first, shortest ones). A violated property raises
-    ``Violation`` carrying the run so far. ``stats`` (internal) collects what the runs visited.
+    One rule per label of ``alphabet`` (default: ``discover_alphabet(model)``). Labels with an
+    action that some property's ``via`` refuses are the *environment* (faults): their rules are
+    enabled only in runs that drew so (one in ``ENV_ODDS``; it shrinks to "off"), and at every state
+    of every run each environment successor is judged too (one step of lookahead), so a run of the
+    system's own actions finds a violation that one more fault would cause. A violated property
+    raises ``Violation`` carrying the run (plus the lookahead step). ``target``: steer generation
+    with ``hypothesis.target`` (see the module doc). ``stats`` (internal) collects what runs visited.
     """
-    actor_list = list(actors) if actors is not None else discover_actors(model)
+    found = alphabet if alphabet is not None else discover_alphabet(model)
     record = stats if stats is not None else _Stats()
-    oracle = _Oracle(model, actor_list, search_limit, record)
+    oracle = _Oracle(model, search_limit, record)
     checked = [p for p in properties if p.kind is not Kind.SOMETIMES]
     sometimes = [p for p in properties if p.kind is Kind.SOMETIMES]
     scoped = [p for p in checked if p.kind is Kind.ALWAYS_POSSIBLE]
+    vias = list(dict.fromkeys(p.via for p in checked if p.kind is not Kind.ALWAYS))
+    environment = frozenset(
+        label for label in found.labels
+        if any(not oracle.admits(via, a) for via in vias for a in found.actions.get(label, ()))
+    )
     inits = list(model.init_states())
     if not inits:
         raise ValueError("the model has no initial state")
+    first = inits[0]
 
     class ModelMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.state: State = inits[0]
-            self.steps: list[Step] = [Step(None, inits[0])]
-            self.seen: set[State] = {inits[0]}
-            self.scoped_seen: dict[str, set[State]] = {p.name: set() for p in scoped}
+            self.state: State = first
+            self.steps: list[Step] = [Step(None, first)]
+            self.seen: set[State] = {first}
+            self.scoped_seen: set[State] = set()
+            self.environment = False
             record.examples += 1
-            self._visit(inits[0])
+            self._visit(first)
 
         def _visit(self, state: State) -> None:
             record.states.add(state)
             for p in scoped:
                 if p.where(state):
-                    self.scoped_seen[p.name].add(state)
+                    self.scoped_seen.add(state)
+                if TARGET_LOOKAHEAD:
+                    for label, options in oracle.moves(state).items():
+                        if label in environment:
+                            for _, succ in options:
+                                if p.where(succ):
+                                    self.scoped_seen.add(succ)
             for p in sometimes:
                 if p.name not in record.witnessed and p.predicate(state):
                     record.witnessed.add(p.name)
@@ -353,54 +361,79 @@ def machine_class(
                 self._visit(succ)
 
         def teardown(self) -> None:
-            hypothesis.target(float(len(self.seen)), label="distinct states")
-            for name, states in self.scoped_seen.items():
-                hypothesis.target(float(len(states)), label=f"{name}: `where` states")
+            if target and scoped:
+                hypothesis.target(float(len(self.scoped_seen)), label="`where` states")
 
         def __repr__(self) -> str:
             return f"ModelMachine(after {len(self.steps) - 1} steps)"
 
-    def add_rule(actor: str) -> None:
-        def enabled(self: ModelMachine) -> bool:
-            return actor in oracle.enabled(self.state)
+    taken: set[str] = set()
+    if environment:
+
+        def choose_environment(self: ModelMachine, odds: int) -> None:
+            self.environment = odds == ENV_ODDS - 1
+
+        ModelMachine.choose_environment = initialize(odds=st.integers(0, ENV_ODDS - 1))(choose_environment)
+        taken.add("choose_environment")
+
+    def add_rule(label: str) -> None:
+        if label in environment:
+
+            def enabled(self: ModelMachine) -> bool:
+                return self.environment and label in oracle.moves(self.state)
+        else:
+
+            def enabled(self: ModelMachine) -> bool:
+                return label in oracle.moves(self.state)
 
         def step(self: ModelMachine, data: st.DataObject) -> None:
-            options = oracle.enabled(self.state)[actor]
+            options = oracle.moves(self.state)[label]
             i = data.draw(st.integers(0, len(options) - 1)) if len(options) > 1 else 0
             self.take(*options[i])
 
-        step.__name__ = step.__qualname__ = f"step_{_identifier(actor)}"
-        setattr(ModelMachine, step.__name__, precondition(enabled)(rule(data=st.data())(step)))
+        attr = _identifier(label, taken)
+        # Hypothesis's swarm testing keys its feature flags by the rule function's __name__
+        group = {"label": attr, "actor": "actor_" + _identifier(label.split(":")[0], set()), "none": "step"}[SWARM]
+        step.__name__ = step.__qualname__ = group
+        enabled.__name__ = enabled.__qualname__ = f"{attr}_enabled"
+        setattr(ModelMachine, attr, precondition(enabled)(rule(data=st.data())(step)))
 
-    for actor in [*dict.fromkeys(actor_list), OTHER]:
-        if actor != OTHER or OTHER not in actor_list:
-            add_rule(actor)
+    for label in found.labels:
+        add_rule(label)
 
     def idle(self: ModelMachine) -> None:
-        """No action is enabled: the run stays put (Hypothesis needs some rule to run)."""
+        """No rule's action is enabled: the run stays put (Hypothesis needs some rule to run)."""
 
-    ModelMachine.idle = precondition(lambda self: not oracle.enabled(self.state))(rule()(idle))
+    idle.__name__ = idle.__qualname__ = _identifier("idle", taken)
 
-    starts = [list(run) for run in corpus] if corpus else [[Step(None, s)] for s in inits]
-    if len(starts) > 1:
+    def stuck(self: ModelMachine) -> bool:
+        moves = oracle.moves(self.state)
+        return not any(label in moves and (self.environment or label not in environment) for label in moves)
 
-        def choose_start(self: ModelMachine, data: st.DataObject) -> None:
-            run = starts[data.draw(st.integers(0, len(starts) - 1))]
-            first = run[0].state
-            self.state, self.steps, self.seen = first, [Step(None, first)], {first}
-            self._visit(first)
-            for action, succ in run[1:]:
-                self.take(action, succ)
-
-        ModelMachine.choose_start = initialize(data=st.data())(choose_start)
+    setattr(ModelMachine, idle.__name__, precondition(stuck)(rule()(idle)))
 
     def add_invariant(prop: Property) -> None:
         def check(self: ModelMachine) -> None:
-            reason = oracle.judge(prop, self.state)
+            state = self.state
+            reason = oracle.judge(prop, state)
+            steps = self.steps
+            if reason is None and environment:
+                for label, options in oracle.moves(state).items():
+                    if label in environment:
+                        for action, succ in options:
+                            reason = oracle.judge(prop, succ)
+                            if reason is not None:
+                                steps = [*steps, Step(action, succ)]
+                                break
+                    if reason is not None:
+                        break
             if reason is not None:
-                raise Violation(prop, _cut_cycles(self.steps), reason)
+                if record.first_found is None:
+                    record.first_found = time.perf_counter()
+                    record.examples_at_find = record.examples
+                raise Violation(prop, steps, reason)
 
-        check.__name__ = check.__qualname__ = _identifier(prop.name)
+        check.__name__ = check.__qualname__ = _identifier(f"check {prop.name}", taken)
         setattr(ModelMachine, check.__name__, invariant()(check))
 
     for prop in checked:
@@ -410,8 +443,9 @@ def machine_class(
     return ModelMachine
 
 
-def _cut_cycles(steps: Sequence[Step]) -> list[Step]:
-    """The same run without its cycles: from each state, jump to the last time it was visited."""
+def cut_cycles(steps: Sequence[Step]) -> list[Step]:
+    """The same run without its cycles: from each state, jump to the last time it was visited.
+    The result ends in the same state and never visits a state twice."""
     last = {step.state: i for i, step in enumerate(steps)}
     out = [steps[0]]
     i = last[steps[0].state]
@@ -419,40 +453,7 @@ def _cut_cycles(steps: Sequence[Step]) -> list[Step]:
         nxt = steps[i + 1]
         out.append(nxt)
         i = last[nxt.state]
-    if i != last[steps[i].state]:
-        raise AssertionError("cycle cutting lost its place")
     return out
-
-
-def _shortcut(run: Sequence[Step], edges: set[tuple[State, Action, State]]) -> list[Step]:
-    """A shortest run from ``run``'s first state to its last over ``edges`` (edges some run took),
-    or ``run`` itself when it is no longer than that."""
-    start, goal = run[0].state, run[-1].state
-    out: dict[State, list[tuple[Action, State]]] = {}
-    for src, action, dst in edges:
-        out.setdefault(src, []).append((action, dst))
-    for targets in out.values():
-        targets.sort(key=repr)  # deterministic whatever the set order
-    came: dict[State, tuple[State, Action] | None] = {start: None}
-    queue = deque([start])
-    while queue and goal not in came:
-        node = queue.popleft()
-        for action, succ in out.get(node, ()):
-            if succ not in came:
-                came[succ] = (node, action)
-                queue.append(succ)
-    if goal not in came:
-        return list(run)
-    rev: list[Step] = []
-    node = goal
-    link = came[node]
-    while link is not None:
-        rev.append(Step(link[1], node))
-        node = link[0]
-        link = came[node]
-    rev.append(Step(None, node))
-    rev.reverse()
-    return rev if len(rev) < len(run) else list(run)
 
 
 @dataclass
@@ -471,10 +472,36 @@ class FuzzResult:
     visited_states: set[State]
     visited_edges: set[tuple[State, Action, State]]
     witnessed: set[str]
+    seconds_to_find: float | None = None
+    """Time from the start (alphabet search included) to the first failing run, before shrinking."""
+    shrunk_by_hypothesis: int | None = None
+    """Length of the counterexample as Hypothesis shrank it, before cycles were cut."""
+    inconclusive: int = 0
+    """Reachability searches that hit ``search_limit`` (counted as no violation)."""
+    alphabet: Alphabet | None = None
+    examples_to_find: int | None = None
+    """Runs started up to and including the first failing one."""
 
     @property
     def steps_per_second(self) -> float:
         return self.steps / self.seconds if self.seconds > 0 else 0.0
+
+
+def settings_for(max_examples: int, steps: int, *, shrink: bool = True) -> hypothesis.settings:
+    """The Hypothesis settings of a fuzz run: no database, no deadline, quiet, no health checks."""
+    phases = (Phase.generate, Phase.target, Phase.shrink) if shrink else (Phase.generate, Phase.target)
+    return hypothesis.settings(
+        max_examples=max_examples,
+        stateful_step_count=steps,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        phases=phases,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
 
 
 def fuzz(
@@ -485,54 +512,35 @@ def fuzz(
     steps: int = 50,
     seed: int = 0,
     search_limit: int = 20_000,
-    corpus_steps: int = 20_000,
-    actors: Sequence[str] | None = None,
+    alphabet_limit: int = ALPHABET_LIMIT,
+    target: bool = True,
+    shrink: bool = True,
 ) -> FuzzResult:
     """Search for a run of ``model`` that violates one of ``properties``.
 
-    First ``build_corpus`` walks about ``corpus_steps`` steps (0: no corpus, every run starts at
-    an initial state); then Hypothesis makes ``max_examples`` runs of at most ``steps`` actions
-    after their corpus start. The same ``seed`` gives the same runs and the same result. A
-    violation is shrunk by Hypothesis, cut of cycles, then replaced by a shortest run to the same
-    state over the edges the search itself took, when that is shorter.
+    Hypothesis makes ``max_examples`` runs of ``steps`` actions each from the first initial
+    state. The same ``seed`` gives the same runs and the same result. A violation is shrunk by
+    Hypothesis, then cut of its cycles.
     """
     if max_examples < 1:
         raise ValueError("max_examples must be >= 1")
     if steps < 1:
         raise ValueError("steps must be >= 1")
-    started = time.perf_counter()
     stats = _Stats()
-    corpus = build_corpus(model, steps=corpus_steps, seed=seed, edges=stats.edges) if corpus_steps > 0 else None
-    if corpus:
-        stats.states.update(run[-1].state for run in corpus)
-        stats.steps += corpus_steps
-    machine = machine_class(model, properties, actors=actors, search_limit=search_limit,
-                            corpus=corpus, stats=stats)
+    alphabet = discover_alphabet(model, alphabet_limit)
+    machine = machine_class(model, properties, alphabet=alphabet, search_limit=search_limit,
+                            target=target, stats=stats)
     hypothesis.seed(seed)(machine)
-    config = hypothesis.settings(
-        max_examples=max_examples,
-        stateful_step_count=steps,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        phases=(Phase.generate, Phase.target, Phase.shrink),
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
-        print_blob=False,
-    )
     violation: Violation | None = None
     try:
-        run_state_machine_as_test(machine, settings=config)
+        run_state_machine_as_test(machine, settings=settings_for(max_examples, steps, shrink=shrink))
     except Violation as exc:
         violation = exc
-    except HypothesisException:
-        raise
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - stats.started
     return FuzzResult(
         found=violation is not None,
         violated=violation.property if violation else None,
-        counterexample=_shortcut(violation.steps, stats.edges) if violation else None,
+        counterexample=cut_cycles(violation.steps) if violation else None,
         reason=violation.reason if violation else "",
         examples=stats.examples,
         steps=stats.steps,
@@ -541,6 +549,11 @@ def fuzz(
         visited_states=stats.states,
         visited_edges=stats.edges,
         witnessed=stats.witnessed,
+        seconds_to_find=None if stats.first_found is None else stats.first_found - stats.started,
+        shrunk_by_hypothesis=len(violation.steps) - 1 if violation else None,
+        inconclusive=stats.inconclusive,
+        alphabet=alphabet,
+        examples_to_find=stats.examples_at_find if stats.first_found is not None else None,
     )
 
 
@@ -597,5 +610,7 @@ def result_to_json(model: Model, config: str, result: FuzzResult, cov: Coverage 
         "steps": result.steps,
         "seed": result.seed,
         "seconds": round(result.seconds, 3),
+        "seconds_to_find": None if result.seconds_to_find is None else round(result.seconds_to_find, 3),
+        "inconclusive": result.inconclusive,
         "coverage": cov.to_json() if cov else None,
     }

@@ -21,8 +21,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     from checker.fuzz import coverage, fuzz, replay_script, result_to_json
     from checker.render import timeline_lines
 
-    for flag, value, least in (("--max-examples", args.max_examples, 1), ("--steps", args.steps, 1),
-                               ("--corpus-steps", args.corpus_steps, 0)):
+    for flag, value, least in (("--max-examples", args.max_examples, 1), ("--steps", args.steps, 1)):
         if value < least:
             raise UsageError(f"{flag} must be >= {least}, not {value}")
     suite = load_suite()
@@ -38,8 +37,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     if not props:
         raise UsageError("nothing to falsify: every property named is a `sometimes` property")
     model = suite.build(configs[args.config])
-    result = fuzz(model, props, max_examples=args.max_examples, steps=args.steps, seed=args.seed,
-                  corpus_steps=args.corpus_steps)
+    result = fuzz(model, props, max_examples=args.max_examples, steps=args.steps, seed=args.seed)
     cov = coverage(explore(model), result)
     if args.json:
         out: dict[str, Any] = result_to_json(model, args.config, result, cov)
@@ -48,11 +46,16 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     print(f"{args.config}: {result.examples:,} examples, {result.steps:,} steps in {result.seconds:.2f}s "
           f"({result.steps_per_second:,.0f} steps/s), seed {args.seed}")
     print(f"coverage: {cov.states:,} of {cov.states_total:,} states, {cov.edges:,} of {cov.edges_total:,} edges")
+    if result.alphabet is not None and not result.alphabet.complete:
+        print(f"note: action labels learnt from the first {result.alphabet.states:,} states only")
+    if result.inconclusive:
+        print(f"note: {result.inconclusive:,} reachability searches hit their bound (counted as no violation)")
     if result.counterexample is None or result.violated is None:
         print(f"no counterexample found for {len(props)} propert{'y' if len(props) == 1 else 'ies'}")
         return EXIT_OK
     steps = result.counterexample
-    print(f"\n== {result.violated.name} violated ({len(steps) - 1} steps): {result.reason}")
+    found_in = f", first failing run after {result.seconds_to_find:.2f}s" if result.seconds_to_find is not None else ""
+    print(f"\n== {result.violated.name} violated ({len(steps) - 1} steps{found_in}): {result.reason}")
     print(f"   claim: {result.violated.claim}")
     for line in timeline_lines(model, steps):
         print("   " + line)
@@ -67,9 +70,7 @@ def register(sub: Any, name: str) -> None:
     p.add_argument("--config", required=True)
     p.add_argument("--property", action="append", help="a property (repeatable; default: all)")
     p.add_argument("--max-examples", type=int, default=300, help="Hypothesis runs (default 300)")
-    p.add_argument("--steps", type=int, default=30, help="actions per run after its start (default 30)")
-    p.add_argument("--corpus-steps", type=int, default=20_000,
-                   help="steps of the coverage-guided walk that gives runs their starts (0: none)")
+    p.add_argument("--steps", type=int, default=40, help="rule steps per run (default 40)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_fuzz)
