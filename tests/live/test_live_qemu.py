@@ -55,8 +55,10 @@ DETERMINISTIC = {"postcopy_ok", "a3_kill_dst_on_postcopy_device_event", "d_devlo
 def _catalogue() -> list[tuple[str, str, str]]:
     """Every scenario for every pairing; a scenario that does not apply to a pairing (e.g. an
     11.1-only event hook) is skipped by the harness itself (exit code 3)."""
-    from harness.scenarios import CATALOGUE
-
+    try:
+        from harness.scenarios import CATALOGUE
+    except ImportError:  # qemu.qmp missing: each test is then skipped by _binary() with the reason
+        return [("7.2", "7.2", "postcopy_ok")]
     return [(s, d, n) for s, d in (("7.2", "7.2"), ("11.1", "11.1"), ("11.1", "7.2"), ("7.2", "11.1"))
             for n in CATALOGUE]
 
