@@ -28,6 +28,13 @@ QUESTIONS: tuple[tuple[str, str], ...] = (
      "source-resumable-before-pong"),
     ("Do the two guests never run at the same time?", "no-split-brain"),
     ("Does the source never run again once the destination guest has run?", "no-rollback"),
+    ("Is the VM never lost: can QEMU and the operator always get one guest running with the whole "
+     "machine state?", "no-vm-loss"),
+    ("Can every state move on without another failure (no hang, such as a source waiting for a PONG "
+     "that cannot come)?", "no-stuck-state"),
+    ("Does a broken return path always end postcopy-device?", "rp-error-ends-postcopy-device"),
+    ("Without any fault, can QEMU and the operator always bring the migration to an end?",
+     "fault-free-runs-finish"),
 )
 
 _SIDE_TITLE = {"src": "source", "dst": "destination"}
