@@ -152,6 +152,7 @@ class Config:
     dirty_bitmaps: bool = False
     return_path: bool = True
     pause_before_switchover: bool = False
+    postcopy_preempt: bool = False
     exit_on_error: bool = True
     autostart: bool = True
     shared_disk: bool = False
@@ -163,6 +164,8 @@ class Config:
     def __post_init__(self) -> None:
         if not (self.postcopy_ram or self.dirty_bitmaps):
             raise ConfigError(f"{self.name}: no postcopy capability (postcopy-ram or dirty-bitmaps)")
+        if self.postcopy_preempt and not self.postcopy_ram:
+            raise ConfigError(f"{self.name}: postcopy-preempt needs postcopy-ram")
         if self.exit_on_error is False and not self.dst.at_least("10.0"):
             raise ConfigError(f"{self.name}: exit-on-error=false needs a destination of 9.1 or later")
 
@@ -182,6 +185,8 @@ class Config:
             caps.append("dirty-bitmaps")
         if self.pause_before_switchover:
             caps.append("pause-before-switchover")
+        if self.postcopy_preempt:
+            caps.append("postcopy-preempt")
         return tuple(caps)
 
     def summary(self) -> str:
@@ -220,6 +225,8 @@ NAMED: dict[str, Config] = {c.name: c for c in (
     _c("qemu-10.2-bitmaps-return-path", "10.2", postcopy_ram=False, dirty_bitmaps=True, return_path=True,
        pages_after_switchover=False,
        description="Dirty-bitmap postcopy with a return path and nothing left to send (qemu-iotest 194)."),
+    _c("qemu-11.1-preempt", "11.1", postcopy_preempt=True,
+       description="QEMU 11.1 with postcopy-preempt: the switchover first waits for a PONG."),
     _c("qemu-11.1-shared-disk", "11.1", shared_disk=True,
        description="QEMU 11.1 with one shared disk image and QEMU's image locks."),
     _c("qemu-11.1-busy-guest", "11.1", ram_may_drain=False,

@@ -8,8 +8,8 @@ Abstractions:
 * RAM is abstract. ``RAM`` stands for "some pages in flight"; only its presence matters (a reader
   blocked on the main stream wakes up when something arrives). Consecutive chunks are merged.
 * Device state is one ``DEVICE_STATE`` item; whether loading it fails is a fault, not a byte.
-* PING 1 and PING 2 and their PONGs are left out: they only post ``rp_pong_acks``, which nothing in
-  the model waits on (the preempt channel wait is not modelled). PING 3, 0x42 and 4 are kept:
+* PING 2 and its PONG are left out: they only post ``rp_pong_acks``. PING 1 is kept with
+  postcopy-preempt, whose ``migration_wait_main_channel`` waits for that first PONG. PING 3, 0x42 and 4 are kept:
   0x42 is the handshake, 3 comes before it in the package, and the destination's listen thread
   answers PING 4, which decides whether it is blocked reading when the device load fails.
 * The package (``MIG_CMD_PACKAGED``) is one message; the destination walks through its contents
@@ -66,6 +66,7 @@ PING_AFTER_PACKAGE = 4
 OPEN_RETURN_PATH = "MIG_CMD_OPEN_RETURN_PATH"
 POSTCOPY_ADVISE = "MIG_CMD_POSTCOPY_ADVISE"
 PACKAGED = "MIG_CMD_PACKAGED"
+PING_1 = "MIG_CMD_PING(1)"
 PING_4 = "MIG_CMD_PING(4)"
 POSTCOPY_RESUME = "MIG_CMD_POSTCOPY_RESUME"
 RAM = "RAM"  # iterable sections: pages
@@ -82,9 +83,10 @@ RUN = "MIG_CMD_POSTCOPY_RUN"
 # Return path (destination -> source).
 PONG_3 = "MIG_RP_MSG_PONG(3)"
 PONG_0x42 = "MIG_RP_MSG_PONG(0x42)"
+PONG_1 = "MIG_RP_MSG_PONG(1)"
 PONG_4 = "MIG_RP_MSG_PONG(4)"
 SHUT_0 = "MIG_RP_MSG_SHUT(0)"
 SHUT_1 = "MIG_RP_MSG_SHUT(1)"
 RESUME_ACK = "MIG_RP_MSG_RESUME_ACK"
 
-PONG_FOR = {PING_3: PONG_3, PING_0x42: PONG_0x42, PING_4: PONG_4}
+PONG_FOR = {PING_1: PONG_1, PING_3: PONG_3, PING_0x42: PONG_0x42, PING_4: PONG_4}

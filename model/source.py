@@ -19,7 +19,8 @@ How the source moves (the postcopy path):
 Assumptions / abstractions:
 * RAM is a boolean ``s_pending``; rate limiting is not modelled, so the interleaving in which the
   PONG flag is set but the thread checks errors first (R3) is simply one of the orders.
-* multifd, COLO, wait-unplug, the preempt channel and release-ram are left out.
+* multifd, COLO, wait-unplug and release-ram are left out. Of the postcopy-preempt channel only
+  the wait for a first PONG before the switchover is modelled (its pages are abstract like all RAM).
 * pause-before-switchover is modelled on the postcopy switchover only.
 * ``migrate`` is issued once per run; a second attempt after a failure is out of scope.
 """
@@ -33,6 +34,7 @@ from model.messages import (
     LISTEN,
     OPEN_RETURN_PATH,
     PACKAGED,
+    PING_1,
     PING_3,
     PING_4,
     PKG_DEVICE_STATE,
@@ -125,6 +127,8 @@ def do_connect(c: Config, w: World) -> World:
     msgs = []
     if c.has_return_path:
         msgs.append(OPEN_RETURN_PATH)
+        if c.postcopy_preempt:
+            msgs.append(PING_1)  # answered by PONG 1, which postcopy_start waits for
     msgs.append(POSTCOPY_ADVISE)
     return send_main(w, *msgs)
 
@@ -171,7 +175,17 @@ def completed(c: Config, w: World) -> World:
 
 
 def postcopy_requested(c: Config, w: World) -> bool:
-    return _iterating(c, w) and w.s_start_postcopy and _stream_ok(w) and w.s_status is S.ACTIVE
+    """``postcopy_start`` may run; with postcopy-preempt only once a PONG arrived
+    (``migration_wait_main_channel``)."""
+    return (_iterating(c, w) and w.s_start_postcopy and _stream_ok(w) and w.s_status is S.ACTIVE
+            and (w.s_acked or not c.postcopy_preempt))
+
+
+def preempt_wait_fails(c: Config, w: World) -> bool:
+    """[inference] The wait for the first PONG ends with an error when the return path dies;
+    ``postcopy_start`` then fails before stopping the guest (protocol.md 3.4 step 1)."""
+    return (_iterating(c, w) and c.postcopy_preempt and w.s_start_postcopy and not w.s_acked
+            and w.s_status is S.ACTIVE and w.s_rp == RP_ERR)
 
 
 def start_postcopy(c: Config, w: World) -> World:
@@ -436,8 +450,8 @@ def rp_other_pong(c: Config, w: World) -> bool:
 
 
 def pop_rp(c: Config, w: World) -> World:
-    """Posts ``rp_pong_acks``; nothing in the model waits on it."""
-    return w._replace(rp=w.rp[1:])
+    """Posts ``rp_pong_acks`` (postcopy-preempt's switchover waits for it)."""
+    return w._replace(rp=w.rp[1:], s_acked=True)
 
 
 def rp_shut_0(c: Config, w: World) -> bool:
@@ -507,6 +521,8 @@ ROWS: tuple[Row, ...] = (
         f"{MC}:migration_switchover_prepare", "S5: STOP, ACTIVE -> DEVICE, disks inactivated"),
     Row("src", "mig", "postcopy_start: switchover (7.2)", statuses(S.ACTIVE), S.POSTCOPY_ACTIVE, no_pbs_72,
         start_postcopy_72, f"{MC}:postcopy_start", "7.2: ACTIVE -> POSTCOPY_ACTIVE before the STOP"),
+    Row("src", "mig", "postcopy_start: preempt channel fails", statuses(S.ACTIVE), S.FAILED, preempt_wait_fails,
+        to_finish, f"{MC}:postcopy_start", "step 1: no PONG before the return path died", fails=True),
     Row("src", "mig", "postcopy_start: pause before switchover", statuses(S.ACTIVE), S.PRE_SWITCHOVER, pbs,
         wait_pause_event, f"{MC}:migration_switchover_prepare", "S5: wait for migrate-continue"),
     Row("src", "mig", "postcopy_start: send package", statuses(S.DEVICE, S.POSTCOPY_ACTIVE), None,

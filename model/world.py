@@ -82,6 +82,7 @@ class World(NamedTuple):
     s_start_postcopy: bool  # s->start_postcopy, set by migrate-start-postcopy
     s_pending: bool  # RAM still to send
     s_loaded: bool  # s->postcopy_package_loaded, set by the rp thread on PONG 0x42
+    s_acked: bool  # rp_pong_acks posted: at least one PONG arrived (postcopy-preempt waits on it)
     s_rp: str  # return-path thread
     s_error: bool  # s->error recorded
     # destination QEMU
@@ -120,7 +121,7 @@ def initial(config: Config) -> World:
     """Both QEMUs started: the source guest runs, the destination waits (``-incoming defer``)."""
     return World(
         s_status=S.NONE, s_run=RunState.RUNNING, s_alive=True, s_pc=PC_IDLE,
-        s_start_postcopy=False, s_pending=True, s_loaded=False, s_rp=RP_OFF, s_error=False,
+        s_start_postcopy=False, s_pending=True, s_loaded=False, s_acked=False, s_rp=RP_OFF, s_error=False,
         d_status=S.NONE, d_pcs=PostcopyState.NONE, d_run=RunState.INMIGRATE, d_alive=True,
         d_main=DM_IDLE, d_pkg=(), d_listen=DL_OFF, d_bh=False, d_autostart=config.autostart,
         d_rp=False, d_ferr=False, d_recover=False,

@@ -43,6 +43,7 @@ BELOW_BAR: dict[str, str] = {
     "qemu-10.2-bitmaps-only": _M.format(9, "10,8,8,10,8,10,8,10,9", 8),
     "qemu-10.2-bitmaps-return-path": _M.format(10, "12 in every seed", 9),
     "qemu-11.1-shared-disk": _M.format(7, "16 in every seed found", 16),
+    "qemu-11.1-preempt": _M.format(4, "18 in every seed found", 18),
 }
 
 

@@ -123,6 +123,7 @@ EXPECTED = {  # real-qemu.md: postcopy_ok per pairing; 10.0 from its own section
     "qemu-10.2-bitmaps-only": (SRC_100, DST_72),
     "qemu-10.2-bitmaps-return-path": (SRC_11, DST_11),
     "qemu-11.1-shared-disk": (SRC_11, DST_11),
+    "qemu-11.1-preempt": (SRC_11, DST_11),
     "qemu-11.1-busy-guest": (SRC_11, DST_11),
     "qemu-10.2-busy-guest": (SRC_11, DST_11),
     "qemu-11.1-shared-disk-busy-guest": (SRC_11, DST_11),
@@ -208,3 +209,14 @@ def test_lost_pong_then_reset_runs_both_guests_on_11_1() -> None:
     shared = C.NAMED["qemu-11.1-shared-disk"]
     comp2 = compile_rows(shared)
     assert not _reachable(comp2, shared, allow, lambda w: src_running(w) and w.d_run is RunState.RUNNING)
+
+
+def test_preempt_waits_for_a_pong_before_the_switchover() -> None:
+    """postcopy-preempt: postcopy_start runs only after PONG 1 arrived, and fails (guest still
+    running) if the return path dies before."""
+    cfg = C.NAMED["qemu-11.1-preempt"]
+    comp = compile_rows(cfg)
+    names = {a.name for w in _reachable(comp, cfg, lambda a: True, lambda w: True) for a, _ in successors(comp, w)}
+    assert "postcopy_start: preempt channel fails" in names
+    switched = _reachable(comp, cfg, lambda a: True, lambda w: w.h_switched)
+    assert switched and all(w.s_acked for w in switched)
