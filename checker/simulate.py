@@ -66,7 +66,7 @@ def run_script(model: Model, lines: Sequence[str]) -> list[Step]:
 def run_random(model: Model, *, seed: int, max_steps: int) -> list[Step]:
     """A seeded random walk: at each step one enabled action, uniformly, until a final state,
     a state with no successor, or ``max_steps``. Self-loops (refused commands) are skipped so the
-    walk moves on. An initial state that is already final (nothing started yet) does not stop it."""
+    walk moves on."""
     if max_steps < 0:
         raise UsageError("--steps must be >= 0")
     rng = random.Random(seed)
@@ -74,7 +74,7 @@ def run_random(model: Model, *, seed: int, max_steps: int) -> list[Step]:
     steps = [Step(None, state)]
     for _ in range(max_steps):
         moves = [(a, s) for a, s in model.successors(state) if s != state]
-        if not moves or (len(steps) > 1 and model.is_final(state)):
+        if not moves or model.is_final(state):
             break
         action, state = moves[rng.randrange(len(moves))]
         steps.append(Step(action, state))

@@ -31,7 +31,6 @@ from model.world import (
     DL_ON,
     LINK_UP,
     PC_DONE,
-    PC_IDLE,
     PC_PACKAGE,
     PC_SENT,
     World,
@@ -178,10 +177,10 @@ def next_state(compiled: Compiled, w: World, action: Action) -> World:
 
 
 def is_final(w: World) -> bool:
-    """Both sides are where a migration is meant to end: the source thread is done (or the
-    process is gone, or no migration started) and the destination is terminal, gone or never
-    connected."""
-    src_done = (not w.s_alive) or w.s_pc == PC_DONE or (w.s_pc == PC_IDLE and w.s_status is S.NONE)
+    """Both sides are where a migration is meant to end: the source's migration thread is done
+    (or the process is gone) and the destination is terminal, gone, or was never connected to.
+    The initial state is not final: the operator is expected to start the migration."""
+    src_done = (not w.s_alive) or w.s_pc == PC_DONE
     dst_done = ((not w.d_alive) or (w.d_status in TERMINAL and w.d_listen != DL_ON and not w.d_bh)
                 or (w.d_status in (S.NONE, S.SETUP) and w.link != LINK_UP))
     return src_done and dst_done
