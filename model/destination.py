@@ -53,7 +53,6 @@ from model.world import (
     DISK_DST,
     DISK_NONE,
     DL_DONE,
-    DL_OFF,
     DL_ON,
     DM_DONE,
     DM_FAILED,
@@ -399,4 +398,4 @@ ROWS: tuple[Row, ...] = (
         "RUNNING without postcopy-ram: logged, the thread ends (bitmaps lost) [inference]"),
 )
 
-__all__ = ["DL_OFF", "ROWS"]
+__all__ = ["ROWS"]

@@ -54,7 +54,6 @@ from model.table import ANY, Row, statuses
 from model.world import (
     DISK_NONE,
     DISK_SRC,
-    DM_IDLE,
     LINK_DOWN,
     LINK_NONE,
     LINK_UP,
@@ -617,5 +616,4 @@ ROWS: tuple[Row, ...] = (
         f"{MC}:source_return_path_thread", "the error is recorded; the rp thread leaves"),
 )
 
-# Positions of the source that keep a thread busy; DM_IDLE is re-exported for destination.py.
-__all__ = ["DM_IDLE", "ROWS", "package_items"]
+__all__ = ["ROWS", "package_items"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from checker.spec import Kind, Property
 from model.messages import PONG_0x42
 from model.status import MigrationStatus as S
-from model.status import PostcopyState, RunState
+from model.status import PostcopyState
 from model.system import Action, is_final
 from model.world import LINK_UP, RP_ERR, World, dst_running, src_running
 
@@ -200,7 +200,7 @@ def by_name() -> dict[str, Property]:
     return {p.name: p for p in PROPERTIES}
 
 
-__all__ = ["PROPERTIES", "RunState", "by_name", "no_faults"]
+__all__ = ["PROPERTIES", "by_name", "no_faults"]
 
 
 # ---------------------------------------------------------------------------------------------
