@@ -31,6 +31,8 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from checker.compact import Codec, HashCollision, Packed, StateEncodingError
+from checker.compact import search as compact_search
 from checker.spec import Action, Model, State
 
 __all__ = (
@@ -95,9 +97,10 @@ class Exploration:
     """
 
     model: Model
-    states: list[State]
-    index: dict[State, int]
-    """State value -> its number; ``index_of`` is the friendly way to use it."""
+    stored: Any
+    """What the search stored per state: the states themselves, or their packed form (``codec``)."""
+    stored_index: dict[Any, int]
+    """Stored value -> state number."""
     init: list[int]
     """Numbers of the distinct initial states, in ``init_states()`` order."""
     actions: list[Action]
@@ -115,12 +118,37 @@ class Exploration:
     max_depth: int
     seconds: float
     """Wall-clock time of the search itself."""
+    codec: Codec | None = None
+    """For a compact search (the model offered a ``Factoring``): how states were packed."""
+    memo_misses: int = 0
+    """For a compact search: how many times a component's moves were computed, not looked up."""
     _graph_cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _states: list[State] | None = field(default=None, repr=False)
+    _index: dict[State, int] | None = field(default=None, repr=False)
+
+    @property
+    def states(self) -> list[State]:
+        """Every reachable state, by number (unpacked on first use after a compact search)."""
+        if self.codec is None:
+            plain: list[State] = self.stored
+            return plain
+        if self._states is None:
+            self._states = self.codec.decode(self.stored)
+        return self._states
+
+    @property
+    def index(self) -> dict[State, int]:
+        """State value -> its number; ``index_of`` is the cheaper way to look one up."""
+        if self.codec is None:
+            return self.stored_index
+        if self._index is None:
+            self._index = {s: i for i, s in enumerate(self.states)}
+        return self._index
 
     @property
     def state_count(self) -> int:
         """Number of distinct reachable states."""
-        return len(self.states)
+        return len(self.stored)
 
     @property
     def edge_count(self) -> int:
@@ -129,7 +157,13 @@ class Exploration:
 
     def index_of(self, state: State) -> int:
         """The number of a reachable state; ``KeyError`` if the search never reached it."""
-        return self.index[state]
+        if self.codec is None:
+            return self.stored_index[state]
+        if not self.stored_index:
+            rows = np.ascontiguousarray(self.stored)
+            keys = rows.view(np.dtype((np.void, rows.shape[1] * 8))).ravel().tolist()
+            self.stored_index.update(zip(keys, range(len(keys)), strict=True))
+        return self.stored_index[self.codec.encode_known(state)]
 
     def path_to(self, index: int) -> list[Step]:
         """A shortest path from an initial state to state ``index``, following BFS parents.
@@ -137,8 +171,8 @@ class Exploration:
         The first step carries the initial state and ``action=None``; each later step carries the
         action taken and the state it led to.
         """
-        if not 0 <= index < len(self.states):
-            raise IndexError(f"no state {index}: the exploration has {len(self.states):,} states")
+        if not 0 <= index < len(self.stored):
+            raise IndexError(f"no state {index}: the exploration has {len(self.stored):,} states")
         states, parent, parent_edge = self.states, self.parent, self.parent_edge
         edge_act, actions = self.edge_act, self.actions
         reversed_steps: list[Step] = []
@@ -190,7 +224,7 @@ class Exploration:
         """
         digest = hashlib.sha256()
         update = digest.update
-        update(f"migmodel-graph v2 states={len(self.states)} edges={self.edge_count}\n".encode())
+        update(f"migmodel-graph v2 states={len(self.stored)} edges={self.edge_count}\n".encode())
         update(("init " + " ".join(map(str, self.init)) + "\nstates\n").encode())
         for values in (self.states, self.actions):
             for lo in range(0, len(values), 65536):
@@ -210,6 +244,7 @@ def explore(
     *,
     max_states: int | None = None,
     progress: Callable[[int, int, int], None] | None = None,
+    compact: bool = True,
 ) -> Exploration:
     """Explore every state reachable in ``model``, breadth-first, and return the graph.
 
@@ -218,6 +253,10 @@ def explore(
     exhausting memory. ``progress(states, edges, depth)`` is called every ``PROGRESS_EVERY`` new
     states and once at the end.
 
+    A model that offers ``factoring()`` is searched over packed states with memoised component
+    moves (``checker.compact``): the same states, edges and numbering, much faster. ``compact=False``
+    searches through ``model.successors`` instead (the tests compare the two).
+
     The garbage collector is disabled during the search: the store only grows and holds no cycles,
     and collections triggered by millions of new tuples would otherwise dominate the run time.
     """
@@ -225,6 +264,16 @@ def explore(
     if limit < 0:
         raise ValueError(f"max_states must be >= 0, not {max_states}")
     started = time.perf_counter()
+    factoring = getattr(model, "factoring", None) if compact else None
+    offered = factoring() if callable(factoring) else None
+    if offered is not None:
+        try:
+            return _explore_packed(model, Packed(model.init_states(), offered), limit, progress, started)
+        except (HashCollision, StateEncodingError):
+            # Two states hashed alike (astronomically rare), or a field has more values than its
+            # slot holds: the plain search gives the same result, only slower.
+            started = time.perf_counter()
+    search: Any = model
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -241,7 +290,7 @@ def explore(
 
         init: list[int] = []
         seen_init: set[int] = set()
-        for state in model.init_states():
+        for state in search.init_states():
             number = index.get(state)
             if number is None:
                 if len(states) >= limit:
@@ -258,7 +307,7 @@ def explore(
         # The hot loop: locals only, one dict.setdefault per edge for the successor and one
         # dict.get per edge for the action id. ``checkpoint`` folds the state-limit test and the
         # progress schedule into one comparison per new state.
-        successors = model.successors
+        successors = search.successors
         states_append = states.append
         setdefault = index.setdefault
         parent_append = parent.append
@@ -316,8 +365,8 @@ def explore(
     src.flags.writeable = False
     return Exploration(
         model=model,
-        states=states,
-        index=index,
+        stored=states,
+        stored_index=index,
         init=init,
         actions=actions,
         edge_start=start_view,
@@ -329,4 +378,60 @@ def explore(
         depth=_view(depth),
         max_depth=current_depth,
         seconds=seconds,
+    )
+
+
+def _explore_packed(
+    model: Model, packed: Packed, limit: int, progress: Callable[[int, int, int], None] | None, started: float,
+) -> Exploration:
+    """``explore`` through ``checker.compact``: same result, states stored packed."""
+    next_report = [PROGRESS_EVERY]
+
+    def on_level(states: int, edges: int, depth: int) -> None:
+        if progress is not None and states >= next_report[0]:
+            progress(states, edges, depth)
+            next_report[0] = (states // PROGRESS_EVERY + 1) * PROGRESS_EVERY
+
+    def state_limit(states: int, edges: int, depth: int) -> Exception:
+        return StateLimitExceeded(states, edges, depth)
+
+    rows, init, edge_start, edge_dst, edge_act, parent, parent_edge, depth = compact_search(
+        packed, limit, on_level, state_limit)
+    # Number actions by first appearance along the edges, as the plain search does.
+    used, first = np.unique(edge_act, return_index=True)
+    by_appearance = used[np.argsort(first, kind="stable")]
+    renumber = np.zeros(max(len(packed.actions), 1), dtype=np.int32)
+    renumber[by_appearance] = np.arange(len(by_appearance), dtype=np.int32)
+    actions = [packed.actions[a] for a in by_appearance.tolist()]
+    seconds = time.perf_counter() - started
+    count = len(rows)
+    max_depth = int(depth[-1]) if count else 0
+    if progress is not None:
+        progress(count, len(edge_dst), max_depth)
+
+    def frozen(values: npt.NDArray[Any]) -> IntArray:
+        view: IntArray = np.ascontiguousarray(values, dtype=np.intc)
+        view.flags.writeable = False
+        return view
+
+    start_view = frozen(edge_start)
+    src: IntArray = np.repeat(np.arange(count, dtype=np.intc), np.diff(start_view))
+    src.flags.writeable = False
+    return Exploration(
+        model=model,
+        stored=rows,
+        stored_index={},
+        init=init,
+        actions=actions,
+        edge_start=start_view,
+        edge_src=src,
+        edge_dst=frozen(edge_dst),
+        edge_act=frozen(renumber[edge_act]),
+        parent=frozen(parent),
+        parent_edge=frozen(parent_edge),
+        depth=frozen(depth),
+        max_depth=max_depth,
+        seconds=seconds,
+        codec=packed.codec,
+        memo_misses=packed.misses,
     )

@@ -47,6 +47,41 @@ class Model(Protocol):
         """A JSON-ready summary of a state, used in counterexample steps."""
         ...
 
+    # Optional: ``def factoring(self) -> Factoring | None`` (see ``Factoring``); ``explore`` uses
+    # it when present and not None. Not part of the protocol, so a model without it is a Model.
+
+
+@dataclass(frozen=True)
+class Component:
+    """One independent part of a model's next-state relation, for the compact search.
+
+    ``successors(state)`` gives this component's enabled actions and the states they lead to
+    (the model's ``successors`` is the concatenation of its components', in order). The promise
+    that makes memoisation sound: what a component does depends only on the fields in
+    ``footprint``, and it changes no field outside it (TLA+'s ``UNCHANGED`` for every other
+    variable). Fields are named as in ``Factoring.fields``.
+    """
+
+    name: str
+    footprint: frozenset[str]
+    successors: Callable[[Any], Sequence[tuple[Action, State]]]
+
+
+@dataclass(frozen=True)
+class Factoring:
+    """How a model's states and steps decompose, offered by ``Model.factoring()`` (optional).
+
+    A state is a tuple of ``fields`` (a ``NamedTuple`` for instance) that ``make`` rebuilds from
+    its values in field order. With it, ``explore`` searches over states packed into one integer
+    and remembers each component's moves per value of its footprint: the same search, many times
+    faster, because a thread's move is computed once for all the global states that agree on
+    what that thread can see.
+    """
+
+    fields: tuple[str, ...]
+    make: Callable[[Sequence[Any]], State]
+    components: tuple[Component, ...]
+
 
 class Kind(enum.Enum):
     """How a property is judged over the reachable graph."""

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
+from checker.spec import Component, Factoring
 from model import destination, faults, management, source
 from model.config import Config
 from model.status import TERMINAL, MigrationStatus
@@ -54,8 +56,54 @@ class Action(NamedTuple):
 
 
 def all_rows() -> tuple[Row, ...]:
-    """Every row, in the order successors are listed: operator, source, destination, faults."""
-    return management.ROWS + source.ROWS + destination.ROWS + faults.ROWS
+    """Every row, in the order successors are listed: the source's actors, the destination's,
+    then the fault injector; each actor's rows in table order (``by_actor``)."""
+    return by_actor(management.ROWS + source.ROWS + destination.ROWS + faults.ROWS)
+
+
+# ---------------------------------------------------------------------------------------------
+# The actors and what each can see and change.
+#
+# Each thread of each QEMU (and the operator's QMP commands to each side, and the fault
+# injector) is one component of Next. A component's rows read and write only the fields below:
+# the rest of the world is UNCHANGED by it, and its moves do not depend on it. The return-path
+# thread, for instance, sees only its socket and the flags it sets; the listen thread never looks
+# at the source. The compact search (checker/compact.py) relies on these footprints to compute a
+# thread's moves once for every global state that agrees on them; tests/test_compact.py traces
+# every guard and effect over every reachable state to prove them, and compares the two searches.
+
+_SRC = "s_alive s_status h_pca"  # every source row: gated on the process and its status; apply()
+_DST = "d_alive d_status"  # every destination row
+ACTORS: tuple[tuple[str, str, str], ...] = (
+    ("src", "qmp", f"{_SRC} s_run s_pc s_start_postcopy s_rp s_error d_status d_alive d_recover "
+                   "link main rp disk disk_broken"),
+    ("src", "mig", f"{_SRC} s_run s_pc s_start_postcopy s_pending s_loaded s_acked s_rp d_status d_alive "
+                   "link main disk disk_broken h_switched h_acted h_postcopy"),
+    ("src", "main", f"{_SRC} s_pc s_rp d_status d_alive d_recover link"),
+    ("src", "rp", f"{_SRC} s_loaded s_acked s_rp s_error link rp"),
+    ("dst", "qmp", f"{_DST} s_status s_alive s_pc d_run d_main d_bh d_autostart d_rp d_recover h_dst_ran "
+                   "link main rp disk disk_broken"),
+    ("dst", "main", f"{_DST} d_pcs d_run d_main d_pkg d_bh d_autostart d_rp d_recover link main rp disk "
+                    "disk_broken h_dst_ran h_shut"),
+    ("dst", "listen", f"{_DST} d_pcs d_main d_pkg d_listen d_rp d_ferr d_recover link main rp disk h_shut"),
+    ("env", "fault", "budget h_fault s_status s_alive d_status d_alive d_main d_pkg d_listen d_rp d_ferr "
+                     "link main rp disk disk_broken h_devload h_shut"),
+)
+FOOTPRINT: dict[tuple[str, str], frozenset[str]] = {(side, actor): frozenset(f.split()) for side, actor, f in ACTORS}
+
+
+def actor_of(row: Row) -> tuple[str, str]:
+    """The component a row belongs to: (side, thread), or the fault injector."""
+    return ("env", "fault") if row.fault or row.side == "env" else (row.side, row.actor)
+
+
+def by_actor(rows: Sequence[Row]) -> tuple[Row, ...]:
+    """The rows grouped by actor in ``ACTORS`` order, each actor's rows in their given order."""
+    rank = {(side, actor): i for i, (side, actor, _) in enumerate(ACTORS)}
+    for row in rows:
+        if actor_of(row) not in rank:
+            raise ValueError(f"row {row.name!r}: actor {actor_of(row)} is not declared in ACTORS")
+    return tuple(sorted(rows, key=lambda row: rank[actor_of(row)]))
 
 
 @dataclass(frozen=True)
@@ -82,7 +130,7 @@ def action_of(row: Row) -> Action:
 
 
 def compile_rows(config: Config, rows: Sequence[Row] | None = None) -> Compiled:
-    rows = tuple(all_rows() if rows is None else rows)
+    rows = all_rows() if rows is None else by_actor(rows)
     by: dict[str, dict[MigrationStatus, list[tuple[Row, Action, MigrationStatus | None]]]] = {
         "src": {s: [] for s in S}, "dst": {s: [] for s in S}}
     env: list[tuple[Row, Action, MigrationStatus | None]] = []
@@ -202,6 +250,20 @@ class MigrationModel:
     def __init__(self, config: Config, rows: Sequence[Row] | None = None) -> None:
         self.config = config
         self.compiled = compile_rows(config, rows)
+        self.custom_rows = rows is not None
+
+    def factoring(self) -> Factoring | None:
+        """The actors as components of Next, for the compact search (see ``ACTORS``). Only for
+        QEMU's own tables: the footprints are proven for them, not for a mutant's rows."""
+        if self.custom_rows:
+            return None
+        components = []
+        for side, actor, _ in ACTORS:
+            rows = [r for r in self.compiled.rows if actor_of(r) == (side, actor)]
+            if rows:
+                components.append(Component(f"{side}/{actor}", FOOTPRINT[(side, actor)],
+                                            partial(successors, compile_rows(self.config, rows))))
+        return Factoring(World._fields, _make_world, tuple(components))
 
     def init_states(self) -> list[Any]:
         return list(initial_states(self.config))
@@ -220,6 +282,10 @@ class MigrationModel:
 
     def describe_state(self, state: Any) -> dict[str, Any]:
         return describe(state)
+
+
+def _make_world(values: Sequence[Any]) -> World:
+    return World._make(values)
 
 
 def describe(w: World) -> dict[str, Any]:
