@@ -32,8 +32,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress
+from operator import is_not, itemgetter
 from typing import Any
 
 import numpy as np
@@ -183,6 +183,7 @@ class _Part:
     keep: Rows
     inside: tuple[int, ...]
     outside: tuple[int, ...]
+    view: Callable[[Sequence[int]], State]
     inside_of: Callable[[Any], tuple[Any, ...]]
     outside_of: Callable[[Any], tuple[Any, ...]]
     unchanged: tuple[Any, ...]
@@ -214,22 +215,27 @@ class Packed:
                 component=comp,
                 mask=np.array(mask, dtype=np.uint64),
                 keep=np.array([full ^ m for m in mask], dtype=np.uint64),
-                inside=inside, outside=outside,
+                inside=inside, outside=outside, view=self._viewer(inside),
                 inside_of=_getter(inside), outside_of=_getter(outside),
                 unchanged=_getter(outside)(self._template), mask_words=mask))
+
+    def _viewer(self, inside: tuple[int, ...]) -> Callable[[Sequence[int]], State]:
+        """``row -> state`` with the fields ``inside`` unpacked from the row's words and the others
+        from the template, as one generated expression (misses are the slow path of the search)."""
+        codec = self.codec
+        terms = []
+        for i in range(len(codec.fields)):
+            word, shift = codec.place[i]
+            terms.append(f"V[{i}][(r[{word}] >> {shift}) & {(1 << codec.widths[i]) - 1}]"
+                         if i in inside else f"T[{i}]")
+        namespace = {"make": codec.make, "V": codec.values, "T": self._template}
+        view: Callable[[Sequence[int]], State] = eval(f"lambda r: make(({', '.join(terms)},))", namespace)
+        return view
 
     def views(self, part: _Part, rows: Rows) -> list[State]:
         """The states a component sees for packed ``rows``: its footprint unpacked, every other
         field from the template."""
-        codec = self.codec
-        m = len(rows)
-        columns: list[Any] = [repeat(value, m) for value in self._template]
-        for i in part.inside:
-            word, shift = codec.place[i]
-            codes = (rows[:, word] >> np.uint64(shift)) & np.uint64((1 << codec.widths[i]) - 1)
-            columns[i] = itemgetter(*codes.tolist())(codec.values[i]) if m > 1 else [codec.values[i][int(codes[0])]]
-        make = codec.make
-        return [make(values) for values in zip(*columns, strict=True)]
+        return list(map(part.view, rows.tolist()))
 
     def fill(self, part: _Part, row: Sequence[int], state: State) -> tuple[list[int], list[int]]:
         """A component's moves from the packed state ``row`` (word ints) seen as ``state``: the
@@ -247,10 +253,9 @@ class Packed:
                 raise FootprintError(f"component {part.component.name} changed {', '.join(changed)} "
                                      f"outside its footprint (action {action!r})")
             out = list(base)
-            for i, new, old in zip(part.inside, inside_of(succ), before, strict=True):
-                if new is not old:
-                    word, shift = codec.place[i]
-                    out[word] = (out[word] & ~(((1 << codec.widths[i]) - 1) << shift)) | (codec.code(i, new) << shift)
+            for i in compress(part.inside, map(is_not, inside_of(succ), before)):
+                word, shift = codec.place[i]
+                out[word] = (out[word] & ~(((1 << codec.widths[i]) - 1) << shift)) | (codec.code(i, succ[i]) << shift)  # type: ignore[index]
             aid = self._action_ids.get(action)
             if aid is None:
                 aid = self._action_ids[action] = len(self.actions)
@@ -305,9 +310,18 @@ class _Index:
         first = self.rows.size
         self.rows.extend(rows)
         order = np.argsort(hashes, kind="stable")
-        at = np.searchsorted(self.hashes, hashes[order])
-        self.hashes = np.insert(self.hashes, at, hashes[order])
-        self.numbers = np.insert(self.numbers, at, np.arange(first, first + len(rows), dtype=np.int64)[order])
+        new = hashes[order]
+        # merge the sorted new hashes in: their places, then the old ones around them
+        place = np.searchsorted(self.hashes, new) + np.arange(len(new))
+        old = np.ones(len(self.hashes) + len(new), dtype=bool)
+        old[place] = False
+        hashes_out = np.empty(len(old), dtype=np.uint64)
+        hashes_out[place] = new
+        hashes_out[old] = self.hashes
+        numbers_out = np.empty(len(old), dtype=np.int64)
+        numbers_out[place] = np.arange(first, first + len(rows), dtype=np.int64)[order]
+        numbers_out[old] = self.numbers
+        self.hashes, self.numbers = hashes_out, numbers_out
 
     def find(self, rows: Rows, hashes: Rows) -> npt.NDArray[np.int64]:
         """The number of each row, or -1 for a row not stored."""
