@@ -72,10 +72,10 @@ class Factoring:
     """How a model's states and steps decompose, offered by ``Model.factoring()`` (optional).
 
     A state is a tuple of ``fields`` (a ``NamedTuple`` for instance) that ``make`` rebuilds from
-    its values in field order. With it, ``explore`` searches over states packed into one integer
-    and remembers each component's moves per value of its footprint: the same search, many times
-    faster, because a thread's move is computed once for all the global states that agree on
-    what that thread can see.
+    its values in field order. With it, ``explore`` searches over states packed into a few machine
+    words and remembers each component's moves per value of its footprint (``checker.compact``):
+    the same search, several times faster on large models, because a thread's moves are computed
+    once for all the global states that agree on what that thread can see.
     """
 
     fields: tuple[str, ...]
