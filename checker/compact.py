@@ -189,6 +189,9 @@ class _Part:
     unchanged: tuple[Any, ...]
     """The template's values outside the footprint: every successor must keep them."""
     mask_words: list[int]
+    gate: int | None
+    """Index of the component's gate field (``Component.gate``), if any."""
+    gate_mask: Rows
 
 
 class Packed:
@@ -211,13 +214,29 @@ class Packed:
             inside = tuple(i for i, f in enumerate(codec.fields) if f in comp.footprint)
             outside = tuple(i for i, f in enumerate(codec.fields) if f not in comp.footprint)
             full = (1 << 64) - 1
+            if comp.gate is not None and comp.gate not in comp.footprint:
+                raise StateEncodingError(f"component {comp.name}: gate {comp.gate} is not in its footprint")
             self.parts.append(_Part(
                 component=comp,
                 mask=np.array(mask, dtype=np.uint64),
                 keep=np.array([full ^ m for m in mask], dtype=np.uint64),
                 inside=inside, outside=outside, view=self._viewer(inside),
                 inside_of=_getter(inside), outside_of=_getter(outside),
-                unchanged=_getter(outside)(self._template), mask_words=mask))
+                unchanged=_getter(outside)(self._template), mask_words=mask,
+                gate=None if comp.gate is None else codec.fields.index(comp.gate),
+                gate_mask=np.array(codec.mask(frozenset({comp.gate} if comp.gate else ())), dtype=np.uint64)))
+
+    def gated_off(self, part: _Part, rows: Rows) -> npt.NDArray[np.bool_]:
+        """Which packed rows have the component's gate field falsy (so it has no moves)."""
+        assert part.gate is not None
+        codec = self.codec
+        word, shift = codec.place[part.gate]
+        codes = (rows[:, word] >> np.uint64(shift)) & np.uint64((1 << codec.widths[part.gate]) - 1)
+        off = np.zeros(len(rows), dtype=bool)
+        for code, value in enumerate(codec.values[part.gate]):
+            if not value:
+                off |= codes == np.uint64(code)
+        return off
 
     def _viewer(self, inside: tuple[int, ...]) -> Callable[[Sequence[int]], State]:
         """``row -> state`` with the fields ``inside`` unpacked from the row's words and the others
@@ -247,7 +266,11 @@ class Packed:
         base = [w & m for w, m in zip(row, part.mask_words, strict=True)]
         aids: list[int] = []
         bits: list[int] = []
-        for action, succ in part.component.successors(state):
+        moves = part.component.successors(state)
+        if moves and part.gate is not None and not state[part.gate]:  # type: ignore[index]
+            raise FootprintError(f"component {part.component.name} moved while its gate "
+                                 f"{codec.fields[part.gate]} was off (action {moves[0][0]!r})")
+        for action, succ in moves:
             if part.outside_of(succ) != part.unchanged:
                 changed = [codec.fields[i] for i in part.outside if succ[i] != state[i]]  # type: ignore[index]
                 raise FootprintError(f"component {part.component.name} changed {', '.join(changed)} "
@@ -417,6 +440,10 @@ def search(
         for part, memo in zip(packed.parts, memos, strict=True):
             # Each distinct footprint of the level: its memo entry, computed on a miss.
             keys = frontier & part.mask
+            if part.gate is not None:
+                # Every state whose gate is off shares one key: the component does nothing there.
+                off = packed.gated_off(part, frontier)
+                keys[off] = frontier[off] & part.gate_mask
             key_hashes = _hash(keys)
             entry = memo.index.find(keys, key_hashes)
             missing = np.flatnonzero(entry < 0)

@@ -65,6 +65,9 @@ class Component:
     name: str
     footprint: frozenset[str]
     successors: Callable[[Any], Sequence[tuple[Action, State]]]
+    gate: str | None = None
+    """A field of the footprint while whose value is falsy the component has no moves at all
+    (a dead process's threads): all such states then share one memo entry."""
 
 
 @dataclass(frozen=True)

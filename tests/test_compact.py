@@ -163,6 +163,21 @@ class ToyModel:
         ))
 
 
+class GatedToy(ToyModel):
+    """Declares 'flag' the gate of 'b' (no moves while it is off): a lie, 'b' moves exactly then."""
+
+    def factoring(self) -> Factoring:
+        base = super().factoring()
+        a, b = base.components
+        return Factoring(base.fields, base.make, (a, Component("b", b.footprint, b.successors, gate="flag")))
+
+
+def test_a_gate_that_lies_is_caught() -> None:
+    # 'b' moves exactly while the flag is off: declaring the flag its gate is a lie
+    with pytest.raises(compact.FootprintError, match="component b moved while its gate flag was off"):
+        explore(GatedToy())
+
+
 def test_toy_compact_equals_plain() -> None:
     packed, plain = explore(ToyModel()), explore(ToyModel(), compact=False)
     assert packed.codec is not None and plain.codec is None
