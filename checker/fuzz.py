@@ -1,35 +1,46 @@
 """Hypothesis stateful search of a model's interleavings: the second driver over the same model.
 
 ``explore`` enumerates every reachable state; ``fuzz`` walks the same ``Model.successors`` at
-random with Hypothesis (``RuleBasedStateMachine``) and shrinks what it finds to a short sequence
+random with Hypothesis (``RuleBasedStateMachine``) and shortens what it finds to a short sequence
 of actions. Nothing about the protocol is restated here: the machine is built from the model and
 the properties alone.
 
-The machine:
+The machine (``machine_class``):
 
-- One rule per *action label* (``"actor: action"``, as ``describe_action`` names it and
-  ``migmodel simulate --script`` replays it). The alphabet is learnt up front by a breadth-first
-  search bounded by ``alphabet_limit`` states (Hypothesis needs its rules when the class is made);
-  on a model larger than that, labels first met deeper are simply not rules, and their actions
-  are never taken (``FuzzResult.alphabet_complete`` says whether the search saw everything).
-  Labels only ever seen on self-loops (refused commands) are not rules: they change nothing.
-  A rule's ``@precondition`` is "an action with this label leads to another state"; its body
-  takes it (if several successors share the label, it draws one).
-
-  Why labels and not "the i-th enabled action": Hypothesis encodes the rule choice as an index
-  into the fixed rule list, so deleting a step while shrinking leaves the *meaning* of every other
-  step unchanged, and shrinking converges to short runs. And Hypothesis's swarm testing (it
-  switches a random subset of rules off for each test case) silences distracting actions for a
-  whole run (extra pages, the operator's refused or useless commands, other faults), which is
-  what deep, specific interleavings need.
+- The *alphabet* is the set of action labels (``"actor: action"``, as ``describe_action`` names
+  them and ``migmodel simulate --script`` replays them), learnt up front by a breadth-first search
+  bounded by ``alphabet_limit`` states; labels first met deeper are never taken
+  (``FuzzResult.alphabet.complete`` says whether the search saw everything). Labels only ever seen
+  on self-loops (refused commands) are left out: they change nothing.
+- One ``@initialize`` rule draws the run's set-up, one ``@rule`` (``step``) takes one action. A
+  step draws an index into the fixed alphabet; if that label is not allowed here, a second draw
+  picks uniformly among the allowed ones (so every allowed label is equally likely, and a label
+  drawn directly keeps its meaning when Hypothesis deletes other steps). If several successors
+  share the label, a third draw picks one. One rule rather than one rule per label: Hypothesis
+  evaluates every rule's precondition, with its own bookkeeping, at every step (about 65 rules
+  here); measured on qemu-11.1-busy-guest, the single rule runs about 1.6 times as many steps per
+  second (3,500 instead of 2,200), and with the walks below about 3 times as many actions.
+- *Swarm subsets, per walk*: each walk defers every label with probability ``p`` (drawn from
+  ``SWARM_DEFER``); a deferred label is taken only where no other allowed label is enabled. This
+  silences distracting actions (the operator's cancel, quit, pause; the system's own failure
+  branches) for a whole walk without ever killing it. Hypothesis's own swarm (feature flags keyed
+  by rule name) rejects a run as soon as every enabled rule is switched off, and was measured to
+  make the deep races 4 to 40 times rarer. In a random-walk simulation of qemu-11.1-to-7.2 (the
+  deepest race, 20 steps), walks without deferral hit it about 4 times less often than with
+  ``p`` = 0.25 (0.2% of 40-step walks instead of 0.9%), and drawing the subset per walk rather
+  than per run made hits about 1.6 to 1.9 times as frequent.
+- *Walks*: a run of ``steps`` steps is a sequence of walks from the first initial state. When the
+  run may take no step (every enabled action is a self-loop, or the state has none), it walks
+  again from the initial state with a new subset, instead of spending its remaining steps
+  standing still (random walks of these models reach such a dead end after about 10 steps, and
+  the races need 16 to 20). A violation is reported with the current walk.
 - Labels with an action that some property's ``via`` refuses (faults) are the *environment*. A run
-  takes them itself only if it drew so (one run in ``ENV_ODDS``, shrinking to "no"); instead every
-  environment successor of every state of the run is judged too (one step of lookahead), so a run
-  of the system's own actions finds what one more fault would break. Measured: a fault taken at a
-  random step spends the (usually single) fault budget long before the narrow windows.
-- Swarm granularity is ``SWARM`` (default ``"none"``: measured, per-label swarm made the races
-  4-40 times rarer).
-- ``@invariant`` checks, judged on every state of the run, so a run fails at its first bad state:
+  takes them itself only if it drew so (one run in ``ENV_ODDS``). Instead, each state of every walk
+  is judged together with its environment lookahead (``LOOKAHEAD``, default 1): every state one
+  environment step away (with 2, also every state one system step after that; measured, it found
+  nothing sooner on these configurations). A fault taken at a random step spends the (usually
+  single) fault budget long before the narrow windows.
+- An ``@invariant`` judges each property on every state (so a run fails at its first bad state):
 
   * ALWAYS: ``predicate`` holds.
   * ALWAYS_POSSIBLE: where ``where`` holds, a ``predicate`` state is reachable over ``via`` edges.
@@ -41,20 +52,45 @@ The machine:
   Reachability is a breadth-first search over ``via`` edges bounded by ``search_limit`` states,
   memoised per state across all runs (a search that exhausts its region without a goal marks the
   whole region hopeless; one that finds a goal marks the path to it). A search that hits the bound
-  is inconclusive: never reported as a violation, counted in ``FuzzResult.inconclusive``.
-- ``hypothesis.target`` rewards runs that visit many distinct ``where`` states of the
-  ALWAYS_POSSIBLE properties (the region where their violations live).
+  is inconclusive: never reported as a violation, counted in ``FuzzResult.inconclusive``. The
+  verdict of each property at each state, lookahead included, is memoised too.
+- ``hypothesis.target``: off by default (``TARGET_SCORES``). Measured on qemu-11.1-to-7.2 (30
+  seeds, 300 examples, 60 steps), runs found the race in 30 of 30 seeds without it, 26 with the
+  count of ``where`` states as the score and 27 with the count of distinct states: below 1000
+  examples Hypothesis runs one unbounded hill-climbing pass from half the budget on, and those runs
+  replace fresh random ones.
+- Every choice is drawn as an integer far above any constant Hypothesis knows (``_draw``), so its
+  constant injection (integers collected from whatever local modules are loaded) never applies:
+  the same ``seed`` gives the same runs whichever program calls ``fuzz`` (no example database).
 
-A failure is shrunk by Hypothesis, then cut of its cycles (a state visited twice), which keeps the
-same final state and so the same violation. It is returned as ``Step`` values, printable with
-``steps_to_json`` and replayable with ``checker.simulate.run_script`` through ``replay_script``.
+Shrinking: Hypothesis's shrink phase is off by default (``hypothesis_shrink``). Measured (seed 0 on
+the ten configurations where the property fails), it made a run take 0.8 to 23 s instead of 0.1
+to 1.2 s, and left walks of 7 to 26 steps (it minimises the choice sequence, not the walk; on
+qemu-7.2 the walk grew from 12 to 19 steps), while ``shorten`` alone brought the run as found to
+the breadth-first length every time, here and in every seed of the benchmark.
+``shorten`` makes the counterexample short, bounded and local: it cuts the cycles (a state visited
+twice), cuts the path at its first violating state, then repeats to a fixpoint (1) dropping one
+step, or any two, and replaying the rest (each action by value, else by label), stopping at the
+first state that violates the property; (2) shortcuts: from each state of the path a breadth-first
+search of ``SHORTCUT_DEPTH`` steps and ``SHORTCUT_STATES`` states looks for a later state of the
+path reached in fewer steps than the path takes, or for any state the oracle judges to violate the
+same property, and splices it in. All its searches together visit at most ``SHORTEN_BUDGET``
+states. The result is checked (a path of the model from the initial state whose last state
+violates the property); if the check failed, the run as found would be returned. The counterexample
+is returned as ``Step`` values, printable with ``steps_to_json`` and replayable with
+``checker.simulate.run_script`` through ``replay_script``.
 
-Reproducible: the same ``seed`` gives the same runs (``hypothesis.seed``; no example database).
+Measured by benchmarks/bench_fuzz.py (10 seeds, 300 examples, 60 steps, 2 cores shared): the
+violations of source-resumable-before-pong are found in every seed of every configuration where
+the exhaustive checker finds them, the first failing run after a median 0.1 to 1.2 s (at most
+2.0 s; 3 to 52 runs), and shortened to exactly the breadth-first length; nothing is found where
+the property holds.
 """
 
 from __future__ import annotations
 
-import re
+import itertools
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -64,11 +100,11 @@ from typing import Any
 import hypothesis
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, Phase, Verbosity
+from hypothesis.internal.conjecture.data import ConjectureData
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -84,11 +120,13 @@ __all__ = (
     "FuzzResult",
     "Violation",
     "coverage",
+    "cut_cycles",
     "discover_alphabet",
     "fuzz",
     "machine_class",
     "replay_script",
     "result_to_json",
+    "shorten",
 )
 
 ALPHABET_LIMIT = 50_000
@@ -96,6 +134,38 @@ ALPHABET_LIMIT = 50_000
 
 _CACHE_LIMIT = 500_000
 """States whose successors are remembered (the cache is cleared when it is full)."""
+
+ENV_ODDS = 16
+"""One run in ``ENV_ODDS`` may take environment actions (faults) itself; every run judges the states
+they lead to (``LOOKAHEAD``)."""
+
+SWARM_DEFER = (0.25, 0.35, 0.45)
+"""Each walk defers every label with probability ``p``, drawn from these (the subset comes from one
+drawn key). A deferred label is taken only in a state where no other allowed label is enabled, so
+a walk never dies of its subset (unlike Hypothesis's own swarm, which rejects such a run)."""
+
+LOOKAHEAD = 1
+"""Environment lookahead: 1 judges every state one environment step away from each state of a run;
+2 also every state one system step after that (measured: no sooner on the QEMU configurations)."""
+
+RESTART = True
+"""A run that reaches a state where it may take no step walks again from the initial state (so its
+remaining steps are not spent standing still); a violation is reported with the current walk."""
+
+TARGET_SCORES: tuple[str, ...] = ()
+"""What runs report to ``hypothesis.target`` (with ``target=True``): ``"where"``, the distinct
+``where`` states of the ALWAYS_POSSIBLE properties a run visited or had one environment step away;
+``"distinct"``, the distinct states it visited. None by default: measured, both lower the share of
+seeds that find the hardest race (see the module doc)."""
+
+SHORTCUT_DEPTH = 5
+"""Depth of the breadth-first searches that shorten a counterexample (see ``shorten``)."""
+
+SHORTCUT_STATES = 5_000
+"""States each of those searches may visit."""
+
+SHORTEN_BUDGET = 500_000
+"""States all the searches and replays of one ``shorten`` may visit together."""
 
 
 class Violation(AssertionError):
@@ -110,7 +180,7 @@ class Violation(AssertionError):
 
 @dataclass(frozen=True)
 class Alphabet:
-    """The action labels a machine has rules for, learnt by a bounded breadth-first search."""
+    """The action labels a machine can choose from, learnt by a bounded breadth-first search."""
 
     labels: tuple[str, ...]
     """Labels with at least one edge to another state, in order of first appearance."""
@@ -153,31 +223,40 @@ def discover_alphabet(model: Model, limit: int = ALPHABET_LIMIT) -> Alphabet:
 class _Stats:
     examples: int = 0
     steps: int = 0
+    walks: int = 0
     inconclusive: int = 0
     started: float = field(default_factory=time.perf_counter)
     first_found: float | None = None
     examples_at_find: int = 0
+    steps_at_find: int = 0
     states: set[State] = field(default_factory=set)
     edges: set[tuple[State, Action, State]] = field(default_factory=set)
     witnessed: set[str] = field(default_factory=set)
 
 
 Moves = dict[str, list[tuple[Action, State]]]
+Verdict = tuple[str, tuple[Step, ...]] | None
+"""Why a property fails at a state or just after it: the reason and the extra (lookahead) steps."""
 
 
 class _Oracle:
-    """What all runs share: successors grouped by label, and memoised bounded reachability."""
+    """What all runs share: successors grouped by label, memoised bounded reachability, and the
+    verdict of each property at each state (with its environment lookahead)."""
 
-    def __init__(self, model: Model, search_limit: int, stats: _Stats) -> None:
+    def __init__(self, model: Model, search_limit: int, stats: _Stats,
+                 environment: frozenset[str] = frozenset(), lookahead: int = LOOKAHEAD) -> None:
         self.model = model
         self.stats = stats
         self.search_limit = search_limit
+        self.environment = environment
+        self.lookahead = lookahead
         self._moves: dict[State, Moves] = {}
         self._successors: dict[State, Sequence[tuple[Action, State]]] = {}
         self._label: dict[Action, str] = {}
         self._via: dict[tuple[Callable[[Any], bool], Action], bool] = {}
         # (goal, via) -> state -> can reach a goal
         self._reach: dict[tuple[Callable[[Any], bool], Callable[[Any], bool]], dict[State, bool]] = {}
+        self._verdicts: dict[tuple[int, State], Verdict] = {}
 
     def successors(self, state: State) -> Sequence[tuple[Action, State]]:
         found = self._successors.get(state)
@@ -185,8 +264,15 @@ class _Oracle:
             if len(self._successors) >= _CACHE_LIMIT:
                 self._successors.clear()
                 self._moves.clear()
+                self._verdicts.clear()
             found = self._successors[state] = tuple(self.model.successors(state))
         return found
+
+    def label(self, action: Action) -> str:
+        label = self._label.get(action)
+        if label is None:
+            label = self._label[action] = action_text(self.model, action)
+        return label
 
     def moves(self, state: State) -> Moves:
         """The actions of ``state`` that lead to another state, with their successors, by label."""
@@ -194,12 +280,8 @@ class _Oracle:
         if grouped is None:
             grouped = {}
             for action, succ in self.successors(state):
-                if succ == state:
-                    continue
-                label = self._label.get(action)
-                if label is None:
-                    label = self._label[action] = action_text(self.model, action)
-                grouped.setdefault(label, []).append((action, succ))
+                if succ != state:
+                    grouped.setdefault(self.label(action), []).append((action, succ))
             self._moves[state] = grouped
         return grouped
 
@@ -263,30 +345,60 @@ class _Oracle:
             return "a non-final state without a `via` step to another state"
         return None
 
+    def verdict(self, index: int, prop: Property, state: State) -> Verdict:
+        """``judge`` at ``state``, else at the states of its environment lookahead (memoised;
+        ``index`` names ``prop``)."""
+        key = (index, state)
+        if key in self._verdicts:
+            return self._verdicts[key]
+        found: Verdict = None
+        reason = self.judge(prop, state)
+        if reason is not None:
+            found = (reason, ())
+        elif self.environment and self.lookahead >= 1:
+            env = [(a, s) for label, options in self.moves(state).items() if label in self.environment
+                   for a, s in options]
+            for action, succ in env:
+                reason = self.judge(prop, succ)
+                if reason is not None:
+                    found = (reason, (Step(action, succ),))
+                    break
+            if found is None and self.lookahead >= 2:
+                for action, succ in env:
+                    for label, options in self.moves(succ).items():
+                        if label in self.environment:
+                            continue
+                        for action2, succ2 in options:
+                            reason = self.judge(prop, succ2)
+                            if reason is not None:
+                                found = (reason, (Step(action, succ), Step(action2, succ2)))
+                                break
+                        if found is not None:
+                            break
+                    if found is not None:
+                        break
+        self._verdicts[key] = found
+        return found
 
-def _identifier(text: str, taken: set[str]) -> str:
-    name = re.sub(r"\W+", "_", text).strip("_") or "x"
-    name = name if not name[0].isdigit() else f"_{name}"
-    unique, n = name, 2
-    while unique in taken:
-        unique, n = f"{name}_{n}", n + 1
-    taken.add(unique)
-    return unique
+
+_OFFSET = 2**80
+"""Every choice is drawn as an integer in ``[_OFFSET, _OFFSET + n)``: no constant Hypothesis knows
+lies there, so its constant injection (integers collected from whatever local modules are loaded)
+never applies, and a seed gives the same runs whichever program calls ``fuzz``."""
 
 
-ENV_ODDS = 16
-"""One run in ``ENV_ODDS`` may take environment actions itself (see ``machine_class``)."""
+def _draw(cd: ConjectureData, n: int) -> int:
+    """A choice in ``range(n)``, uniform, shrinking towards 0."""
+    return cd.draw_integer(_OFFSET, _OFFSET + n - 1, shrink_towards=_OFFSET) - _OFFSET
 
-SWARM = "none"
-"""The granularity of Hypothesis's swarm testing, which keys its feature flags by the rule
-function's ``__name__``: ``"label"`` (each rule its own flag), ``"actor"`` (the rules of one actor
-share a flag) or ``"none"`` (all rules share one flag). Measured on the QEMU configurations (see
-benchmarks/bench_fuzz.py), per-label swarm makes runs that reach a narrow race 4 to 40 times rarer:
-a deep interleaving needs ~15 specific labels enabled, and a run dies as soon as every enabled
-label of its state is switched off."""
 
-TARGET_LOOKAHEAD = True
-"""The ``hypothesis.target`` score counts the ``where`` states one environment step away too."""
+def environment_labels(oracle: _Oracle, alphabet: Alphabet, properties: Sequence[Property]) -> frozenset[str]:
+    """Labels with an action that some property's ``via`` refuses (faults)."""
+    vias = list(dict.fromkeys(p.via for p in properties if p.kind not in (Kind.ALWAYS, Kind.SOMETIMES)))
+    return frozenset(
+        label for label in alphabet.labels
+        if any(not oracle.admits(via, a) for via in vias for a in alphabet.actions.get(label, ()))
+    )
 
 
 def machine_class(
@@ -297,33 +409,30 @@ def machine_class(
     search_limit: int = 20_000,
     target: bool = True,
     stats: _Stats | None = None,
+    oracle: _Oracle | None = None,
 ) -> type[RuleBasedStateMachine]:
     """A ``RuleBasedStateMachine`` subclass that walks ``model`` from its first initial state and
-    checks ``properties``.
-
-    One rule per label of ``alphabet`` (default: ``discover_alphabet(model)``). Labels with an
-    action that some property's ``via`` refuses are the *environment* (faults): their rules are
-    enabled only in runs that drew so (one in ``ENV_ODDS``; it shrinks to "off"), and at every state
-    of every run each environment successor is judged too (one step of lookahead), so a run of the
-    system's own actions finds a violation that one more fault would cause. A violated property
-    raises ``Violation`` carrying the run (plus the lookahead step). ``target``: steer generation
-    with ``hypothesis.target`` (see the module doc). ``stats`` (internal) collects what runs visited.
-    """
+    checks ``properties`` (see the module doc). ``alphabet`` defaults to
+    ``discover_alphabet(model)``; ``target``: steer generation with ``hypothesis.target``;
+    ``stats`` and ``oracle`` (internal) collect what runs visited and share the memoised searches.
+    A violated property raises ``Violation`` carrying the run (plus the lookahead steps)."""
     found = alphabet if alphabet is not None else discover_alphabet(model)
     record = stats if stats is not None else _Stats()
-    oracle = _Oracle(model, search_limit, record)
+    if oracle is None:
+        oracle = _Oracle(model, search_limit, record)
+        oracle.environment = environment_labels(oracle, found, properties)
+    shared: _Oracle = oracle
+    environment = shared.environment
     checked = [p for p in properties if p.kind is not Kind.SOMETIMES]
     sometimes = [p for p in properties if p.kind is Kind.SOMETIMES]
-    scoped = [p for p in checked if p.kind is Kind.ALWAYS_POSSIBLE]
-    vias = list(dict.fromkeys(p.via for p in checked if p.kind is not Kind.ALWAYS))
-    environment = frozenset(
-        label for label in found.labels
-        if any(not oracle.admits(via, a) for via in vias for a in found.actions.get(label, ()))
-    )
+    where_scored = [p for p in checked if p.kind is Kind.ALWAYS_POSSIBLE and target and "where" in TARGET_SCORES]
     inits = list(model.init_states())
     if not inits:
         raise ValueError("the model has no initial state")
     first = inits[0]
+    labels = found.labels
+    swarmable = [label for label in labels if label not in environment]
+    order = {label: i for i, label in enumerate(labels)}
 
     class ModelMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -333,23 +442,35 @@ def machine_class(
             self.seen: set[State] = {first}
             self.scoped_seen: set[State] = set()
             self.environment = False
+            self.deferred: frozenset[str] = frozenset()
+            self._allowed: dict[State, tuple[str, ...]] = {}
             record.examples += 1
+            record.walks += 1
             self._visit(first)
 
         def _visit(self, state: State) -> None:
             record.states.add(state)
-            for p in scoped:
+            for p in where_scored:
                 if p.where(state):
                     self.scoped_seen.add(state)
-                if TARGET_LOOKAHEAD:
-                    for label, options in oracle.moves(state).items():
-                        if label in environment:
-                            for _, succ in options:
-                                if p.where(succ):
-                                    self.scoped_seen.add(succ)
+                for label, options in shared.moves(state).items():
+                    if label in environment:
+                        for _, succ in options:
+                            if p.where(succ):
+                                self.scoped_seen.add(succ)
             for p in sometimes:
                 if p.name not in record.witnessed and p.predicate(state):
                     record.witnessed.add(p.name)
+
+        def allowed(self) -> tuple[str, ...]:
+            """The labels this run may take in its current state, in alphabet order."""
+            found = self._allowed.get(self.state)
+            if found is None:
+                enabled = [label for label in shared.moves(self.state)
+                           if label in order and (self.environment or label not in environment)]
+                preferred = [label for label in enabled if label not in self.deferred]
+                found = self._allowed[self.state] = tuple(sorted(preferred or enabled, key=order.__getitem__))
+            return found
 
         def take(self, action: Action, succ: State) -> None:
             record.steps += 1
@@ -360,84 +481,57 @@ def machine_class(
                 self.seen.add(succ)
                 self._visit(succ)
 
+        def new_walk(self, cd: ConjectureData) -> None:
+            """Draw the labels this walk defers (its swarm subset)."""
+            rng = random.Random(_draw(cd, 1 << 24))
+            p = rng.choice(SWARM_DEFER)
+            self.deferred = frozenset(label for label in swarmable if rng.random() < p)
+            self._allowed.clear()
+
+        @initialize(data=st.data())
+        def setup(self, data: st.DataObject) -> None:
+            cd = data.conjecture_data
+            if environment:
+                self.environment = _draw(cd, ENV_ODDS) == ENV_ODDS - 1
+            self.new_walk(cd)
+
+        @rule(data=st.data())
+        def step(self, data: st.DataObject) -> None:
+            allowed = self.allowed()
+            if not allowed:
+                if RESTART and self.state != first:  # a dead end: walk again from the start
+                    self.state = first
+                    self.steps = [Step(None, first)]
+                    record.walks += 1
+                    self.new_walk(data.conjecture_data)
+                return
+            cd = data.conjecture_data
+            label = labels[_draw(cd, len(labels))]
+            if label not in allowed:
+                label = allowed[_draw(cd, len(allowed))] if len(allowed) > 1 else allowed[0]
+            options = shared.moves(self.state)[label]
+            self.take(*options[_draw(cd, len(options))] if len(options) > 1 else options[0])
+
+        @invariant()
+        def check(self) -> None:
+            for index, prop in enumerate(checked):
+                verdict = shared.verdict(index, prop, self.state)
+                if verdict is not None:
+                    if record.first_found is None:
+                        record.first_found = time.perf_counter()
+                        record.examples_at_find = record.examples
+                        record.steps_at_find = record.steps
+                    reason, extra = verdict
+                    raise Violation(prop, [*self.steps, *extra], reason)
+
         def teardown(self) -> None:
-            if target and scoped:
+            if where_scored:
                 hypothesis.target(float(len(self.scoped_seen)), label="`where` states")
+            if target and "distinct" in TARGET_SCORES:
+                hypothesis.target(float(len(self.seen)), label="distinct states")
 
         def __repr__(self) -> str:
             return f"ModelMachine(after {len(self.steps) - 1} steps)"
-
-    taken: set[str] = set()
-    if environment:
-
-        def choose_environment(self: ModelMachine, odds: int) -> None:
-            self.environment = odds == ENV_ODDS - 1
-
-        ModelMachine.choose_environment = initialize(odds=st.integers(0, ENV_ODDS - 1))(choose_environment)
-        taken.add("choose_environment")
-
-    def add_rule(label: str) -> None:
-        if label in environment:
-
-            def enabled(self: ModelMachine) -> bool:
-                return self.environment and label in oracle.moves(self.state)
-        else:
-
-            def enabled(self: ModelMachine) -> bool:
-                return label in oracle.moves(self.state)
-
-        def step(self: ModelMachine, data: st.DataObject) -> None:
-            options = oracle.moves(self.state)[label]
-            i = data.draw(st.integers(0, len(options) - 1)) if len(options) > 1 else 0
-            self.take(*options[i])
-
-        attr = _identifier(label, taken)
-        # Hypothesis's swarm testing keys its feature flags by the rule function's __name__
-        group = {"label": attr, "actor": "actor_" + _identifier(label.split(":")[0], set()), "none": "step"}[SWARM]
-        step.__name__ = step.__qualname__ = group
-        enabled.__name__ = enabled.__qualname__ = f"{attr}_enabled"
-        setattr(ModelMachine, attr, precondition(enabled)(rule(data=st.data())(step)))
-
-    for label in found.labels:
-        add_rule(label)
-
-    def idle(self: ModelMachine) -> None:
-        """No rule's action is enabled: the run stays put (Hypothesis needs some rule to run)."""
-
-    idle.__name__ = idle.__qualname__ = _identifier("idle", taken)
-
-    def stuck(self: ModelMachine) -> bool:
-        moves = oracle.moves(self.state)
-        return not any(label in moves and (self.environment or label not in environment) for label in moves)
-
-    setattr(ModelMachine, idle.__name__, precondition(stuck)(rule()(idle)))
-
-    def add_invariant(prop: Property) -> None:
-        def check(self: ModelMachine) -> None:
-            state = self.state
-            reason = oracle.judge(prop, state)
-            steps = self.steps
-            if reason is None and environment:
-                for label, options in oracle.moves(state).items():
-                    if label in environment:
-                        for action, succ in options:
-                            reason = oracle.judge(prop, succ)
-                            if reason is not None:
-                                steps = [*steps, Step(action, succ)]
-                                break
-                    if reason is not None:
-                        break
-            if reason is not None:
-                if record.first_found is None:
-                    record.first_found = time.perf_counter()
-                    record.examples_at_find = record.examples
-                raise Violation(prop, steps, reason)
-
-        check.__name__ = check.__qualname__ = _identifier(f"check {prop.name}", taken)
-        setattr(ModelMachine, check.__name__, invariant()(check))
-
-    for prop in checked:
-        add_invariant(prop)
 
     ModelMachine.__name__ = ModelMachine.__qualname__ = "ModelMachine"
     return ModelMachine
@@ -454,6 +548,132 @@ def cut_cycles(steps: Sequence[Step]) -> list[Step]:
         out.append(nxt)
         i = last[nxt.state]
     return out
+
+
+class _Budget:
+    """States the searches of ``shorten`` may still visit."""
+
+    def __init__(self, states: int) -> None:
+        self.left = states
+
+    def spend(self, states: int = 1) -> bool:
+        self.left -= states
+        return self.left >= 0
+
+
+def _replay(oracle: _Oracle, prop: Property, start: list[Step], actions: Sequence[Action],
+            budget: _Budget) -> list[Step] | None:
+    """``start`` continued by ``actions`` (each matched by value, else by label), cut at the first
+    state that violates ``prop``; ``None`` if an action is not enabled or no state violates it."""
+    out = list(start)
+    state = out[-1].state
+    for action in actions:
+        if not budget.spend():
+            return None
+        options = [(a, s) for a, s in oracle.successors(state) if s != state]
+        nxt = next((o for o in options if o[0] == action), None)
+        if nxt is None:
+            label = oracle.label(action)
+            nxt = next((o for o in options if oracle.label(o[0]) == label), None)
+            if nxt is None:
+                return None
+        out.append(Step(*nxt))
+        state = nxt[1]
+        if oracle.judge(prop, state) is not None:
+            return out
+    return None
+
+
+def _drop(oracle: _Oracle, prop: Property, path: list[Step], budget: _Budget) -> list[Step] | None:
+    """A shorter counterexample: ``path`` without one step, else without two (any two), the rest
+    replayed."""
+    for i in range(1, len(path)):
+        found = _replay(oracle, prop, path[:i], [s.action for s in path[i + 1:]], budget)
+        if found is not None:
+            return cut_cycles(found)
+    for i in range(1, len(path)):
+        for j in range(i + 1, len(path)):
+            rest = [s.action for k, s in enumerate(path[i + 1:], i + 1) if k != j]
+            found = _replay(oracle, prop, path[:i], rest, budget)
+            if found is not None:
+                return cut_cycles(found)
+    return None
+
+
+def _shortcut(oracle: _Oracle, prop: Property, path: list[Step], depth: int, cap: int,
+              budget: _Budget) -> list[Step] | None:
+    """A shorter counterexample by a bounded breadth-first search from each state of ``path``: to
+    a later state of the path in fewer steps than the path takes, or to any violating state."""
+    position = {step.state: i for i, step in enumerate(path)}
+    end = len(path) - 1
+    for i, step in enumerate(path[:-1]):
+        parent: dict[State, tuple[State, Action] | None] = {step.state: None}
+        frontier = [step.state]
+        best: tuple[int, State, int] | None = None  # (gain, reached, its index on the path or -1)
+        for d in range(1, min(depth, end - i) + 1):
+            nxt: list[State] = []
+            for node in frontier:
+                for action, succ in oracle.successors(node):
+                    if succ in parent or len(parent) >= cap or not budget.spend():
+                        continue
+                    parent[succ] = (node, action)
+                    nxt.append(succ)
+                    j = position.get(succ, -1)
+                    gain = j - i - d if j > i else -1
+                    if gain < end - i - d and oracle.judge(prop, succ) is not None:
+                        gain, j = end - i - d, -1
+                    if gain > 0 and (best is None or gain > best[0]):
+                        best = (gain, succ, j)
+            frontier = nxt
+        if best is not None:
+            _, reached, j = best
+            middle: list[Step] = []
+            node = reached
+            while True:
+                link = parent[node]
+                if link is None:
+                    break
+                middle.append(Step(link[1], node))
+                node = link[0]
+            middle.reverse()
+            tail = path[j + 1:] if j >= 0 else []
+            return cut_cycles([*path[:i + 1], *middle, *tail])
+    return None
+
+
+def _violates_at_end(oracle: _Oracle, prop: Property, path: Sequence[Step]) -> bool:
+    """``path`` starts at an initial state, each step is a successor of the one before, and its
+    last state violates ``prop``."""
+    if path[0].action is not None or path[0].state not in oracle.model.init_states():
+        return False
+    for before, step in itertools.pairwise(path):
+        if (step.action, step.state) not in oracle.successors(before.state):
+            return False
+    return oracle.judge(prop, path[-1].state) is not None
+
+
+def shorten(oracle: _Oracle, prop: Property, steps: Sequence[Step], *, depth: int = SHORTCUT_DEPTH,
+            cap: int = SHORTCUT_STATES, budget: int = SHORTEN_BUDGET) -> list[Step]:
+    """A counterexample no longer than ``steps`` (which must end in a state violating ``prop``):
+    cycles cut and cut at the first violating state, then, to a fixpoint, one or two steps dropped
+    (the rest replayed, stopping at the first violating state) and segments replaced by shortcuts
+    that breadth-first searches of ``depth`` steps and ``cap`` states find from each state of the
+    path. All searches together visit at most ``budget`` states. The result is checked: a path of
+    the model from an initial state whose last state violates ``prop``."""
+    path = cut_cycles(steps)
+    for i, step in enumerate(path):  # the first violating state is enough
+        if oracle.judge(prop, step.state) is not None:
+            path = path[:i + 1]
+            break
+    left = _Budget(budget)
+    while left.left > 0:
+        better = _drop(oracle, prop, path, left) or _shortcut(oracle, prop, path, depth, cap, left)
+        if better is None or len(better) >= len(path) or not _violates_at_end(oracle, prop, better):
+            break
+        path = better
+    if not _violates_at_end(oracle, prop, path):  # never expected: keep what the run found
+        return list(steps)
+    return path
 
 
 @dataclass
@@ -474,13 +694,18 @@ class FuzzResult:
     witnessed: set[str]
     seconds_to_find: float | None = None
     """Time from the start (alphabet search included) to the first failing run, before shrinking."""
-    shrunk_by_hypothesis: int | None = None
-    """Length of the counterexample as Hypothesis shrank it, before cycles were cut."""
+    found_length: int | None = None
+    """Length of the failing run as Hypothesis reported it (shrunk by Hypothesis only with
+    ``hypothesis_shrink``), before ``shorten``."""
     inconclusive: int = 0
     """Reachability searches that hit ``search_limit`` (counted as no violation)."""
     alphabet: Alphabet | None = None
     examples_to_find: int | None = None
     """Runs started up to and including the first failing one."""
+    steps_to_find: int | None = None
+    """Steps taken up to the first failing run."""
+    walks: int = 0
+    """Walks from the initial state (a run starts one, and one more at each dead end)."""
 
     @property
     def steps_per_second(self) -> float:
@@ -509,18 +734,20 @@ def fuzz(
     properties: Sequence[Property],
     *,
     max_examples: int = 300,
-    steps: int = 50,
+    steps: int = 60,
     seed: int = 0,
     search_limit: int = 20_000,
     alphabet_limit: int = ALPHABET_LIMIT,
     target: bool = True,
     shrink: bool = True,
+    hypothesis_shrink: bool = False,
 ) -> FuzzResult:
     """Search for a run of ``model`` that violates one of ``properties``.
 
-    Hypothesis makes ``max_examples`` runs of ``steps`` actions each from the first initial
-    state. The same ``seed`` gives the same runs and the same result. A violation is shrunk by
-    Hypothesis, then cut of its cycles.
+    Hypothesis makes ``max_examples`` runs of ``steps`` steps each from the first initial state.
+    The same ``seed`` gives the same runs and the same result. A violation is shrunk by Hypothesis
+    only if ``hypothesis_shrink`` (slow, and no shorter in the measurements: see the module doc),
+    then, if ``shrink``, by ``shorten``.
     """
     if max_examples < 1:
         raise ValueError("max_examples must be >= 1")
@@ -528,20 +755,28 @@ def fuzz(
         raise ValueError("steps must be >= 1")
     stats = _Stats()
     alphabet = discover_alphabet(model, alphabet_limit)
+    oracle = _Oracle(model, search_limit, stats)
+    oracle.environment = environment_labels(oracle, alphabet, properties)
     machine = machine_class(model, properties, alphabet=alphabet, search_limit=search_limit,
-                            target=target, stats=stats)
+                            target=target, stats=stats, oracle=oracle)
     hypothesis.seed(seed)(machine)
     violation: Violation | None = None
     try:
-        run_state_machine_as_test(machine, settings=settings_for(max_examples, steps, shrink=shrink))
+        run_state_machine_as_test(machine, settings=settings_for(max_examples, steps, shrink=hypothesis_shrink))
     except Violation as exc:
         violation = exc
+    counterexample: list[Step] | None = None
+    reason = ""
+    if violation is not None:
+        counterexample = (shorten(oracle, violation.property, violation.steps) if shrink
+                          else cut_cycles(violation.steps))
+        reason = oracle.judge(violation.property, counterexample[-1].state) or violation.reason
     seconds = time.perf_counter() - stats.started
     return FuzzResult(
         found=violation is not None,
         violated=violation.property if violation else None,
-        counterexample=cut_cycles(violation.steps) if violation else None,
-        reason=violation.reason if violation else "",
+        counterexample=counterexample,
+        reason=reason,
         examples=stats.examples,
         steps=stats.steps,
         seconds=seconds,
@@ -550,10 +785,12 @@ def fuzz(
         visited_edges=stats.edges,
         witnessed=stats.witnessed,
         seconds_to_find=None if stats.first_found is None else stats.first_found - stats.started,
-        shrunk_by_hypothesis=len(violation.steps) - 1 if violation else None,
+        found_length=len(violation.steps) - 1 if violation else None,
         inconclusive=stats.inconclusive,
         alphabet=alphabet,
         examples_to_find=stats.examples_at_find if stats.first_found is not None else None,
+        steps_to_find=stats.steps_at_find if stats.first_found is not None else None,
+        walks=stats.walks,
     )
 
 
@@ -574,22 +811,28 @@ class Coverage:
 def coverage(exploration: Exploration, result: FuzzResult) -> Coverage:
     """The visited states and edges that are in ``exploration`` (all of them, unless the fuzz went
     beyond a bounded exploration)."""
-    index = exploration.index
-    states = sum(1 for s in result.visited_states if s in index)
-    action_id = {a: i for i, a in enumerate(exploration.actions)}
-    wanted: set[tuple[int, int, int]] = set()
-    for src, act, dst in result.visited_edges:
-        s, a, d = index.get(src), action_id.get(act), index.get(dst)
-        if s is not None and a is not None and d is not None:
-            wanted.add((s, a, d))
+
+    def number(state: State) -> int | None:
+        try:
+            return exploration.index_of(state)
+        except KeyError:
+            return None
+
+    numbers = {s: number(s) for s in result.visited_states}
+    states = sum(1 for n in numbers.values() if n is not None)
+    outgoing: dict[int, set[tuple[Action, int]]] = {}
     edges = 0
-    for s, a, d in wanted:
-        lo, hi = int(exploration.edge_start[s]), int(exploration.edge_start[s + 1])
-        for e in range(lo, hi):
-            if int(exploration.edge_act[e]) == a and int(exploration.edge_dst[e]) == d:
-                edges += 1
-                break
-    return Coverage(states, edges, exploration.state_count, exploration.edge_count)
+    for src, act, dst in result.visited_edges:
+        s = numbers[src] if src in numbers else number(src)
+        d = numbers[dst] if dst in numbers else number(dst)
+        if s is None or d is None:
+            continue
+        known = outgoing.get(s)
+        if known is None:
+            known = outgoing[s] = set(exploration.successors_of(s))
+        edges += (act, d) in known
+    edges_total = sum(len(exploration.successors_of(i)) for i in range(exploration.state_count))
+    return Coverage(states, edges, exploration.state_count, edges_total)
 
 
 def replay_script(model: Model, steps: Sequence[Step]) -> list[str]:
@@ -611,6 +854,10 @@ def result_to_json(model: Model, config: str, result: FuzzResult, cov: Coverage 
         "seed": result.seed,
         "seconds": round(result.seconds, 3),
         "seconds_to_find": None if result.seconds_to_find is None else round(result.seconds_to_find, 3),
+        "examples_to_find": result.examples_to_find,
+        "steps_per_second": round(result.steps_per_second),
+        "walks": result.walks,
+        "found_length": result.found_length,
         "inconclusive": result.inconclusive,
         "coverage": cov.to_json() if cov else None,
     }

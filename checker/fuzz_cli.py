@@ -43,8 +43,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         out: dict[str, Any] = result_to_json(model, args.config, result, cov)
         print(json.dumps(out, indent=2))
         return EXIT_FOUND if result.found else EXIT_OK
-    print(f"{args.config}: {result.examples:,} examples, {result.steps:,} steps in {result.seconds:.2f}s "
-          f"({result.steps_per_second:,.0f} steps/s), seed {args.seed}")
+    print(f"{args.config}: {result.examples:,} examples ({result.walks:,} walks), {result.steps:,} steps "
+          f"in {result.seconds:.2f}s ({result.steps_per_second:,.0f} steps/s), seed {args.seed}")
     print(f"coverage: {cov.states:,} of {cov.states_total:,} states, {cov.edges:,} of {cov.edges_total:,} edges")
     if result.alphabet is not None and not result.alphabet.complete:
         print(f"note: action labels learnt from the first {result.alphabet.states:,} states only")
@@ -54,7 +54,10 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         print(f"no counterexample found for {len(props)} propert{'y' if len(props) == 1 else 'ies'}")
         return EXIT_OK
     steps = result.counterexample
-    found_in = f", first failing run after {result.seconds_to_find:.2f}s" if result.seconds_to_find is not None else ""
+    found_in = ""
+    if result.seconds_to_find is not None:
+        found_in = (f", first failing run (#{result.examples_to_find}, {result.found_length} steps) "
+                    f"after {result.seconds_to_find:.2f}s")
     print(f"\n== {result.violated.name} violated ({len(steps) - 1} steps{found_in}): {result.reason}")
     print(f"   claim: {result.violated.claim}")
     for line in timeline_lines(model, steps):
@@ -70,7 +73,7 @@ def register(sub: Any, name: str) -> None:
     p.add_argument("--config", required=True)
     p.add_argument("--property", action="append", help="a property (repeatable; default: all)")
     p.add_argument("--max-examples", type=int, default=300, help="Hypothesis runs (default 300)")
-    p.add_argument("--steps", type=int, default=40, help="rule steps per run (default 40)")
+    p.add_argument("--steps", type=int, default=60, help="steps per run (default 60)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_fuzz)

@@ -2,13 +2,16 @@
 
 Profiles (env ``MIGMODEL_PROFILE``): ``ci`` (default) runs one seed per configuration; ``thorough``
 runs the acceptance criterion in full (10 seeds per configuration, found in >= 9 of them, every
-shrunk counterexample within one step of the BFS shortest one). ``-s`` shows both lengths.
+shrunk counterexample within one step of the BFS shortest one, median time to find <= 5 s).
+``-s`` shows the numbers.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import statistics
 from functools import cache
 from typing import Any
 
@@ -16,35 +19,25 @@ import pytest
 
 from checker.analysis import check
 from checker.cli import load_suite, main
-from checker.explore import Exploration, explore
-from checker.fuzz import fuzz, replay_script
+from checker.explore import Exploration, Step, explore
+from checker.fuzz import _Oracle, _Stats, fuzz, replay_script, shorten
 from checker.simulate import run_script
 
 PROP = "source-resumable-before-pong"
 PROFILE = os.environ.get("MIGMODEL_PROFILE", "ci")
 SEEDS = 10 if PROFILE == "thorough" else 1
 EXAMPLES = 300
-STEPS = 40
+STEPS = 60
+FIND_SECONDS = 5.0
 
 SUITE = load_suite()
 CONFIGS = SUITE.configs()
 
 # Configurations where the measured numbers (benchmarks/bench_fuzz.py: 10 seeds, 300 examples,
-# 40 steps) miss a target: name -> the numbers. A configuration leaves this list only when the
-# benchmark meets the bar. The CI profile skips them (each costs 20-90 s of shrinking); the
-# thorough profile runs them as non-strict xfails.
-_M = "measured found {}/10, shrunk lengths {} vs BFS {}"
-BELOW_BAR: dict[str, str] = {
-    "qemu-7.2": _M.format(5, "16,11,11,16,17", 9),
-    "qemu-10.0": _M.format(10, "6,6,9,9,9,9,6,9,6,9", 6),
-    "qemu-10.2": _M.format(10, "16,10,10,16,16,16,13,13,10,16", 10),
-    "qemu-11.1-to-7.2": _M.format(1, "21", 20),
-    "qemu-7.2-to-11.1": _M.format(4, "13,11,20,11", 9),
-    "qemu-10.2-bitmaps-only": _M.format(9, "10,8,8,10,8,10,8,10,9", 8),
-    "qemu-10.2-bitmaps-return-path": _M.format(10, "12 in every seed", 9),
-    "qemu-11.1-shared-disk": _M.format(7, "16 in every seed found", 16),
-    "qemu-11.1-preempt": _M.format(4, "18 in every seed found", 18),
-}
+# 60 steps) miss a target: name -> the numbers. A configuration leaves this list only when the
+# benchmark meets the bar. The CI profile skips them; the thorough profile runs them as non-strict
+# xfails. Empty since every configuration meets the bar (see benchmarks/bench_fuzz.py).
+BELOW_BAR: dict[str, str] = {}
 
 
 @cache
@@ -65,6 +58,17 @@ def _param(name: str) -> Any:
     return name
 
 
+def _assert_real(model: Any, prop: Any, exploration: Exploration, steps: list[Step]) -> None:
+    """A path of the model from its initial state, ending in a state the exhaustive checker
+    reached, where the property's scope holds."""
+    assert steps[0].action is None and steps[0].state == model.init_states()[0]
+    for before, step in itertools.pairwise(steps):
+        assert (step.action, step.state) in list(model.successors(before.state))
+    last = steps[-1].state
+    assert prop.where(last)
+    assert exploration.index_of(last) >= 0
+
+
 @pytest.mark.parametrize("name", [_param(n) for n in CONFIGS])
 def test_fuzz_agrees_with_verify(name: str) -> None:
     model, prop, exploration, shortest = _setup(name)
@@ -73,32 +77,46 @@ def test_fuzz_agrees_with_verify(name: str) -> None:
         assert not result.found, f"{name}: fuzz reports a violation the exhaustive checker does not"
         return
     lengths: list[int | None] = []
+    finds: list[float] = []
     for seed in range(SEEDS):
         result = fuzz(model, [prop], max_examples=EXAMPLES, steps=STEPS, seed=seed)
         if not (result.found and result.counterexample):
             lengths.append(None)
             continue
-        # every counterexample is real: the exhaustive checker knows its last state as a violation
-        last = result.counterexample[-1].state
-        assert prop.where(last)
-        assert exploration.index_of(last) >= 0
+        # every counterexample is real: a path of the model to a state the exhaustive checker knows
+        _assert_real(model, prop, exploration, result.counterexample)
         lengths.append(len(result.counterexample) - 1)
+        assert result.seconds_to_find is not None
+        finds.append(result.seconds_to_find)
     found = [n for n in lengths if n is not None]
-    print(f"{name}: found in {len(found)}/{SEEDS} seeds, shrunk lengths {lengths}, BFS shortest {shortest}")
+    print(f"{name}: found in {len(found)}/{SEEDS} seeds, shrunk lengths {lengths}, BFS shortest {shortest}, "
+          f"seconds to find {[round(t, 2) for t in finds]}")
     need = SEEDS if SEEDS < 10 else 9
     assert len(found) >= need, f"{name}: found in {len(found)}/{SEEDS} seeds (need {need}); lengths {lengths}"
     assert all(n <= shortest + 1 for n in found), f"{name}: shrunk lengths {found}, BFS shortest {shortest}"
+    if PROFILE == "thorough":
+        assert statistics.median(finds) <= FIND_SECONDS, f"{name}: seconds to find {finds}"
 
 
 def test_seed_reproduces_the_run() -> None:
-    # on a configuration where nothing is found, so the whole run (no shrink) is compared
+    # on a configuration where nothing is found, so the whole run is compared
     model, prop, _, _ = _setup("qemu-11.1-busy-guest")
     a = fuzz(model, [prop], max_examples=60, steps=STEPS, seed=7)
     b = fuzz(model, [prop], max_examples=60, steps=STEPS, seed=7)
     assert a.found == b.found
     assert a.counterexample == b.counterexample
-    assert (a.examples, a.steps) == (b.examples, b.steps)
+    assert (a.examples, a.steps, a.walks) == (b.examples, b.steps, b.walks)
     assert a.visited_edges == b.visited_edges
+    c = fuzz(model, [prop], max_examples=60, steps=STEPS, seed=8)
+    assert c.visited_edges != a.visited_edges
+
+
+def test_seed_reproduces_the_counterexample() -> None:
+    model, prop, _, _ = _setup("qemu-11.1")
+    a = fuzz(model, [prop], max_examples=EXAMPLES, steps=STEPS, seed=3)
+    b = fuzz(model, [prop], max_examples=EXAMPLES, steps=STEPS, seed=3)
+    assert a.found and a.counterexample == b.counterexample
+    assert (a.examples_to_find, a.found_length) == (b.examples_to_find, b.found_length)
 
 
 def test_replay_script_reaches_the_violating_state() -> None:
@@ -114,13 +132,68 @@ def test_replay_script_reaches_the_violating_state() -> None:
     assert exploration.index_of(replayed[-1].state) >= 0
 
 
+def test_without_shrinking_the_run_is_as_found() -> None:
+    model, prop, exploration, _ = _setup("qemu-11.1")
+    raw = fuzz(model, [prop], max_examples=EXAMPLES, steps=STEPS, seed=1, shrink=False)
+    short = fuzz(model, [prop], max_examples=EXAMPLES, steps=STEPS, seed=1)
+    assert raw.counterexample and short.counterexample and raw.found_length is not None
+    _assert_real(model, prop, exploration, raw.counterexample)
+    assert len(raw.counterexample) - 1 <= raw.found_length
+    assert len(short.counterexample) <= len(raw.counterexample)
+
+
+class _Counter:
+    """A toy model: a counter ``x`` (0..6) and an irrelevant bit ``y``; bad once ``x`` reaches 5."""
+
+    def init_states(self) -> list[tuple[int, int]]:
+        return [(0, 0)]
+
+    def successors(self, state: tuple[int, int]) -> list[tuple[str, tuple[int, int]]]:
+        x, y = state
+        out = [("toggle", (x, 1 - y))]
+        if x < 6:
+            out.append(("inc", (x + 1, y)))
+        if x > 0:
+            out.append(("dec", (x - 1, y)))
+        return out
+
+    def is_final(self, state: tuple[int, int]) -> bool:
+        return False
+
+    def describe_action(self, action: str) -> dict[str, Any]:
+        return {"actor": "toy", "action": action}
+
+    def describe_state(self, state: tuple[int, int]) -> dict[str, Any]:
+        return {"x": state[0], "y": state[1]}
+
+
+def test_shorten_removes_detours() -> None:
+    from checker.spec import Kind, Property
+
+    model = _Counter()
+    prop = Property("below-five", Kind.ALWAYS, "x stays below 5", predicate=lambda s: s[0] < 5)
+    state = model.init_states()[0]
+    steps = [Step(None, state)]
+    detour = ["inc", "toggle", "inc", "dec", "inc", "toggle", "inc", "inc", "toggle", "dec", "inc", "inc"]
+    for action in detour:
+        state = dict(model.successors(state))[action]
+        steps.append(Step(action, state))
+    assert state[0] == 5
+    out = shorten(_Oracle(model, 1_000, _Stats()), prop, steps)
+    assert [s.action for s in out[1:]] == ["inc"] * 5
+    assert out[-1].state == (5, 0)
+
+
 def test_cli_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["fuzz", "--config", "qemu-10.2-bitmaps-only", "--property", PROP, "--max-examples", "300",
                  "--steps", str(STEPS), "--seed", "0", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == (1 if out["found"] else 0)
-    for key in ("config", "found", "property", "counterexample", "examples", "seconds", "coverage"):
+    for key in ("config", "found", "property", "counterexample", "examples", "seconds", "coverage",
+                "seconds_to_find", "steps_per_second"):
         assert key in out
     assert set(out["coverage"]) == {"states", "edges", "states_total", "edges_total"}
+    assert 0 < out["coverage"]["states"] <= out["coverage"]["states_total"]
+    assert 0 < out["coverage"]["edges"] <= out["coverage"]["edges_total"]
     assert out["found"] and out["property"] == PROP
     assert out["replay"] and all(": " in line for line in out["replay"])
