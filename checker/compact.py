@@ -351,7 +351,10 @@ class _Index:
         out = np.full(len(rows), -1, dtype=np.int64)
         if not len(self.hashes) or not len(rows):
             return out
-        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        order = np.argsort(hashes)
+        at = np.empty(len(hashes), dtype=np.intp)
+        at[order] = np.searchsorted(self.hashes, hashes[order])  # sorted needles: cache-friendly
+        at = np.minimum(at, len(self.hashes) - 1)
         hit = self.hashes[at] == hashes
         numbers = self.numbers[at[hit]]
         if not np.array_equal(self.rows.data[numbers], rows[hit]):

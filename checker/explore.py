@@ -257,8 +257,9 @@ def explore(
     moves (``checker.compact``): the same states, edges and numbering, much faster. ``compact=False``
     searches through ``model.successors`` instead (the tests compare the two).
 
-    The garbage collector is disabled during the search: the store only grows and holds no cycles,
-    and collections triggered by millions of new tuples would otherwise dominate the run time.
+    The garbage collector is disabled during either search: the store only grows and holds no
+    cycles, and collections triggered by millions of new objects would otherwise dominate the run
+    time (more so in a process that already holds a large heap).
     """
     limit = sys.maxsize if max_states is None else max_states
     if limit < 0:
@@ -267,12 +268,17 @@ def explore(
     factoring = getattr(model, "factoring", None) if compact else None
     offered = factoring() if callable(factoring) else None
     if offered is not None:
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         try:
             return _explore_packed(model, Packed(model.init_states(), offered), limit, progress, started)
         except (HashCollision, StateEncodingError):
             # Two states hashed alike (astronomically rare), or a field has more values than its
             # slot holds: the plain search gives the same result, only slower.
             started = time.perf_counter()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
     search: Any = model
     gc_was_enabled = gc.isenabled()
     gc.disable()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -80,7 +80,7 @@ Seqs = frozenset[tuple[tuple[str, ...], tuple[str, ...]]]
 def runs(cfg: C.Config, allow: Callable[[Action], bool], stop: Callable[[World], bool] = is_final) -> Seqs:
     comp = compile_rows(cfg)
 
-    @lru_cache(maxsize=None)
+    @cache
     def from_(w: World, depth: int) -> frozenset[tuple[tuple[str, ...], tuple[str, ...]]]:
         if stop(w) or depth > 80:
             return frozenset({((), ())}) if stop(w) else frozenset()
