@@ -235,6 +235,13 @@ class Exploration:
         return digest.hexdigest()
 
 
+def _sources(edge_start: IntArray) -> IntArray:
+    """Each edge's source state, from the CSR offsets (edges are grouped by source)."""
+    src: IntArray = np.repeat(np.arange(len(edge_start) - 1, dtype=np.intc), np.diff(edge_start))
+    src.flags.writeable = False
+    return src
+
+
 def _repr_line(value: object) -> str:
     return f"{value!r}\n"
 
@@ -367,8 +374,6 @@ def explore(
         progress(count, edges, current_depth)
 
     start_view = _view(edge_start)
-    src: IntArray = np.repeat(np.arange(count, dtype=np.intc), np.diff(start_view))
-    src.flags.writeable = False
     return Exploration(
         model=model,
         stored=states,
@@ -376,7 +381,7 @@ def explore(
         init=init,
         actions=actions,
         edge_start=start_view,
-        edge_src=src,
+        edge_src=_sources(start_view),
         edge_dst=_view(edge_dst),
         edge_act=_view(edge_act),
         parent=_view(parent),
@@ -421,8 +426,6 @@ def _explore_packed(
         return view
 
     start_view = frozen(edge_start)
-    src: IntArray = np.repeat(np.arange(count, dtype=np.intc), np.diff(start_view))
-    src.flags.writeable = False
     return Exploration(
         model=model,
         stored=rows,
@@ -430,7 +433,7 @@ def _explore_packed(
         init=init,
         actions=actions,
         edge_start=start_view,
-        edge_src=src,
+        edge_src=_sources(start_view),
         edge_dst=frozen(edge_dst),
         edge_act=frozen(renumber[edge_act]),
         parent=frozen(parent),
