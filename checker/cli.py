@@ -223,6 +223,12 @@ def _extensions() -> list[tuple[str, Callable[[Any, str], None]]]:
                 raise
             continue
         out.append((name, mod.register))
+    # Subcommands a model plugin brings (QEMU-specific ones such as `drift`): the
+    # ``migmodel.commands`` entry point group, name -> a ``register(sub, name)`` function.
+    known = {n for n, _ in out}
+    for ep in sorted(entry_points(group="migmodel.commands"), key=lambda e: e.name):
+        if ep.name not in known:
+            out.append((ep.name, ep.load()))
     return out
 
 
