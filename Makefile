@@ -1,34 +1,45 @@
 # qemu-migration-model: one entry point per job. `make report` and `make test` are the quick start.
+# Nothing here installs system packages except `make system-deps`, which says what it installs.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup report verify test lint manifest bench qemu-setup qemu-test clean
+.PHONY: setup dev-setup system-deps report verify test lint manifest bench qemu-setup qemu-test clean
 
-$(BIN)/migmodel: pyproject.toml
+# The tool alone (`pip install -e .`: numpy, hypothesis, transitions): all `make report` needs.
+$(VENV)/.tool: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+# Tests, lint and the real-QEMU harness: the [dev] and [harness] extras on top.
+$(VENV)/.dev: $(VENV)/.tool
 	$(BIN)/pip install -q -e '.[dev,harness]'
 	@touch $@
 
-setup: $(BIN)/migmodel
-	@# Graphviz turns the DOT graphs into SVG/PNG; without it DOT and Mermaid are still written.
-	@command -v dot >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		(apt-get update -qq && apt-get install -y -qq --no-install-recommends graphviz >/dev/null) || \
-		echo "note: graphviz not installed; reports keep DOT and Mermaid graphs only"; }
+setup: $(VENV)/.tool
+dev-setup: $(VENV)/.dev
 
-# The main job: verify every named configuration against the pinned manifest, write reports/.
+# Optional system packages, with apt-get (as root): Graphviz draws the state graphs as SVG/PNG
+# (without it the report and `migmodel graph` write DOT and Mermaid only), Chromium runs the
+# report's screenshot test (skipped without it).
+system-deps:
+	@echo "system-deps: apt-get install graphviz (SVG/PNG graphs) and chromium (report screenshot test)"
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends graphviz chromium
+
+# The main job: explore every named configuration once, check verdicts and counts against the
+# pinned manifest, and write reports/ (only if they match).
 report: setup
-	$(BIN)/migmodel verify --quiet --no-counterexamples --check-manifest tests/manifest.json
-	$(BIN)/migmodel report --out reports --quiet
+	$(BIN)/migmodel report --out reports --check-manifest tests/manifest.json --quiet
 
 verify: setup
 	$(BIN)/migmodel verify
 
-test: setup
+test: dev-setup
 	$(BIN)/python -m pytest -q
 
-lint: setup
+lint: dev-setup
 	$(BIN)/ruff check model properties checker
 	$(BIN)/mypy --strict model properties checker
 
@@ -36,10 +47,10 @@ lint: setup
 manifest: setup
 	$(BIN)/migmodel verify --quiet --no-counterexamples --write-manifest tests/manifest.json || true
 
-bench: setup
+bench: dev-setup
 	$(BIN)/python benchmarks/bench_verify.py
 
-qemu-setup: setup
+qemu-setup: dev-setup
 	bash harness/setup-qemu.sh
 
 qemu-test: qemu-setup

@@ -1,7 +1,7 @@
 """Judging properties over an explored graph.
 
 Every judge works on the compact arrays of an ``Exploration`` and composes whole-graph algorithms
-(numpy masks, ``scipy.sparse.csgraph`` strong components and breadth-first search) instead of
+(numpy masks, strong components and breadth-first search of ``checker.digraph``) instead of
 looping over states in Python, so judging stays cheap next to the search even at millions of
 states. Predicates are evaluated once per state and ``via`` filters once per distinct action, and
 both are cached for the duration of one ``check`` call, so properties sharing a predicate share
@@ -39,9 +39,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import breadth_first_order, connected_components
 
+from checker.digraph import reverse_reachable, strong_components
 from checker.explore import Exploration, Step, explore
 from checker.spec import Kind, Model, Property
 
@@ -152,24 +151,9 @@ class _Judge:
     # -- graph algorithms ----------------------------------------------------------------------
 
     def reverse_reachable(self, goal: BoolArray, edges: BoolArray) -> BoolArray:
-        """States from which some goal state is reachable using only the edges in ``edges``.
-
-        One breadth-first search on the transposed graph from a virtual node joined to every goal
-        state, instead of one search per goal.
-        """
-        n = self.n
-        goals = np.flatnonzero(goal)
-        if goals.size == 0:
-            return np.zeros(n, dtype=np.bool_)
-        src, dst = self.ex.edge_src[edges], self.ex.edge_dst[edges]
-        rows = np.concatenate([dst, np.full(goals.size, n, dtype=dst.dtype)])
-        cols = np.concatenate([src, goals.astype(src.dtype)])
-        transposed = csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n + 1, n + 1))
-        order = breadth_first_order(transposed, n, directed=True, return_predecessors=False)
-        reached = np.zeros(n + 1, dtype=np.bool_)
-        reached[order] = True
-        result: BoolArray = reached[:n]
-        return result
+        """States from which some goal state is reachable using only the edges in ``edges``
+        (one backward search from all goal states at once)."""
+        return reverse_reachable(self.n, self.ex.edge_src[edges], self.ex.edge_dst[edges], goal)
 
     def shortest_loop(self, entry: int, edges: BoolArray) -> list[Step]:
         """A shortest run of ``edges`` from ``entry`` back to ``entry`` (empty if there is none).
@@ -276,8 +260,7 @@ class _Judge:
         src, dst = ex.edge_src[kept], ex.edge_dst[kept]
         if n == 0:
             return Verdict(prop, holds=True, note="holds vacuously: no reachable state")
-        graph = csr_matrix((np.ones(src.size), (src, dst)), shape=(n, n))
-        count, labels = connected_components(graph, directed=True, connection="strong")
+        count, labels = strong_components(n, src, dst)
         leaves = labels[src] != labels[dst]
         bottom = np.ones(count, dtype=np.bool_)
         bottom[labels[src[leaves]]] = False

@@ -22,6 +22,7 @@ verdict and count matches the manifest); 1 a property is violated / a check fail
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -69,7 +70,8 @@ def write_atomic(path: str, data: str | bytes) -> None:
 
 
 def _want_progress(args: argparse.Namespace) -> bool:
-    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+    """A progress bar on a terminal, when ``rich`` is installed (the ``[dev]`` extra; optional)."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty() and importlib.util.find_spec("rich") is not None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
@@ -196,10 +195,13 @@ class Exploration:
             (actions[a], d) for a, d in zip(self.edge_act[lo:hi].tolist(), self.edge_dst[lo:hi].tolist(), strict=True)
         ]
 
-    def to_networkx(self) -> nx.DiGraph:
+    def to_networkx(self) -> Any:
         """The graph as a ``networkx.DiGraph``: node ``i`` has attribute ``state``; an edge has
         ``action`` (the first action, in exploration order, joining that pair) and ``actions``
-        (all of them, in order). Costs about 1 KB per edge: meant for small graphs and exports."""
+        (all of them, in order). Costs about 1 KB per edge: meant for small graphs and exports.
+        networkx is not a dependency of the tool: install it (``pip install networkx``) to use this."""
+        import networkx as nx
+
         graph = nx.DiGraph()
         graph.add_nodes_from((i, {"state": s}) for i, s in enumerate(self.states))
         actions = self.actions

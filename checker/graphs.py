@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from checker.explore import Exploration, Step
@@ -329,13 +328,35 @@ def to_mermaid(g: Graph) -> str:
 
 
 def to_graphml(g: Graph) -> str:
-    x = nx.DiGraph(title=g.title, notes="\n".join(g.notes))
+    """GraphML (as networkx would write it: string attributes declared as ``key`` elements),
+    written with the standard library so that exporting needs no graph package."""
+    from xml.etree import ElementTree as ET
+
+    ns = "http://graphml.graphdrawing.org/xmlns"
+    root = ET.Element("graphml", {"xmlns": ns})
+    fields = (("graph", ("title", "notes")), ("node", ("label", "style", "cluster")),
+              ("edge", ("label", "style", "actions")))
+    ids: dict[tuple[str, str], str] = {}
+    for domain, names in fields:
+        for name in names:
+            ids[(domain, name)] = key = f"d{len(ids)}"
+            ET.SubElement(root, "key", {"id": key, "for": domain, "attr.name": name, "attr.type": "string"})
+    graph = ET.SubElement(root, "graph", {"edgedefault": "directed"})
+
+    def data(parent: ET.Element, domain: str, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            ET.SubElement(parent, "data", {"key": ids[(domain, name)]}).text = value
+
+    data(graph, "graph", {"title": g.title, "notes": "\n".join(g.notes)})
     cluster_of = {n: t for t, ms in g.clusters.items() for n in ms}
     for n, label, style in g.nodes:
-        x.add_node(n, label=label, style=style, cluster=cluster_of.get(n, ""))
+        node = ET.SubElement(graph, "node", {"id": str(n)})
+        data(node, "node", {"label": label, "style": style, "cluster": cluster_of.get(n, "")})
     for a, b, label, style, tip in g.edges:
-        x.add_edge(a, b, label=label, style=style, actions=tip)
-    return "\n".join(nx.generate_graphml(x)) + "\n"
+        edge = ET.SubElement(graph, "edge", {"source": str(a), "target": str(b)})
+        data(edge, "edge", {"label": label, "style": style, "actions": tip})
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def graphviz_version() -> str | None:

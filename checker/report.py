@@ -32,15 +32,32 @@ from typing import Any
 from checker import graphs as G
 from checker.analysis import steps_to_json
 from checker.spec import Kind, Property, Suite
-from checker.verify import ConfigResult, UsageError, result_to_json, run_config, select, verdict_word
+from checker.verify import (
+    ConfigResult,
+    UsageError,
+    diff_manifest,
+    manifest_of,
+    result_to_json,
+    run_config,
+    select,
+    verdict_word,
+)
 
-__all__ = ("ReportError", "build_report", "write_report_dir")
+__all__ = ("ManifestMismatch", "ReportError", "build_report", "write_report_dir")
 
 Progress = Callable[[str], None]
 
 
 class ReportError(UsageError):
     """The report cannot be written where asked."""
+
+
+class ManifestMismatch(Exception):
+    """The explored verdicts or counts differ from the pinned manifest; ``problems`` says how."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} differences from the manifest")
+        self.problems = problems
 
 
 @dataclass
@@ -381,8 +398,13 @@ def _svg_ids(svg: str, prefix: str) -> str:
 
 
 def build_report(suite: Suite, folder: str, *, configs: Sequence[str] | None = None,
-                 max_states: int | None = None, progress: Progress | None = None) -> dict[str, int]:
-    """Write the whole report into ``folder`` (which must exist and be empty); returns sizes."""
+                 max_states: int | None = None, progress: Progress | None = None,
+                 manifest: dict[str, Any] | None = None) -> dict[str, int]:
+    """Write the whole report into ``folder`` (which must exist and be empty); returns sizes.
+
+    With ``manifest`` (a pinned manifest, ``checker.verify.load_manifest``), the verdicts and counts
+    of this one exploration per configuration are compared with it first, and ``ManifestMismatch``
+    is raised, before anything is written, if they differ."""
     say = progress or (lambda _msg: None)
     chosen, props = select(suite, configs, None)
     pages: list[_ConfigPage] = []
@@ -393,6 +415,10 @@ def build_report(suite: Suite, folder: str, *, configs: Sequence[str] | None = N
         page.graphs = _graphs(suite, config, r)
         page.cxs = _counterexamples(suite, r)
         pages.append(page)
+    if manifest is not None:
+        problems = diff_manifest(manifest, manifest_of({p.result.name: p.data for p in pages}))
+        if problems:
+            raise ManifestMismatch(problems)
     dot = G.graphviz_version()
     jobs = [(page, stem, g) for page in pages for stem, g in page.graphs.items()]
     files: dict[str, str | bytes] = {}

@@ -2,25 +2,31 @@
 
   migmodel report --out reports                     # every configuration
   migmodel report --out /tmp/r --config qemu-11.1   # some of them (repeatable)
+  migmodel report --out reports --check-manifest tests/manifest.json   # `make report`
+
+Each configuration is explored once; with ``--check-manifest`` its verdicts and counts are compared
+with the pinned manifest first, and nothing is written (exit 1) if they differ.
 
 The folder is replaced whole, atomically; re-running on the same model gives identical bytes.
-Progress goes to stderr with ``rich`` when stderr is a terminal and ``--quiet`` is not given.
+Progress goes to stderr with ``rich`` (if installed) when stderr is a terminal and ``--quiet`` is not given.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from typing import Any
 
-from checker.report import build_report, write_report_dir
+from checker.report import ManifestMismatch, build_report, write_report_dir
+from checker.verify import load_manifest
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from checker.cli import load_suite
 
     suite = load_suite()
-    show = not args.quiet and sys.stderr.isatty()
+    show = not args.quiet and sys.stderr.isatty() and importlib.util.find_spec("rich") is not None
     bar: Any = None
     task: Any = None
     if show:
@@ -35,9 +41,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(task, description=message)
 
+    # A bad manifest is reported before the exploration, not after.
+    manifest = load_manifest(args.check_manifest) if args.check_manifest else None
     try:
         sizes = write_report_dir(args.out, lambda folder: build_report(
-            suite, folder, configs=args.config, max_states=args.max_states, progress=progress))
+            suite, folder, configs=args.config, max_states=args.max_states, progress=progress,
+            manifest=manifest))
+    except ManifestMismatch as mismatch:
+        for problem in mismatch.problems:
+            print(f"manifest: {problem}", file=sys.stderr)
+        print(f"migmodel report: {args.out} not written: the results differ from {args.check_manifest} "
+              "(after a deliberate model change: make manifest)", file=sys.stderr)
+        return 1
     finally:
         if bar is not None:
             bar.stop()
@@ -53,5 +68,7 @@ def register(sub: Any, name: str) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="the report folder (replaced whole)")
     p.add_argument("--config", action="append", help="a configuration (repeatable; default: all)")
     p.add_argument("--max-states", type=int, default=5_000_000)
+    p.add_argument("--check-manifest", metavar="FILE",
+                   help="exit 1, writing nothing, unless verdicts and counts match FILE (as verify does)")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary line")
     p.set_defaults(func=cmd_report)

@@ -29,6 +29,8 @@ def _browser() -> str | None:
 def test_index_html_screenshot(tmp_path: Path) -> None:
     browser = _browser()
     if browser is None:
+        if os.environ.get("MIGMODEL_REQUIRE_CHROMIUM"):
+            pytest.fail("MIGMODEL_REQUIRE_CHROMIUM is set (CI) but no Chromium is installed")
         pytest.skip("no Chromium found (apt-get install -y chromium): cannot screenshot reports/index.html")
     assert INDEX.exists(), "run `migmodel report --out reports` first"
     shot = Path(os.environ.get("MIGMODEL_SCREENSHOT") or tmp_path / "index.png")
