@@ -136,7 +136,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"configs": results}, indent=2))
     else:
-        print_matrix(runs, props, show_counterexamples=not args.no_counterexamples)
+        print_matrix(runs, props, show_counterexamples=not args.no_counterexamples,
+                     explain_state=suite.explain_state)
     if expected is not None:
         problems = V.diff_manifest(expected, V.manifest_of(results))
         for p in problems:

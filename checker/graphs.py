@@ -412,6 +412,22 @@ def sequence_chart(suite: Suite, steps: list[dict[str, Any]]) -> dict[str, Any]:
     return {"lanes": lanes, "events": events}
 
 
+def annotate_chart(chart: dict[str, Any], changed: Sequence[Sequence[str]], final: Sequence[str]) -> dict[str, Any]:
+    """The chart with, per step, the state fields that step changed (``checker.stepinfo.changed_keys``)
+    and a closing note on how the run ends (``checker.stepinfo.final_state_lines``)."""
+    return {**chart, "changed": {i: list(keys) for i, keys in enumerate(changed) if keys}, "final": list(final)}
+
+
+def _wrap(words: Sequence[str], width: int) -> list[str]:
+    lines: list[str] = []
+    for word in words:
+        if lines and len(lines[-1]) + 2 + len(word) <= width:
+            lines[-1] += ", " + word
+        else:
+            lines.append(word)
+    return lines
+
+
 def _mm_seq(text: str) -> str:
     return text.replace(";", ",").replace("#", "").replace("\n", "<br/>")
 
@@ -423,9 +439,14 @@ def sequence_mermaid(chart: dict[str, Any], title: str = "") -> str:
     if title:
         lines.append(f"  title {_mm_seq(title)}")
     lines.extend(f"  participant {ids[lane]} as {lane}" for lane in lanes)
+    changed: dict[int, list[str]] = chart.get("changed", {})
+    marked: set[int] = set()
     for e in chart["events"]:
         a, b = ids[e["from"]], ids[e["to"]]
         text = f"{e['step']}: {_mm_seq(e['text'])}"
+        if e["step"] in changed and e["step"] not in marked:
+            marked.add(e["step"])
+            text += f" [changed: {', '.join(changed[e['step']])}]"
         if e["kind"] == "message":
             lines.append(f"  {a}->>{b}: {text}")
         elif e["kind"] == "lost":
@@ -436,10 +457,13 @@ def sequence_mermaid(chart: dict[str, Any], title: str = "") -> str:
             lines.append("  end")
         else:
             lines.append(f"  Note over {a}{',' + b if b != e['from'] else ''}: {text}")
+    if chart.get("final"):
+        body = "<br/>".join(_mm_seq(line) for line in chart["final"])
+        lines.append(f"  Note over {ids[lanes[0]]},{ids[lanes[-1]]}: how it ends<br/>{body}")
     return "\n".join(lines) + "\n"
 
 
-_LANE_W, _ROW_H, _LEFT, _TOP, _CHAR_W = 190, 20, 44, 46, 6.4
+_LANE_W, _ROW_H, _LEFT, _TOP, _CHAR_W = 190, 20, 112, 46, 6.4
 
 
 def _esc(text: str) -> str:
@@ -447,10 +471,14 @@ def _esc(text: str) -> str:
 
 
 def sequence_svg(chart: dict[str, Any], title: str = "") -> str:
-    """A hand-laid-out SVG of the chart: one column per lane, one row per event (text lines)."""
+    """A hand-laid-out SVG of the chart: one column per lane, one row per event (text lines).
+
+    The left margin holds each step's number and the state fields it changed (``annotate_chart``);
+    a closing box under all lanes says how the run ends."""
     lanes: list[str] = chart["lanes"]
     x = {lane: _LEFT + _LANE_W // 2 + i * _LANE_W for i, lane in enumerate(lanes)}
     width = _LEFT + _LANE_W * len(lanes) + 10
+    changed: dict[int, list[str]] = chart.get("changed", {})
     body: list[str] = []
     y = _TOP + 12
     last_step = None
@@ -460,6 +488,11 @@ def sequence_svg(chart: dict[str, Any], title: str = "") -> str:
         if e["step"] != last_step:
             body.append(f'<line x1="0" y1="{y - 6}" x2="{width}" y2="{y - 6}" class="sep"/>')
             body.append(f'<text x="6" y="{y + 9}" class="step">{e["step"]}</text>')
+            delta = _wrap(changed.get(e["step"], []), 15)
+            for k, line in enumerate(delta):
+                mark = "\u0394 " if k == 0 else ""
+                body.append(f'<text x="24" y="{y + 9 + 11 * k}" class="chg">{mark}{_esc(line)}</text>')
+            height = max(height, 11 * len(delta) + 4)
             last_step = e["step"]
         a, b = x[e["from"]], x[e["to"]]
         kind = e["kind"]
@@ -485,6 +518,18 @@ def sequence_svg(chart: dict[str, Any], title: str = "") -> str:
                 body.append(f'<text x="{x0 + box_w / 2:.0f}" y="{y + 9 + 12 * k}" class="nt">'
                             f"{_esc(line)}</text>")
         y += height + 6
+    final: list[str] = chart.get("final", [])
+    if final:
+        body.append(f'<line x1="0" y1="{y - 6}" x2="{width}" y2="{y - 6}" class="sep"/>')
+        box_h = 14 * (len(final) + 1) + 8
+        body.append(f'<rect x="{_LEFT - 4}" y="{y}" width="{width - _LEFT - 2}" height="{box_h}" rx="3" '
+                    'class="end"/>')
+        body.append(f'<text x="{_LEFT + 4}" y="{y + 15}" class="eh">How it ends</text>')
+        limit = int((width - _LEFT - 16) / _CHAR_W)
+        for k, line in enumerate(final):
+            shown = line if len(line) <= limit else line[: limit - 1] + "\u2026"
+            body.append(f'<text x="{_LEFT + 4}" y="{y + 29 + 14 * k}" class="et">{_esc(shown)}</text>')
+        y += box_h + 8
     total_h = y + 10
     head = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="seq" width="{width}" height="{total_h}" '
@@ -496,7 +541,9 @@ def sequence_svg(chart: dict[str, Any], title: str = "") -> str:
         ".mt{text-anchor:middle;fill:#0d47a1}.nt{text-anchor:middle;fill:#212121}"
         ".note{fill:#fffde7;stroke:#bdbdbd}.fault{fill:#ffcdd2;stroke:#c62828}"
         ".lost{text-anchor:middle;fill:#c62828;font-weight:bold}.lane{stroke:#90a4ae;stroke-dasharray:4 3}"
-        ".lh{text-anchor:middle;font-weight:bold;fill:#263238}.lb{fill:#eceff1;stroke:#90a4ae}</style>",
+        ".lh{text-anchor:middle;font-weight:bold;fill:#263238}.lb{fill:#eceff1;stroke:#90a4ae}"
+        ".chg{fill:#6a1b9a;font-size:9px}.end{fill:#e3f2fd;stroke:#1565c0}.eh{font-weight:bold;fill:#0d47a1}"
+        ".et{fill:#212121}</style>",
     ]
     if title:
         head.append(f'<title>{_esc(title)}</title>')

@@ -1,17 +1,22 @@
 """Plain-text rendering: the verdict matrix and timelines, for terminals and logs.
 
 Generic: a state is shown through ``Model.describe_state`` (its keys become columns), an action
-through ``Model.describe_action``.
+through ``Model.describe_action``. In a timeline, a value a step changed is marked ``*``; a
+counterexample ends with its final state explained (``checker.stepinfo``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from checker.explore import Step
 from checker.spec import Model, Property
+from checker.stepinfo import final_state, final_state_lines
 from checker.verify import ConfigResult, verdict_word
+
+CHANGED = "*"
+"""Prefix of a timeline cell whose value the step changed."""
 
 
 def _cell(value: Any) -> str:
@@ -23,6 +28,7 @@ def _cell(value: Any) -> str:
 def timeline_lines(model: Model, steps: Sequence[Step]) -> list[str]:
     rows: list[list[str]] = []
     header: list[str] = []
+    prev: dict[str, Any] | None = None
     for i, (action, state) in enumerate(steps):
         d = model.describe_state(state)
         if not header:
@@ -31,7 +37,9 @@ def timeline_lines(model: Model, steps: Sequence[Step]) -> list[str]:
         text = str(a.get("action", ""))
         if a.get("refused"):
             text += f" [refused: {a['refused']}]"
-        rows.append([str(i), str(a.get("actor", "")), text, *(_cell(v) for v in d.values())])
+        cells = [(CHANGED if prev is not None and prev.get(k) != v else "") + _cell(v) for k, v in d.items()]
+        rows.append([str(i), str(a.get("actor", "")), text, *cells])
+        prev = d
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     widths = [min(w, 60) for w in widths]
 
@@ -67,7 +75,8 @@ def matrix_lines(runs: Sequence[ConfigResult], props: Sequence[Property]) -> lis
     return out
 
 
-def print_matrix(runs: Sequence[ConfigResult], props: Sequence[Property], *, show_counterexamples: bool) -> None:
+def print_matrix(runs: Sequence[ConfigResult], props: Sequence[Property], *, show_counterexamples: bool,
+                 explain_state: Callable[[Any], Sequence[tuple[str, str]]] | None = None) -> None:
     for line in matrix_lines(runs, props):
         print(line)
     if not show_counterexamples:
@@ -87,3 +96,6 @@ def print_matrix(runs: Sequence[ConfigResult], props: Sequence[Property], *, sho
                 print("   ... then forever:")
                 for line in timeline_lines(r.model, v.loop)[2:]:
                     print("   " + line)
+            print(f"   ({CHANGED} marks a value the step changed.) How it ends:")
+            for line in final_state_lines(final_state(r.model, v.counterexample[-1].state, explain_state)):
+                print("     " + line)

@@ -1,16 +1,19 @@
 """The verification report: Markdown, one self-contained HTML page and the JSON matrix.
 
-``build_report`` explores every chosen configuration, judges every property and writes:
+``build_report`` explores every chosen configuration once, judges every property and writes:
 
   index.md, index.html     the headline questions answered from the verdicts, the verdict matrix,
-                           per configuration its statistics, graphs and counterexamples
-  configs/NAME.md          one page per configuration
-  graphs/NAME/*            machine, reachable and product graphs (DOT, Mermaid, SVG)
-  counterexamples/NAME/*   each counterexample as a sequence chart (Mermaid, SVG)
+                           the configurations and properties; light (no pictures), linking to:
+  configs/NAME.md, .html   one page per configuration: verdicts, graphs, counterexamples
+  counterexamples/NAME/P.html  one page per counterexample: the story, how it ends (each thread and
+                           what it waits for, the enabled actions), the sequence chart, the steps
+                           with the values each step changed marked
+  counterexamples/NAME/P.mmd, .svg  the sequence chart (Mermaid, SVG)
+  graphs/NAME/*            machine, reachable and product graphs (DOT, Mermaid, SVG with Graphviz)
   report.json              the ``migmodel verify --json`` structure, without timings
 
-Generic: QEMU appears only through the suite's hooks (``Suite.explain``, ``sequence``,
-``questions``...). Everything is deterministic (no timestamps, no timings, fixed order), so a
+Generic: QEMU appears only through the suite's hooks (``Suite.explain``, ``explain_state``,
+``sequence``, ``questions``...). Everything is deterministic (no timestamps, no timings, fixed order), so a
 re-run with the same model and the same Graphviz gives byte-identical files; the Graphviz version
 is written in the index for that reason. The folder is built next to the target and swapped in
 whole: a failure or Ctrl-C leaves the previous report untouched.
@@ -32,6 +35,7 @@ from typing import Any
 from checker import graphs as G
 from checker.analysis import steps_to_json
 from checker.spec import Kind, Property, Suite
+from checker.stepinfo import changed_keys, final_state, final_state_lines
 from checker.verify import (
     ConfigResult,
     UsageError,
@@ -72,6 +76,10 @@ class _Cx:
     mermaid: str
     svg: str
     anchor: str
+    changed: list[list[str]]
+    final: dict[str, Any]
+    page: str
+    """Its HTML page, relative to the report folder."""
 
 
 @dataclass
@@ -107,11 +115,14 @@ def _counterexamples(suite: Suite, r: ConfigResult) -> list[_Cx]:
             continue
         steps = steps_to_json(r.model, v.counterexample)
         loop = steps_to_json(r.model, v.loop, start=len(steps)) if v.loop else []
-        chart = G.sequence_chart(suite, steps + loop)
+        changed = changed_keys(steps + loop)
+        final = final_state(r.model, v.counterexample[-1].state, suite.explain_state)
+        chart = G.annotate_chart(G.sequence_chart(suite, steps + loop), changed, final_state_lines(final))
         title = f"{r.name}: {v.property.name}"
         out.append(_Cx(v.property, v.note, steps, loop, _story(suite, steps, loop),
                        G.sequence_mermaid(chart, title), G.sequence_svg(chart, title),
-                       _anchor(r.name, v.property.name)))
+                       _anchor(r.name, v.property.name), changed, final,
+                       f"counterexamples/{r.name}/{_slug(v.property.name)}.html"))
     return out
 
 
@@ -130,6 +141,10 @@ def _graphs(suite: Suite, config: Any, r: ConfigResult) -> dict[str, G.Graph]:
 
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _value(v: Any) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, list) else str(v)
 
 
 def _word(p: Property, holds: bool) -> str:
@@ -237,15 +252,20 @@ def _config_md(suite: Suite, page: _ConfigPage, has_svg: bool) -> str:
         L += ["None: every property that can fail holds.", ""]
     for cx in page.cxs:
         L += [f'<a id="{cx.anchor}"></a>', "", f"### {cx.prop.name}", "", f"Claim: {cx.prop.claim}", "",
-              f"**What happens:** {cx.story}", "", f"_{cx.note}_", "",
-              f"![sequence chart](../counterexamples/{r.name}/{_slug(cx.prop.name)}.svg)", "",
+              f"**What happens:** {cx.story}", "", f"_{cx.note}_", "", "**How it ends:**", ""]
+        L += [f"* {_md_cell(line)}" for line in final_state_lines(cx.final)]
+        L += ["", f"![sequence chart](../counterexamples/{r.name}/{_slug(cx.prop.name)}.svg)", "",
               "```mermaid", cx.mermaid.rstrip("\n"), "```", "",
+              "Values in **bold** changed at that step.", "",
               "| # | actor | action | " + " | ".join(cx.steps[0]["state"].keys()) + " |",
               "|---|---|---|" + "---|" * len(cx.steps[0]["state"])]
-        for s in cx.steps + cx.loop:
-            vals = [", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in s["state"].values()]
+        for s, changed in zip(cx.steps + cx.loop, cx.changed, strict=True):
+            cells = []
+            for key, v in s["state"].items():
+                text = _md_cell(_value(v)) or "-"
+                cells.append(f"**{text}**" if key in changed else text)
             L.append(f"| {s['step']} | {s.get('actor', '')} | {_md_cell(str(s.get('action', '')))} | "
-                     + " | ".join(_md_cell(x) or "-" for x in vals) + " |")
+                     + " | ".join(cells) + " |")
         if cx.loop:
             L += ["", f"Steps {cx.loop[0]['step']}-{cx.loop[-1]['step']} repeat forever."]
         L.append("")
@@ -253,32 +273,48 @@ def _config_md(suite: Suite, page: _ConfigPage, has_svg: bool) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# HTML.
+# HTML: a light index and one page per configuration and per counterexample. Every page is
+# self-contained (inline style, no script, nothing loaded) and fits a 1,280-pixel window.
 
 _CSS = """
+*{box-sizing:border-box}
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#212121;background:#fafafa}
-main{max-width:1500px;margin:0 auto;padding:16px 28px 60px}
-h1{font-size:26px;margin:10px 0 4px}h2{margin-top:36px;border-bottom:2px solid #cfd8dc;padding-bottom:4px}
-h3{margin-top:26px}code{font-size:90%;background:#eceff1;padding:1px 4px;border-radius:3px}
-table{border-collapse:collapse;margin:8px 0;font-size:13px;background:#fff}
-th,td{border:1px solid #cfd8dc;padding:4px 7px;text-align:left;vertical-align:top}
+main{max-width:1200px;margin:0 auto;padding:12px 24px 48px}
+h1{font-size:24px;margin:10px 0 4px}
+h2{font-size:19px;margin-top:30px;border-bottom:2px solid #cfd8dc;padding-bottom:3px}
+h3{font-size:16px;margin-top:22px}code{font-size:90%;background:#eceff1;padding:1px 4px;border-radius:3px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px;background:#fff;max-width:100%}
+th,td{border:1px solid #cfd8dc;padding:4px 7px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#eceff1}
-table.matrix td{text-align:center;white-space:nowrap}table.matrix th.p{text-align:left;white-space:nowrap}
-table.matrix thead th{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;text-align:left}
+table.matrix{font-size:11px}table.matrix td{text-align:center;white-space:nowrap;padding:3px 4px}
+table.matrix th.p{text-align:left;white-space:nowrap;overflow-wrap:normal}
+table.matrix thead th{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;text-align:left;
+overflow-wrap:normal;padding:6px 3px}
 .holds{background:#c8e6c9;color:#1b5e20}.violated{background:#ef9a9a;color:#7f0000;font-weight:bold}
 .reached{background:#e8f5e9;color:#2e7d32}.never{background:#fff3e0;color:#e65100}
-.yes{background:#c8e6c9;color:#1b5e20;font-weight:bold}.no{background:#ef9a9a;color:#7f0000;font-weight:bold}
+.yes{background:#c8e6c9;color:#1b5e20;font-weight:bold;white-space:nowrap}
+.no{background:#ef9a9a;color:#7f0000;font-weight:bold;white-space:nowrap}
 td a{color:inherit}.note{color:#546e7a;font-size:13px}.lede{color:#37474f}
-.graph{max-width:100%;height:auto;background:#fff;border:1px solid #eceff1}
-.seqwrap,.graphwrap{overflow-x:auto}details{margin:6px 0}summary{cursor:pointer}
-.cx{border-left:4px solid #e57373;padding:4px 12px;margin:14px 0;background:#fff}
-.story{font-size:14px}.steps td{font-family:monospace;font-size:11px}
-nav a{margin-right:10px}
+svg{max-width:100%;height:auto}.graph{background:#fff;border:1px solid #eceff1}
+details{margin:6px 0}summary{cursor:pointer}
+.crumbs{font-size:13px;color:#546e7a}.crumbs a{margin-right:4px}
+.story{font-size:14px}.end{border-left:4px solid #1565c0;background:#fff;padding:6px 12px;font-size:14px}
+.end ul{margin:4px 0;padding-left:20px}
+table.steps td{font-family:monospace;font-size:11px}
+table.steps td.chg{background:#f3e5f5;font-weight:bold;color:#4a148c}
+ul.configs{columns:2;font-size:14px}
 """
 
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _rich(text: object) -> str:
+    """Escaped text with Markdown's inline code spans (`x`) turned into ``<code>``: no backtick
+    reaches the page as a literal character."""
+    escaped = _e(text)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped).replace("`", "'")
 
 
 def _cls(prop: Property, holds: bool) -> str:
@@ -287,15 +323,25 @@ def _cls(prop: Property, holds: bool) -> str:
     return "holds" if holds else "violated"
 
 
+def _html_page(title: str, body: list[str]) -> str:
+    return "\n".join(["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+                      '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                      f"<title>{_e(title)}</title>", f"<style>{_CSS}</style></head><body><main>",
+                      *body, "</main></body></html>"]) + "\n"
+
+
+def _config_href(name: str, up: str = "") -> str:
+    return f"{up}configs/{name}.html"
+
+
 def _index_html(suite: Suite, pages: list[_ConfigPage], props: Sequence[Property], dot: str | None) -> str:
-    H: list[str] = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-                    f"<title>Verification report: {_e(suite.name)} model</title>",
-                    f"<style>{_CSS}</style></head><body><main>",
-                    f"<h1>Verification report: {_e(suite.name)} model</h1>",
+    H: list[str] = [f"<h1>Verification report: {_e(suite.name)} model</h1>",
                     f'<p class="lede">{len(pages)} configurations explored exhaustively, {len(props)} '
-                    "properties judged on each. Every answer below is generated from the verdicts.</p>",
-                    "<nav>" + " ".join(f'<a href="#cfg-{_slug(p.result.name)}">{_e(p.result.name)}</a>'
-                                       for p in pages) + "</nav>"]
+                    "properties judged on each. Every answer below is generated from the verdicts; each "
+                    "configuration and each counterexample has its own page.</p>",
+                    '<ul class="configs">' + "".join(
+                        f'<li><a href="{_config_href(p.result.name)}">{_e(p.result.name)}</a></li>' for p in pages)
+                    + "</ul>"]
     matrix = _matrix_html(pages, props)
     for k, (question, prop, rows) in enumerate(_answers(suite, pages, props)):
         if k == 1:
@@ -303,89 +349,131 @@ def _index_html(suite: Suite, pages: list[_ConfigPage], props: Sequence[Property
             matrix = []
         H.append(f"<h2>{_e(question)}</h2>")
         H.append(f'<p class="note">Property <code>{_e(prop.name)}</code> ({_e(prop.kind.value)}): '
-                 f"{_e(prop.claim)}</p>")
+                 f"{_rich(prop.claim)}</p>")
         H.append("<table><tr><th>configuration</th><th>answer</th><th>evidence</th></tr>")
         for page, holds, evidence, cx in rows:
             name = page.result.name
-            link = f' (<a href="#{cx.anchor}">counterexample</a>)' if cx else ""
-            H.append(f'<tr><td><a href="#cfg-{_slug(name)}"><b>{_e(name)}</b></a><br>'
-                     f'<span class="note">{_e(page.result.description)}</span></td>'
+            link = f' (<a href="{cx.page}">counterexample</a>)' if cx else ""
+            H.append(f'<tr><td><a href="{_config_href(name)}"><b>{_e(name)}</b></a><br>'
+                     f'<span class="note">{_rich(page.result.description)}</span></td>'
                      f'<td class="{"yes" if holds else "no"}">{"yes" if holds else "no"}</td>'
-                     f"<td>{_e(evidence)}{link}</td></tr>")
+                     f"<td>{_rich(evidence)}{link}</td></tr>")
         H.append("</table>")
     H.extend(matrix)
+    H.append("<h2>Configurations</h2><table><tr><th>configuration</th><th>states</th><th>edges</th>"
+             "<th>depth</th><th>violated</th></tr>")
+    for page in pages:
+        d, name = page.data, page.result.name
+        bad = sum(1 for v in page.result.verdicts if not v.holds and v.property.kind is not Kind.SOMETIMES)
+        H.append(f'<tr><td><a href="{_config_href(name)}">{_e(name)}</a></td><td>{d["states"]:,}</td>'
+                 f'<td>{d["edges"]:,}</td><td>{d["depth"]}</td><td>{bad}</td></tr>')
+    H.append("</table>")
     H.append("<h2>Properties</h2><table><tr><th>property</th><th>kind</th><th>claim</th><th>reference</th></tr>")
     for prop in props:
         H.append(f"<tr><td><code>{_e(prop.name)}</code></td><td>{_e(prop.kind.value)}</td>"
-                 f"<td>{_e(prop.claim)}</td><td>{_e(prop.reference)}</td></tr>")
+                 f"<td>{_rich(prop.claim)}</td><td>{_rich(prop.reference)}</td></tr>")
     H.append("</table>")
-    for page in pages:
-        H.extend(_config_html(page))
-    H.append(f'<p class="note">{_e(_tool_line(dot))}</p>')
-    H.append("</main></body></html>")
-    return "\n".join(H) + "\n"
+    H.append(f'<p class="note">{_rich(_tool_line(dot))}</p>')
+    return _html_page(f"Verification report: {suite.name} model", H)
 
 
 def _matrix_html(pages: list[_ConfigPage], props: Sequence[Property]) -> list[str]:
-    H = ["<h2>Verdict matrix</h2>"]
+    H = ["<h2>Verdict matrix</h2>",
+         '<p class="note">Each violated cell links to its counterexample; hover a cell for the note.</p>']
     H.append('<table class="matrix"><thead><tr><th></th>' + "".join(
-        f'<th><a href="#cfg-{_slug(p.result.name)}">{_e(p.result.name)}</a></th>' for p in pages)
+        f'<th><a href="{_config_href(p.result.name)}">{_e(p.result.name)}</a></th>' for p in pages)
         + "</tr></thead><tbody>")
     for prop in props:
         cells = []
         for page in pages:
             v = next(v for v in page.result.verdicts if v.property.name == prop.name)
             word = _e(_word(prop, v.holds))
-            if not v.holds and v.counterexample is not None:
-                word = f'<a href="#{_anchor(page.result.name, prop.name)}">{word}</a>'
+            cx = next((c for c in page.cxs if c.prop.name == prop.name), None)
+            if cx is not None:
+                word = f'<a href="{cx.page}">{word}</a>'
             cells.append(f'<td class="{_cls(prop, v.holds)}" title="{_e(v.note)}">{word}</td>')
         H.append(f'<tr><th class="p" title="{_e(prop.claim)}">{_e(prop.name)}</th>{"".join(cells)}</tr>')
     H.append("</tbody></table>")
     return H
 
 
-def _config_html(page: _ConfigPage) -> list[str]:
+def _config_html(suite: Suite, page: _ConfigPage) -> str:
     r, d = page.result, page.data
-    H = [f'<h2 id="cfg-{_slug(r.name)}">{_e(r.name)}</h2>', f'<p class="lede">{_e(r.description)}</p>',
+    H = [f'<p class="crumbs"><a href="../index.html">report</a> / {_e(r.name)}</p>',
+         f"<h1>{_e(r.name)}</h1>", f'<p class="lede">{_rich(r.description)}</p>',
          "<table><tr><th>states</th><th>edges</th><th>depth</th><th>fingerprint</th></tr>"
          f"<tr><td>{d['states']:,}</td><td>{d['edges']:,}</td><td>{d['depth']}</td>"
          f"<td><code>{_e(d['fingerprint'])}</code></td></tr></table>",
-         "<table><tr><th>property</th><th>verdict</th><th>note</th></tr>"]
+         "<h2>Verdicts</h2><table><tr><th>property</th><th>verdict</th><th>note</th></tr>"]
+    by_prop = {cx.prop.name: cx for cx in page.cxs}
     for v in r.verdicts:
         word = _e(_word(v.property, v.holds))
-        if not v.holds and v.counterexample is not None:
-            word = f'<a href="#{_anchor(r.name, v.property.name)}">{word}</a>'
+        cx = by_prop.get(v.property.name)
+        if cx is not None:
+            word = f'<a href="../{cx.page}">{word}</a>'
         H.append(f'<tr><td><code>{_e(v.property.name)}</code></td><td class="{_cls(v.property, v.holds)}">'
-                 f"{word}</td><td>{_e(v.note)}</td></tr>")
-    H.append("</table>")
+                 f"{word}</td><td>{_rich(v.note)}</td></tr>")
+    H.append("</table><h2>Counterexamples</h2>")
+    if not page.cxs:
+        H.append("<p>None: every property that can fail holds.</p>")
+    else:
+        H.append("<table><tr><th>property</th><th>steps</th><th>what happens</th></tr>")
+        for cx in page.cxs:
+            H.append(f'<tr><td><a href="../{cx.page}"><code>{_e(cx.prop.name)}</code></a></td>'
+                     f"<td>{len(cx.steps) - 1}</td><td>{_rich(cx.story)}</td></tr>")
+        H.append("</table>")
+    H.append("<h2>Graphs</h2>")
     for stem, g in page.graphs.items():
-        openness = "" if stem == "reachable" else " open" if stem.startswith("machine") else ""
-        H.append(f"<details{openness}><summary><b>{_e(g.title)}</b> "
-                 f'<span class="note">{_e(" ".join(g.notes))}</span></summary>')
+        base = f"../graphs/{r.name}/{stem}"
+        H.append(f"<h3>{_e(g.title)}</h3>")
+        H.append(f'<p class="note">{_rich(" ".join(g.notes))} Sources: <a href="{base}.dot">DOT</a>, '
+                 f'<a href="{base}.mmd">Mermaid</a>.</p>')
         svg = page.svgs.get(stem)
         if svg is not None:
-            H.append(f'<div class="graphwrap">{svg}</div>')
-        else:
-            H.append(f"<pre>{_e(G.to_mermaid(g))}</pre>")
-        H.append("</details>")
-    if not page.cxs:
-        H.append("<p>No counterexample: every property that can fail holds.</p>")
-    for cx in page.cxs:
-        H.append(f'<div class="cx" id="{cx.anchor}"><h3>{_e(r.name)}: {_e(cx.prop.name)} violated</h3>')
-        H.append(f'<p class="note">Claim: {_e(cx.prop.claim)}<br>{_e(cx.note)}</p>')
-        H.append(f'<p class="story"><b>What happens:</b> {_e(cx.story)}</p>')
-        H.append(f'<details><summary>sequence chart ({len(cx.steps) - 1} steps'
-                 f"{f', then a loop of {len(cx.loop)}' if cx.loop else ''})</summary>"
-                 f'<div class="seqwrap">{_svg_ids(cx.svg, cx.anchor)}</div></details>')
-        keys = list(cx.steps[0]["state"].keys())
-        H.append("<details><summary>steps</summary><table class=\"steps\"><tr><th>#</th><th>actor</th>"
-                 "<th>action</th>" + "".join(f"<th>{_e(k)}</th>" for k in keys) + "</tr>")
-        for s in cx.steps + cx.loop:
-            vals = [", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in s["state"].values()]
-            H.append(f"<tr><td>{s['step']}</td><td>{_e(s.get('actor', ''))}</td><td>{_e(s.get('action', ''))}"
-                     "</td>" + "".join(f"<td>{_e(x) or '-'}</td>" for x in vals) + "</tr>")
-        H.append("</table></details></div>")
-    return H
+            H.append(f"<details{' open' if stem.startswith('machine') else ''}><summary>picture</summary>"
+                     f"{svg}</details>")
+    return _html_page(f"{r.name}: verification report", H)
+
+
+def _cx_html(suite: Suite, page: _ConfigPage, cx: _Cx) -> str:
+    name = page.result.name
+    H = [f'<p class="crumbs"><a href="../../index.html">report</a> / '
+         f'<a href="../../{_config_href(name)}">{_e(name)}</a> / {_e(cx.prop.name)}</p>',
+         f"<h1>{_e(name)}: <code>{_e(cx.prop.name)}</code> {_e(_word(cx.prop, False))}</h1>",
+         f'<p class="note">{_rich(page.result.description)}</p>',
+         f"<p><b>Claim</b> ({_e(cx.prop.kind.value)}): {_rich(cx.prop.claim)}</p>",
+         f'<p class="note">{_rich(cx.note)}</p>',
+         f'<p class="story"><b>What happens:</b> {_rich(cx.story)}</p>',
+         '<div class="end"><b>How it ends</b> (the last state, '
+         f"step {cx.steps[-1]['step']}):<ul>"]
+    for t in cx.final["threads"]:
+        H.append(f"<li><b>{_e(t['thread'])}</b>: {_rich(t['doing'])}</li>")
+    moves = "; ".join(cx.final["moves"]) or "nothing changes the state (every action is refused or a no-op)"
+    H.append(f"<li><b>enabled</b>: {_rich(moves)}</li>")
+    if cx.final["refused"]:
+        H.append(f"<li><b>refused</b>: {_rich('; '.join(cx.final['refused']))}</li>")
+    if cx.final["idle"]:
+        H.append(f"<li><b>no effect</b>: {_rich('; '.join(cx.final['idle']))}</li>")
+    H.append("</ul></div>")
+    loop = f", then a loop of {len(cx.loop)} repeating forever" if cx.loop else ""
+    H.append(f"<h2>Sequence chart ({len(cx.steps) - 1} steps{loop})</h2>")
+    H.append('<p class="note">The left margin lists, under each step number, the fields that step changed '
+             f'(\u0394). <a href="{_slug(cx.prop.name)}.svg">SVG</a>, '
+             f'<a href="{_slug(cx.prop.name)}.mmd">Mermaid</a>.</p>')
+    H.append(_svg_ids(cx.svg, cx.anchor))
+    keys = list(cx.steps[0]["state"].keys())
+    H.append('<h2>Steps</h2><p class="note">Highlighted: a value that step changed.</p>'
+             '<table class="steps"><tr><th>#</th><th>actor</th><th>action</th>'
+             + "".join(f"<th>{_e(k)}</th>" for k in keys) + "</tr>")
+    for s, changed in zip(cx.steps + cx.loop, cx.changed, strict=True):
+        action = str(s.get("action", "")) + (f" [refused: {s['refused']}]" if s.get("refused") else "")
+        cells = "".join(f'<td{" class=chg" if k in changed else ""}>{_e(_value(s["state"][k])) or "-"}</td>'
+                        for k in keys)
+        H.append(f"<tr><td>{s['step']}</td><td>{_e(s.get('actor', ''))}</td><td>{_e(action)}</td>{cells}</tr>")
+    H.append("</table>")
+    if cx.loop:
+        H.append(f"<p>Steps {cx.loop[0]['step']}-{cx.loop[-1]['step']} repeat forever.</p>")
+    return _html_page(f"{name}: {cx.prop.name} violated", H)
 
 
 def _svg_ids(svg: str, prefix: str) -> str:
@@ -441,7 +529,9 @@ def build_report(suite: Suite, folder: str, *, configs: Sequence[str] | None = N
             base = f"counterexamples/{page.result.name}/{_slug(cx.prop.name)}"
             files[f"{base}.mmd"] = cx.mermaid
             files[f"{base}.svg"] = cx.svg
+            files[cx.page] = _cx_html(suite, page, cx)
         files[f"configs/{page.result.name}.md"] = _config_md(suite, page, dot is not None)
+        files[f"configs/{page.result.name}.html"] = _config_html(suite, page)
     say("writing the index")
     files["report.json"] = json.dumps({"configs": {p.result.name: p.data for p in pages}}, indent=2) + "\n"
     files["index.md"] = _index_md(suite, pages, props, dot)

@@ -156,6 +156,9 @@ class Suite:
     """What the two names of ``project`` are."""
     explain: Callable[[list[dict[str, Any]]], str] | None = None
     """A counterexample (``steps_to_json`` output) -> one plain-English paragraph."""
+    explain_state: Callable[[Any], Sequence[tuple[str, str]]] | None = None
+    """A state (the model's own value) -> (thread, what it is doing or blocked on) for each thread:
+    how a counterexample ends (``checker.stepinfo.final_state``)."""
     sequence: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
     """Steps (``steps_to_json`` output) -> a sequence chart: ``{"lanes": [name, ...], "events":
     [{"step": i, "kind": "message" | "note" | "fault" | "lost", "from": lane, "to": lane,

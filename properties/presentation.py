@@ -6,6 +6,8 @@
 * ``sequence``: a counterexample as a sequence chart (source, main stream, return path,
   destination, management), messages inferred from consecutive states' ``main`` / ``rp`` queues.
 * ``explain``: a counterexample in one plain-English paragraph.
+* ``explain_state``: what each QEMU thread of a world is doing or blocked on (the end of a
+  counterexample: why nothing moves).
 * ``QUESTIONS``: what the report's index answers from the verdicts.
 
 The checker renders all of it generically; nothing here draws.
@@ -16,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from model import world as W
 from model.config import Config
 from model.status import MigrationStatus
-from model.system import Action, all_rows, effective_dest
+from model.system import Action, _msg, all_rows, effective_dest
 from model.world import World
 
-__all__ = ("QUESTIONS", "explain", "machine_diagrams", "project", "sequence")
+__all__ = ("QUESTIONS", "explain", "explain_state", "machine_diagrams", "project", "sequence")
 
 QUESTIONS: tuple[tuple[str, str], ...] = (
     ("Can the source always resume its guest when the migration fails before the PONG?",
@@ -239,3 +242,98 @@ def explain(steps: list[dict[str, Any]]) -> str:
     story = "; ".join(parts) if parts else "nothing notable happens"
     return (f"{story[0].upper()}{story[1:]}. In the end the source is {_status(last, 'src')}, "
             f"the destination {_status(last, 'dst')}: {end}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# What each thread waits for.
+
+_SRC_PC: dict[str, str] = {
+    W.PC_IDLE: "no migration thread yet (before QMP migrate)",
+    W.PC_SETUP: "connecting and setting up (migration_connect, qemu_savevm_state_setup)",
+    W.PC_PRE_SWITCHOVER: "waiting for QMP migrate-continue (pause_event, pause-before-switchover)",
+    W.PC_PACKAGE: "in postcopy_start: guest stopped, about to send the package",
+    W.PC_SENT: "in postcopy_start: package sent, about to check the stream and leave device",
+    W.PC_COMPLETE: "precopy completion: device state sent, waiting for the destination's SHUT "
+                   "(close_return_path_on_source)",
+    W.PC_WAIT_PONG: "waiting for PONG 0x42 with nothing left to send (postcopy_package_loaded_event)",
+    W.PC_PAUSED: "paused (postcopy_pause): waiting for QMP migrate resume=true (postcopy_pause_sem)",
+    W.PC_RESUME: "recovering (postcopy_do_resume): POSTCOPY_RESUME sent, waiting for RESUME_ACK (rp_sem)",
+    W.PC_PC_COMPLETE: "postcopy completion: EOF sent, joining the return-path thread (waits for SHUT)",
+    W.PC_FINISH: "loop left: migration_iteration_finish about to restart the guest or leave it stopped",
+    W.PC_CLEANUP: "gone; migration_cleanup_bh pending on the main loop",
+    W.PC_DONE: "gone; clean-up done",
+    W.PC_STUCK: "gone without a clean-up path (\"Unknown ending state\"): nothing changes the status again",
+}
+
+_DST_MAIN: dict[str, str] = {
+    W.DM_LOAD: "reading the main stream (process_incoming_migration_co)",
+    W.DM_QUIT: "stopped reading after RUN (LOADVM_QUIT); the listen thread owns the main stream",
+    W.DM_FAILED: "its load failed; the error is set on the main stream (from_src_file) for the listen thread",
+    W.DM_DONE: "precopy load finished",
+}
+
+
+def _next(queue: Sequence[Any]) -> str:
+    return f"next in the queue: {_short(_msg(queue[0]))}" if queue else "nothing in flight"
+
+
+def explain_state(w: World) -> list[tuple[str, str]]:
+    """(thread, what it is doing or blocked on) for every QEMU thread of ``w``, source first.
+
+    Derived from the thread positions (``s_pc``, ``s_rp``, ``d_main``, ``d_listen``, ``d_bh``) and
+    the queues, so a reader sees why nothing moves at the end of a counterexample."""
+    out: list[tuple[str, str]] = []
+    if not w.s_alive:
+        out.append(("src process", "gone (killed)"))
+    else:
+        doing = _SRC_PC.get(w.s_pc, w.s_pc)
+        if w.s_pc == W.PC_ITERATE:
+            doing = "iterating: sending RAM, serving page requests, checking the stream for errors"
+            if w.s_status is MigrationStatus.POSTCOPY_DEVICE:
+                doing += ("; PONG 0x42 arrived, acts on it at its next iteration" if w.s_loaded
+                          else "; no PONG 0x42 yet")
+        elif w.s_pc == W.PC_WAIT_PONG and w.s_loaded:
+            doing = "PONG 0x42 arrived: about to move to postcopy-active"
+        out.append(("src migration thread", doing))
+        if w.s_rp == W.RP_ON:
+            rp = (f"reading the return path, {_next(w.rp)}" if w.rp
+                  else "blocked reading the return path (nothing in flight"
+                  + ("; the connection is down: the read fails next)" if w.link == W.LINK_DOWN else ")"))
+            out.append(("src return-path thread", rp))
+        elif w.s_rp in (W.RP_OK, W.RP_ERR):
+            out.append(("src return-path thread", "exited after SHUT(0)" if w.s_rp == W.RP_OK
+                        else "exited after an error (a read error or SHUT(1))"))
+    if not w.d_alive:
+        out.append(("dst process", "gone (exited or killed)"))
+        return out
+    if w.d_main == W.DM_IDLE:
+        main = ("listening for the recovery channel (QMP migrate-recover)" if w.d_recover
+                else "no incoming migration yet (before QMP migrate-incoming)" if w.d_status is MigrationStatus.NONE
+                else "waiting for the incoming stream to start" if w.d_status is MigrationStatus.SETUP
+                else "not reading")
+        if w.d_status is MigrationStatus.SETUP and not w.d_recover and w.link == W.LINK_DOWN:
+            main += " (the connection is down: nothing will arrive)"
+    elif w.d_main == W.DM_PACKAGE:
+        left = ", ".join(_short(_msg(m)) for m in w.d_pkg) or "nothing"
+        main = f"loading the package; left in it: {left}"
+    else:
+        main = _DST_MAIN.get(w.d_main, w.d_main)
+        if w.d_main == W.DM_LOAD:
+            main += f"; {_next(w.main)}"
+    out.append(("dst main thread", main))
+    if w.d_listen == W.DL_ON:
+        if w.main:
+            listen = f"reading the main stream, {_next(w.main)}"
+        elif w.link == W.LINK_DOWN:
+            listen = "reading the main stream: the connection is down, the read fails next"
+        else:
+            listen = "blocked reading the main stream (postcopy_listen_thread): nothing arrives"
+            if w.d_ferr:
+                listen += "; it would see the main thread's error only when something arrives"
+        out.append(("dst listen thread", listen))
+    elif w.d_listen == W.DL_DONE:
+        out.append(("dst listen thread", "exited"))
+    if w.d_bh:
+        out.append(("dst RUN bottom half", "scheduled: activates the disks and starts the guest"
+                    if w.d_autostart else "scheduled: leaves the guest paused for QMP cont"))
+    return out

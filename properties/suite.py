@@ -46,6 +46,7 @@ def qemu_suite() -> Suite:
         project=presentation.project,
         project_axes=("source", "destination"),
         explain=presentation.explain,
+        explain_state=presentation.explain_state,
         sequence=presentation.sequence,
         questions=lambda: presentation.QUESTIONS,
         mutants=_mutants,

@@ -74,11 +74,57 @@ def test_index_answers_the_pong_question() -> None:
         assert ("**yes**" if holds else "**no**") in row, name
 
 
+def _html_pages() -> dict[str, str]:
+    return {str(p.relative_to(REPORTS)): p.read_text(encoding="utf-8") for p in sorted(REPORTS.rglob("*.html"))}
+
+
 def test_html_is_self_contained() -> None:
-    page = (REPORTS / "index.html").read_text(encoding="utf-8")
-    assert "<svg" in page
-    assert not re.search(r"""(src|href)=["']https?:""", page), "index.html must not load anything"
-    assert "<link" not in page and "<script" not in page
+    pages = _html_pages()
+    assert "index.html" in pages
+    for name, page in pages.items():
+        assert not re.search(r"""(src|href)=["']https?:""", page), f"{name} must not load anything"
+        assert "<link" not in page and "<script" not in page, name
+
+
+def test_index_is_light_and_links_a_page_per_configuration() -> None:
+    index = (REPORTS / "index.html").read_bytes()
+    assert len(index) <= 1_000_000, f"index.html is {len(index):,} bytes"
+    assert b"<svg" not in index, "pictures belong on the configuration and counterexample pages"
+    data = json.loads((REPORTS / "report.json").read_text(encoding="utf-8"))
+    pages = _html_pages()
+    for name in data["configs"]:
+        assert f'href="configs/{name}.html"'.encode() in index, name
+        assert f"configs/{name}.html" in pages, name
+
+
+def test_every_link_between_pages_resolves() -> None:
+    for name, page in _html_pages().items():
+        for target in re.findall(r'href="([^"#]+)', page):
+            assert (REPORTS / name).parent.joinpath(target).resolve().exists(), (name, target)
+
+
+def test_no_stray_markdown_in_html() -> None:
+    """Markdown code spans and emphasis are turned into HTML, never shown as backticks or stars."""
+    for name, page in _html_pages().items():
+        text = re.sub(r"<style>.*?</style>|<[^>]+>", "", page, flags=re.S)
+        assert "`" not in text, (name, text[max(0, text.find("`") - 60):text.find("`") + 60])
+        assert "**" not in text, name
+
+
+def test_counterexample_pages_explain_the_end_and_mark_changes() -> None:
+    pages = _html_pages()
+    data = json.loads((REPORTS / "report.json").read_text(encoding="utf-8"))
+    for config, result in data["configs"].items():
+        for prop, verdict in result["properties"].items():
+            if verdict["holds"] or not verdict["counterexample"]:
+                continue
+            page = pages[f"counterexamples/{config}/{prop.lower()}.html"]
+            assert "How it ends" in page and "<b>enabled</b>" in page, (config, prop)
+            assert "migration thread</b>" in page or "src process</b>" in page, (config, prop)
+            assert 'class=chg' in page and "<svg" in page, (config, prop)
+    stuck = pages["counterexamples/qemu-10.2/no-stuck-state.html"]
+    assert "waiting for PONG 0x42" in stuck
+    assert "nothing changes the state" in stuck
 
 
 def test_refuses_to_replace_a_foreign_folder(tmp_path: Path) -> None:
