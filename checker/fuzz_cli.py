@@ -19,7 +19,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     from checker.cli import load_suite
     from checker.explore import explore
     from checker.fuzz import coverage, fuzz, replay_script, result_to_json
-    from checker.render import timeline_lines
+    from checker.render import ending_lines, timeline_lines
 
     for flag, value, least in (("--max-examples", args.max_examples, 1), ("--steps", args.steps, 1)):
         if value < least:
@@ -61,6 +61,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     print(f"\n== {result.violated.name} violated ({len(steps) - 1} steps{found_in}): {result.reason}")
     print(f"   claim: {result.violated.claim}")
     for line in timeline_lines(model, steps):
+        print("   " + line)
+    for line in ending_lines(model, steps[-1].state, suite.explain_state):
         print("   " + line)
     print(f"\nreplay with: migmodel simulate --config {args.config} --script FILE, FILE holding:")
     for line in replay_script(model, steps):

@@ -75,6 +75,14 @@ def matrix_lines(runs: Sequence[ConfigResult], props: Sequence[Property]) -> lis
     return out
 
 
+def ending_lines(model: Model, state: Any,
+                 explain_state: Callable[[Any], Sequence[tuple[str, str]]] | None) -> list[str]:
+    """The close of a printed counterexample: the ``*`` legend, then how it ends (each thread and
+    what it waits for, the enabled and refused actions)."""
+    return [f"({CHANGED} marks a value the step changed.) How it ends:",
+            *("  " + line for line in final_state_lines(final_state(model, state, explain_state)))]
+
+
 def print_matrix(runs: Sequence[ConfigResult], props: Sequence[Property], *, show_counterexamples: bool,
                  explain_state: Callable[[Any], Sequence[tuple[str, str]]] | None = None) -> None:
     for line in matrix_lines(runs, props):
@@ -96,6 +104,5 @@ def print_matrix(runs: Sequence[ConfigResult], props: Sequence[Property], *, sho
                 print("   ... then forever:")
                 for line in timeline_lines(r.model, v.loop)[2:]:
                     print("   " + line)
-            print(f"   ({CHANGED} marks a value the step changed.) How it ends:")
-            for line in final_state_lines(final_state(r.model, v.counterexample[-1].state, explain_state)):
-                print("     " + line)
+            for line in ending_lines(r.model, v.counterexample[-1].state, explain_state):
+                print("   " + line)
