@@ -13,7 +13,7 @@ Modules:
 * :mod:`harness.record` -- ``migmodel record`` (``main(argv)``).
 * :mod:`harness.record_all` -- record the whole catalogue for a pairing.
 * :mod:`harness.traces` -- read traces back (MIGRATION sequences, README table).
-* :mod:`harness.expected` -- the sequences that shared/reference/real-qemu.md reports.
+* :mod:`harness.expected` -- the sequences that docs/real-qemu.md reports.
 
 Nothing here is imported by the model or the checker at import time; ``qemu.qmp`` is only
 needed to record, not to read traces.

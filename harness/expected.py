@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (one MIGRATION sequence per line, as in real-qemu.md)
-"""MIGRATION status sequences observed in ``shared/reference/real-qemu.md``.
+"""MIGRATION status sequences observed in ``docs/real-qemu.md``.
 
 Extracted mechanically from that document's per-pairing tables ("State sequences") and its
 shared-disk table (h with one raw image, 7.2 and 11.1 only); "[on quit: ...]" parts are left out

@@ -1,6 +1,6 @@
 """The scenario catalogue, and the code that runs one scenario against two real QEMUs.
 
-Every scenario follows the set-up of ``shared/reference/real-qemu.md``:
+Every scenario follows the set-up of ``docs/real-qemu.md``:
 
 * both QEMUs: ``-machine <M>,accel=tcg -m 128 -nodefaults -display none -vga none``, no disk
   (SeaBIOS finds nothing to boot and idles), QMP on a unix socket in the shared run directory;

@@ -3,7 +3,7 @@
 #
 #  * QEMU 7.2 from the host's Debian 12 packages (qemu-system-x86).
 #  * QEMU 11.1 from Debian sid, installed into a minimal debootstrap chroot so that no
-#    sid package enters the host (see shared/reference/real-qemu.md, "Environment and setup").
+#    sid package enters the host (see docs/real-qemu.md, "Environment and setup").
 #
 # Idempotent: every step checks whether it is already done and skips it. Safe to re-run,
 # also after a reboot (the mounts are re-created).
