@@ -8,6 +8,7 @@
   graphs/NAME/*            machine, reachable and product graphs (DOT, Mermaid, SVG)
   counterexamples/NAME/*   each counterexample as a sequence chart (Mermaid, SVG)
   report.json              the ``migmodel verify --json`` structure, without timings
+  whatif.md, whatif.html   the suite's designs judged against today's model (``checker/whatif.py``)
 
 Generic: QEMU appears only through the suite's hooks (``Suite.explain``, ``sequence``,
 ``questions``...). Everything is deterministic (no timestamps, no timings, fixed order), so a
@@ -416,6 +417,11 @@ def build_report(suite: Suite, folder: str, *, configs: Sequence[str] | None = N
             files[f"{base}.mmd"] = cx.mermaid
             files[f"{base}.svg"] = cx.svg
         files[f"configs/{page.result.name}.md"] = _config_md(suite, page, dot is not None)
+    if suite.designs is not None:  # the what-if page: its own files (checker/whatif.py)
+        from checker.whatif import whatif_files
+
+        say("judging the designs")
+        files.update(whatif_files(suite, max_states=max_states))
     say("writing the index")
     files["report.json"] = json.dumps({"configs": {p.result.name: p.data for p in pages}}, indent=2) + "\n"
     files["index.md"] = _index_md(suite, pages, props, dot)
