@@ -146,3 +146,9 @@ def test_report_writes_the_page(tmp_path: Path) -> None:
     files = whatif_files(qemu_suite())
     assert (tmp_path / "whatif.md").read_text(encoding="utf-8") == files["whatif.md"]
     assert (tmp_path / "whatif.html").read_text(encoding="utf-8") == files["whatif.html"]
+
+
+def test_readme_names_every_design() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in DESIGNS:
+        assert f"`{name}`" in readme
