@@ -166,12 +166,38 @@ def run_ack(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     and only then sends ``MIG_CMD_POSTCOPY_RUN``, which the destination's listen thread handles.
     As posted, the source also commits and sends RUN without the ACK once nothing is pending
     (``complete_ready``), instead of waiting. Needs the capability on both sides, so only
-    10.2+ pairings with a return path change.
+    10.2+ pairings with a return path change. (The RFC also let ``migrate-pause`` through in its
+    new state; not modelled.)
 
     Intends: the source can always resume before it commits (the destination cannot run before
     RUN, and RUN follows the commit), after a device-load failure too. Maintainers dropped it
     (protocol change, capability on both sides, libvirt work; Peter Xu: whatever the last message
     is, it can be lost: ML aJzOo7P8aA64AfY_@x1.local)."""
+    return _run_ack_rows(rows, wait=False)
+
+
+def run_ack_wait(rows: tuple[Row, ...]) -> tuple[Row, ...]:
+    """RUN_ACK with the source committing only on the ACK, as issue 16 describes the RFC's
+    alternative: the RFC's rows (see ``run-ack``), except that a source with nothing pending does
+    not commit and send RUN unacknowledged but waits for the ACK, as 10.2+ waits for PONG 0x42
+    today (11.1's wait also ends on a return-path error). Our variant of the RFC (Message-ID
+    20250807114922.1013286-5-jmarcin@redhat.com), to show what the RFC's shortcut was for.
+
+    Intends: the same as ``run-ack`` (``source-resumable-before-pong``,
+    ``resumes-after-device-load-failure``). Expected to bring back today's two-sided hang after a
+    device-load failure with nothing pending: the destination still cannot tell the source."""
+    return _run_ack_rows(rows, wait=True)
+
+
+def _woken_by_ack(c: Config, w: World) -> bool:
+    return _run_ack_applies(c) and source.woken_by_pong(c, w)
+
+
+def _wait_for_ack(c: Config, w: World) -> bool:
+    return _run_ack_applies(c) and source.drained_without_pong(c, w)
+
+
+def _run_ack_rows(rows: tuple[Row, ...], *, wait: bool) -> tuple[Row, ...]:
     rows = replace_row(rows, "postcopy_start: send package",
                        effect=lambda c, w: (_package_without_run(c, w) if _run_ack_applies(c)
                                             else source.send_package(c, w)))
@@ -179,15 +205,24 @@ def run_ack(rows: tuple[Row, ...]) -> tuple[Row, ...]:
                  "migration_iteration_run: woken by PONG 0x42"):
         rows = _unless(rows, name, _run_ack_applies)
     act = _row(rows, "migration_iteration_run: act on PONG 0x42")
-    rows = insert_after(
-        rows, "migration_iteration_run: act on PONG 0x42",
-        dataclasses.replace(act, name="migration_iteration_run: act on RUN_ACK, send RUN", guard=_acked,
-                            effect=_commit_and_send_run, qemu=f"{MC}:migration_iteration_run",
-                            doc="RFC: postcopy_run_acked: postcopy-active, then send POSTCOPY_RUN"),
-        dataclasses.replace(act, name="migration_iteration_run: complete_ready, send RUN unacked",
-                            guard=_complete_ready_unacked, effect=_commit_and_send_run,
-                            qemu=f"{MC}:migration_iteration_run",
-                            doc="RFC: nothing pending: postcopy-active and RUN without the ACK"))
+    acked = dataclasses.replace(act, name="migration_iteration_run: act on RUN_ACK, send RUN", guard=_acked,
+                                effect=_commit_and_send_run, qemu=f"{MC}:migration_iteration_run",
+                                doc="RFC: postcopy_run_acked: postcopy-active, then send POSTCOPY_RUN")
+    waiting: tuple[Row, ...]
+    if wait:
+        waiting = (
+            dataclasses.replace(_row(rows, "migration_iteration_run: wait for PONG 0x42"),
+                                name="migration_iteration_run: wait for RUN_ACK", guard=_wait_for_ack,
+                                doc="design: nothing pending: wait for the ACK"),
+            dataclasses.replace(act, name="migration_iteration_run: woken by RUN_ACK, send RUN",
+                                guard=_woken_by_ack, effect=_commit_and_send_run,
+                                doc="design: the ACK ends the wait; postcopy-active, then send RUN"))
+    else:
+        waiting = (dataclasses.replace(act, name="migration_iteration_run: complete_ready, send RUN unacked",
+                                       guard=_complete_ready_unacked, effect=_commit_and_send_run,
+                                       qemu=f"{MC}:migration_iteration_run",
+                                       doc="RFC: nothing pending: postcopy-active and RUN without the ACK"),)
+    rows = insert_after(rows, "migration_iteration_run: act on PONG 0x42", acked, *waiting)
     rows = insert_after(rows, "source_return_path_thread: PONG", Row(
         "src", "rp", "source_return_path_thread: POSTCOPY_RUN_ACK", statuses(), None, _rp_run_ack,
         _set_run_acked, f"{MC}:source_return_path_thread", "RFC: postcopy_run_acked = true"))
@@ -388,6 +423,11 @@ _ALL: tuple[tuple[str, RowsFn, str, tuple[str, ...], tuple[Config, ...]], ...] =
     ("run-ack", run_ack,
      "RFC: Juraj Marcin, [RFC PATCH 4/4] postcopy-setup capability and state, "
      "Message-ID 20250807114922.1013286-5-jmarcin@redhat.com",
+     ("source-resumable-before-pong", "resumes-after-device-load-failure"),
+     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk",
+            "qemu-11.1-shared-disk-busy-guest")),
+    ("run-ack-wait", run_ack_wait,
+     "our variant of the RFC (Message-ID 20250807114922.1013286-5-jmarcin@redhat.com): commit only on the ACK",
      ("source-resumable-before-pong", "resumes-after-device-load-failure"),
      _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk",
             "qemu-11.1-shared-disk-busy-guest")),

@@ -97,6 +97,11 @@ def test_what_the_designs_do(results: dict[str, DesignResult]) -> None:
                                         if c.prop.name == "postcopy-never-cancelled"))
     assert steps is not None and any(s.get("action") == "migrate_cancel" for s in steps["steps"])
     assert "qemu-10.2" in results["keep-talking"].intended_fixed()["no-stuck-state"]
+    run_ack = results["run-ack"]
+    assert ("qemu-11.1", "postcopy-device-means-dst-not-run") in run_ack.marked(FIXED)
+    assert not run_ack.intended_fixed()["resumes-after-device-load-failure"]  # the unacked commit
+    assert ("qemu-11.1", "no-stuck-state") in run_ack.marked(FIXED)
+    assert ("qemu-11.1", "no-stuck-state") not in results["run-ack-wait"].marked(FIXED)  # the hang is back
 
 
 def test_cli_json_shape() -> None:
