@@ -14,8 +14,10 @@ every property is judged on both. Each cell (configuration x property) is then:
 
 Every broken cell comes with the design's counterexample (for SOMETIMES, today's witness, the run
 the design no longer allows), every fixed cell with today's counterexample (the failing run the
-design closes; for SOMETIMES, the design's witness). A design whose reachable graph is identical
-to today's on every configuration it is judged on changes nothing: it is flagged, not judged.
+design closes; for SOMETIMES, the design's witness), and every property the design intends to
+fix but leaves violated with the design's counterexample (why the fix falls short). A design
+whose reachable graph is identical to today's on every configuration it is judged on changes
+nothing: it is flagged, not judged.
 
 Exit codes: 0 when every design changes the model and none breaks a property that holds today;
 1 when some design breaks one (or changes nothing); 2 bad input (unknown design or
@@ -58,10 +60,14 @@ class Cell:
             return UNCHANGED
         return FIXED if self.design.holds else BROKEN
 
-    def evidence(self) -> tuple[str, str, Verdict] | None:
-        """(which model, "counterexample" or "witness", verdict) showing the change, or None."""
+    def evidence(self, intended: bool = False) -> tuple[str, str, Verdict] | None:
+        """(which model, "counterexample" or "witness", verdict) showing the change, or None.
+        An ``intended`` property the design leaves violated shows the design's counterexample:
+        why the intended fix does not work."""
         mark = self.mark
         sometimes = self.prop.kind is Kind.SOMETIMES
+        if mark == UNCHANGED and intended and not sometimes and self.design.counterexample is not None:
+            return ("design", "counterexample", self.design)
         if mark == BROKEN:
             return ("today", "witness", self.today) if sometimes else ("design", "counterexample", self.design)
         if mark == FIXED:
@@ -86,9 +92,10 @@ class ConfigComparison:
     def model(self, which: str) -> Model:
         return self.today_model if which == "today" else self.design_model
 
-    def path(self, cell: Cell) -> dict[str, Any] | None:
-        """The evidence of a changed cell as JSON: the run, its loop, which model it is from."""
-        ev = cell.evidence()
+    def path(self, cell: Cell, intended: bool = False) -> dict[str, Any] | None:
+        """The evidence of a cell as JSON (see ``Cell.evidence``): the run, its loop, which model
+        it is from."""
+        ev = cell.evidence(intended)
         if ev is None:
             return None
         which, kind, verdict = ev
@@ -134,7 +141,8 @@ class DesignResult:
             "states": {c.config: {"today": c.today_states, "design": c.design_states} for c in self.configs},
             "cells": {c.config: {cell.prop.name: cell.mark for cell in c.cells} for c in self.configs},
             "counterexamples": {
-                c.config: {cell.prop.name: p for cell in c.cells if (p := c.path(cell)) is not None}
+                c.config: {cell.prop.name: p for cell in c.cells
+                           if (p := c.path(cell, cell.prop.name in self.intends)) is not None}
                 for c in self.configs
             },
         }
@@ -245,12 +253,13 @@ def text_lines(results: Sequence[DesignResult], *, show_paths: bool = True) -> l
             continue
         for c in r.configs:
             for cell in c.cells:
-                ev = cell.evidence()
+                ev = cell.evidence(cell.prop.name in r.intends)
                 if ev is None:
                     continue
                 which, kind, verdict = ev
                 steps = verdict.witness if kind == "witness" else verdict.counterexample
-                out.append(f"-- {c.config}: {cell.prop.name} {cell.mark.upper()}: {which}'s {kind} "
+                what = "STILL VIOLATED (intended)" if cell.mark == UNCHANGED else cell.mark.upper()
+                out.append(f"-- {c.config}: {cell.prop.name} {what}: {which}'s {kind} "
                            f"({len(steps or []) - 1} steps)")
                 out += ["   " + line for line in timeline_lines(c.model(which), steps or [])]
                 if verdict.loop:
@@ -295,6 +304,10 @@ def register(sub: Any, name: str) -> None:
 # The report page.
 
 
+def _label(cell: Cell) -> str:
+    return "still violated (intended)" if cell.mark == UNCHANGED else cell.mark
+
+
 def _md_steps(steps: list[dict[str, Any]]) -> list[str]:
     if not steps:
         return []
@@ -322,7 +335,7 @@ def _evidence(suite: Suite, results: Sequence[DesignResult]
     for r in results:
         for c in r.configs:
             for cell in c.cells:
-                p = c.path(cell)
+                p = c.path(cell, cell.prop.name in r.intends)
                 if p is not None:
                     out.append((r, c, cell, p, _story(suite, p["steps"], p.get("loop", []))))
     return out
@@ -335,7 +348,8 @@ def whatif_md(suite: Suite, results: Sequence[DesignResult]) -> str:
          "Each design is a variant of today's transition tables; every property is judged on both, "
          "cell by cell: **fixed** (fails today, holds with the design), **broken** (holds today, fails "
          "with the design), or unchanged. A broken cell links to the design's counterexample, a fixed "
-         "one to today's counterexample that the design closes.", "", "[back to the index](index.md)", ""]
+         "one to today's counterexample that the design closes, and a property the design means to fix "
+         "but leaves violated to the design's counterexample.", "", "[back to the index](index.md)", ""]
     for r in results:
         L += [f"## {r.name}", "", f"**From:** {r.origin}", "", r.doc, "",
               f"**Intends:** {', '.join(f'`{p}`' for p in r.intends)}", "", f"**Verdict:** {summary_line(r)}", ""]
@@ -351,6 +365,8 @@ def whatif_md(suite: Suite, results: Sequence[DesignResult]) -> str:
                 text = _pair(cell)
                 if cell.mark != UNCHANGED:
                     text = f"[**{text}**](#{_anchor(r.name, c.config, cell.prop.name)})"
+                elif cell.evidence(cell.prop.name in r.intends) is not None:
+                    text = f"[{text}](#{_anchor(r.name, c.config, cell.prop.name)})"
                 cells.append(text)
             star = " (intended)" if first.prop.name in r.intends else ""
             L.append(f"| `{first.prop.name}`{star} | " + " | ".join(cells) + " |")
@@ -359,7 +375,7 @@ def whatif_md(suite: Suite, results: Sequence[DesignResult]) -> str:
     for r, c, cell, p, story in evidence:
         what = (f"the design's {p['path']}" if p["model"] == "design" else f"today's {p['path']}")
         L += [f'<a id="{_anchor(r.name, c.config, cell.prop.name)}"></a>', "",
-              f"### {r.name} on {c.config}: `{cell.prop.name}` {cell.mark}", "",
+              f"### {r.name} on {c.config}: `{cell.prop.name}` {_label(cell)}", "",
               f"Claim: {cell.prop.claim}", "", f"Shown: {what}. _{p['note']}_", ""]
         if story:
             L += [f"**What happens:** {story}", ""]
@@ -398,7 +414,7 @@ def whatif_html(suite: Suite, results: Sequence[DesignResult]) -> str:
             for c in r.configs:
                 cell = c.cells[i]
                 text = _e(_pair(cell))
-                if cell.mark != UNCHANGED:
+                if cell.mark != UNCHANGED or cell.evidence(cell.prop.name in r.intends) is not None:
                     text = f'<a href="#{_anchor(r.name, c.config, cell.prop.name)}">{text}</a>'
                 row.append(f'<td class="{cell.mark}">{text}</td>')
             H.append("".join(row) + "</tr>")
@@ -407,7 +423,7 @@ def whatif_html(suite: Suite, results: Sequence[DesignResult]) -> str:
     for r, c, cell, p, story in _evidence(suite, results):
         what = f"the design's {p['path']}" if p["model"] == "design" else f"today's {p['path']}"
         H.append(f'<div class="cx" id="{_anchor(r.name, c.config, cell.prop.name)}">'
-                 f"<h3>{_e(r.name)} on {_e(c.config)}: {_e(cell.prop.name)} {_e(cell.mark)}</h3>")
+                 f"<h3>{_e(r.name)} on {_e(c.config)}: {_e(cell.prop.name)} {_e(_label(cell))}</h3>")
         H.append(f'<p class="note">Claim: {_e(cell.prop.claim)}<br>Shown: {_e(what)}. {_e(p["note"])}</p>')
         if story:
             H.append(f'<p class="story"><b>What happens:</b> {_e(story)}</p>')
