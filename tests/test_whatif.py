@@ -161,3 +161,9 @@ def test_readme_names_every_design() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in DESIGNS:
         assert f"`{name}`" in readme
+
+
+def test_cli_state_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["whatif", "--design", "error-aware-wait-10.2", "--config", "qemu-10.2", "--max-states", "10"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
