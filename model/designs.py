@@ -157,7 +157,8 @@ def _listen_handles_run(c: Config, w: World) -> World:
 def run_ack(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     """RUN_ACK, as Juraj Marcin's RFC proposed it before PING 0x42 replaced it: "[RFC PATCH 4/4]
     migration: Introduce postcopy-setup capability and state" (qemu-devel, 2025-08-07,
-    Message-ID 20250807114922.1013286-5-jmarcin@redhat.com; docs/protocol.md section 7.4, R1).
+    Message-ID 20250807114922.1013286-5-jmarcin@redhat.com; docs/whatif-designs.md; docs/protocol.md
+    section 7.4, R1).
 
     The package no longer carries RUN (nor PING 0x42). The destination loads it and sends
     ``MIG_RP_MSG_POSTCOPY_RUN_ACK`` (and goes postcopy-active); the source's return-path thread
@@ -341,7 +342,8 @@ def pause_on_disk_failure(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     goes postcopy-paused, D8, and the source pauses, S14) instead of going on in postcopy with a
     guest that never starts. Juraj Marcin suggested falling back to postcopy-paused when disk
     activation fails after postcopy started (RFC thread; docs/protocol.md 7.3, case b.2, not
-    implemented); Daniel Berrangé: "The 'migration paused' state is our last chance"
+    implemented; today's bottom half: docs/whatif-designs.md); Daniel Berrangé: "The 'migration
+    paused' state is our last chance"
     (Message-ID aN1EdMGbLxE10NOp@redhat.com; Jiri Denemark's case, docs/tests-and-bugs.md B2).
 
     Intends: ``no-vm-loss``: a storage problem at RUN leaves a recoverable pause (fix the
