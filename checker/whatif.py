@@ -171,19 +171,21 @@ def run_whatif(
     chosen = _choose(suite, designs)
     props: list[Property] = list(suite.properties())
     names = {p.name for p in props}
-    named = suite.configs()
+    pool = dict(suite.configs())  # a design's own configurations may be asked for by name too
     for v in chosen:
         for p in v.intends:
             if p not in names:
                 raise UsageError(f"design {v.name!r} intends an unknown property {p!r}")
+        for n, cfg in v.configs.items():
+            pool.setdefault(n, cfg)
     for cname in configs or []:
-        if cname not in named and not any(cname in v.configs for v in chosen):
-            raise UsageError(f"unknown configuration {cname!r} (known: {', '.join(named)})")
+        if cname not in pool:
+            raise UsageError(f"unknown configuration {cname!r} (known: {', '.join(pool)})")
     today: dict[str, tuple[Model, Any, list[Verdict]]] = {}
     results: list[DesignResult] = []
     for v in chosen:
         result = DesignResult(v.name, v.doc, v.origin, v.intends)
-        targets = {n: v.configs.get(n, named.get(n)) for n in configs} if configs else dict(v.configs)
+        targets = {n: v.configs.get(n, pool[n]) for n in configs} if configs else dict(v.configs)
         for cname, cfg in targets.items():
             if progress is not None:
                 progress(v.name, cname)

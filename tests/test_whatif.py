@@ -167,3 +167,10 @@ def test_cli_state_limit(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["whatif", "--design", "error-aware-wait-10.2", "--config", "qemu-10.2", "--max-states", "10"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_designs_own_configuration_serves_every_chosen_design() -> None:
+    own = "qemu-11.1-shared-disk+disk-failure"  # pause-on-disk-activation-failure's own configuration
+    rs = run_whatif(qemu_suite(), ["error-aware-wait-10.2", "pause-on-disk-activation-failure"], [own])
+    assert [[c.config for c in r.configs] for r in rs] == [[own], [own]]
+    assert rs[1].changes_model
