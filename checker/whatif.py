@@ -14,7 +14,9 @@ every property is judged on both. Each cell (configuration x property) is then:
 
 Every broken cell comes with the design's counterexample (for SOMETIMES, today's witness, the run
 the design no longer allows), every fixed cell with today's counterexample (the failing run the
-design closes; for SOMETIMES, the design's witness), and every property the design intends to
+design closes; for SOMETIMES, the design's witness) and the witness of the fix: that run played on
+the design as far as the design allows it, then the design's shortest way on to the goal
+(``replay_then_finish``), and every property the design intends to
 fix but leaves violated with the design's counterexample (why the fix falls short). A design
 whose reachable graph is identical to today's on every configuration it is judged on changes
 nothing: it is flagged, not judged.
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checker.analysis import Verdict, check, steps_to_json
-from checker.explore import explore
+from checker.explore import Step, explore
 from checker.spec import Kind, Model, Property, Suite, Variant
 from checker.verify import UsageError, verdict_word
 
@@ -44,6 +46,71 @@ __all__ = ("Cell", "ConfigComparison", "DesignResult", "register", "run_whatif",
 
 EXIT_OK, EXIT_BROKEN = 0, 1
 FIXED, BROKEN, UNCHANGED = "fixed", "broken", "unchanged"
+
+
+REPLAY_LIMIT = 200_000
+"""States a fixed cell's continuation search may visit (the designs' graphs are far smaller)."""
+
+
+def replay_then_finish(model: Model, today: Sequence[Step], prop: Property) -> tuple[list[Step], int]:
+    """Today's failing run played on the design, then how the design goes on.
+
+    Each step of ``today`` is taken on ``model`` when an action with the same description
+    (``Model.describe_action``) is enabled, preferring the one that reaches a state with the same
+    description; the replay stops at the first step the design does not allow. From there, a
+    shortest run of ``via`` steps to a goal: a state satisfying ``predicate`` (ALWAYS_POSSIBLE,
+    EVENTUALLY) or a final state (DEADLOCK_FREE); nothing more for the other kinds. Returns the
+    run and how many of today's steps (after the initial state) it replays.
+    """
+    inits = list(model.init_states())
+    if not today or not inits:
+        return [], 0
+    path = [Step(None, inits[0])]
+    replayed = 0
+    for step in today[1:]:
+        want = model.describe_action(step.action)
+        want_state = model.describe_state(step.state)
+        options = [(a, t) for a, t in model.successors(path[-1].state) if model.describe_action(a) == want]
+        if not options:
+            break
+        exact = [o for o in options if model.describe_state(o[1]) == want_state]
+        a, t = (exact or options)[0]
+        path.append(Step(a, t))
+        replayed += 1
+    kind = prop.kind
+    if kind is Kind.DEADLOCK_FREE:
+        goal: Callable[[Any], bool] = model.is_final
+    elif kind in (Kind.ALWAYS_POSSIBLE, Kind.EVENTUALLY):
+        goal = prop.predicate
+    else:
+        return path, replayed
+    return path + _shortest_to(model, path[-1].state, goal, prop.via), replayed
+
+
+def _shortest_to(model: Model, start: Any, goal: Callable[[Any], bool], via: Callable[[Any], bool]) -> list[Step]:
+    """A shortest run of ``via`` steps from ``start`` to a ``goal`` state (not counting ``start``);
+    empty when ``start`` is a goal or none is found within ``REPLAY_LIMIT`` states."""
+    if goal(start):
+        return []
+    parent: dict[Any, tuple[Any, Any]] = {start: (None, None)}
+    frontier = [start]
+    while frontier and len(parent) < REPLAY_LIMIT:
+        nxt = []
+        for state in frontier:
+            for action, target in model.successors(state):
+                if target in parent or not via(action):
+                    continue
+                parent[target] = (state, action)
+                if goal(target):
+                    out = []
+                    while target != start:
+                        prev, act = parent[target]
+                        out.append(Step(act, target))
+                        target = prev
+                    return out[::-1]
+                nxt.append(target)
+        frontier = nxt
+    return []
 
 
 @dataclass
@@ -105,6 +172,10 @@ class ConfigComparison:
                                "steps": steps_to_json(model, steps or [])}
         if verdict.loop:
             out["loop"] = steps_to_json(model, verdict.loop, start=len(steps or []))
+        if cell.mark == FIXED and which == "today":
+            run, replayed = replay_then_finish(self.design_model, steps or [], cell.prop)
+            out["design_run"] = steps_to_json(self.design_model, run)
+            out["replayed"] = replayed
         return out
 
 
@@ -267,6 +338,10 @@ def text_lines(results: Sequence[DesignResult], *, show_paths: bool = True) -> l
                 if verdict.loop:
                     out.append("   ... then forever:")
                     out += ["   " + line for line in timeline_lines(c.model(which), verdict.loop)[2:]]
+                if cell.mark == FIXED and which == "today":
+                    run, replayed = replay_then_finish(c.design_model, steps or [], cell.prop)
+                    out.append(f"   with the design: {_replay_words(replayed, len(steps or []) - 1, len(run) - 1)}")
+                    out += ["   " + line for line in timeline_lines(c.design_model, run)]
                 out.append("")
     broken = [r.name for r in results if r.breaks]
     idle = [r.name for r in results if not r.changes_model]
@@ -304,6 +379,13 @@ def register(sub: Any, name: str) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # The report page.
+
+
+def _replay_words(replayed: int, total: int, run: int) -> str:
+    head = (f"all {total} steps of today's run replay" if replayed == total
+            else f"the first {replayed} of today's {total} steps replay, then the design diverges")
+    extra = run - replayed
+    return head + (f"; then {extra} more step(s) reach the goal" if extra > 0 else "")
 
 
 def _label(cell: Cell) -> str:
@@ -384,6 +466,9 @@ def whatif_md(suite: Suite, results: Sequence[DesignResult]) -> str:
         L += _md_steps(p["steps"] + p.get("loop", []))
         if p.get("loop"):
             L += ["", f"Steps {p['loop'][0]['step']}-{p['loop'][-1]['step']} repeat forever."]
+        if "design_run" in p:
+            words = _replay_words(p["replayed"], len(p["steps"]) - 1, len(p["design_run"]) - 1)
+            L += ["", f"**With the design:** {words}.", "", *_md_steps(p["design_run"])]
         L.append("")
     return "\n".join(L)
 
@@ -429,20 +514,29 @@ def whatif_html(suite: Suite, results: Sequence[DesignResult]) -> str:
         H.append(f'<p class="note">Claim: {_e(cell.prop.claim)}<br>Shown: {_e(what)}. {_e(p["note"])}</p>')
         if story:
             H.append(f'<p class="story"><b>What happens:</b> {_e(story)}</p>')
-        steps = p["steps"] + p.get("loop", [])
-        if steps:
-            keys = list(steps[0]["state"].keys())
-            H.append("<details><summary>steps</summary><table class=\"steps\"><tr><th>#</th><th>actor</th>"
-                     "<th>action</th>" + "".join(f"<th>{_e(k)}</th>" for k in keys) + "</tr>")
-            for s in steps:
-                vals = [", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in s["state"].values()]
-                H.append(f"<tr><td>{s['step']}</td><td>{_e(s.get('actor', ''))}</td>"
-                         f"<td>{_e(s.get('action', ''))}</td>"
-                         + "".join(f"<td>{_e(x) or '-'}</td>" for x in vals) + "</tr>")
-            H.append("</table></details>")
+        H += _html_steps("steps", p["steps"] + p.get("loop", []))
+        if "design_run" in p:
+            words = _replay_words(p["replayed"], len(p["steps"]) - 1, len(p["design_run"]) - 1)
+            H += _html_steps(f"with the design: {words}", p["design_run"])
         H.append("</div>")
     H.append("</main></body></html>")
     return "\n".join(H) + "\n"
+
+
+def _html_steps(title: str, steps: list[dict[str, Any]]) -> list[str]:
+    from checker.report import _e
+
+    if not steps:
+        return []
+    keys = list(steps[0]["state"].keys())
+    H = [f"<details><summary>{_e(title)}</summary><table class=\"steps\"><tr><th>#</th><th>actor</th>"
+         "<th>action</th>" + "".join(f"<th>{_e(k)}</th>" for k in keys) + "</tr>"]
+    for s in steps:
+        vals = [", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in s["state"].values()]
+        H.append(f"<tr><td>{s['step']}</td><td>{_e(s.get('actor', ''))}</td><td>{_e(s.get('action', ''))}</td>"
+                 + "".join(f"<td>{_e(x) or '-'}</td>" for x in vals) + "</tr>")
+    H.append("</table></details>")
+    return H
 
 
 def whatif_files(suite: Suite, *, max_states: int | None = None) -> dict[str, str]:

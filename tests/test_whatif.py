@@ -16,7 +16,16 @@ from checker.cli import main
 from checker.report import build_report
 from checker.spec import Variant
 from checker.verify import run_config
-from checker.whatif import BROKEN, FIXED, DesignResult, exit_code, run_whatif, text_lines, whatif_files
+from checker.whatif import (
+    BROKEN,
+    FIXED,
+    DesignResult,
+    exit_code,
+    replay_then_finish,
+    run_whatif,
+    text_lines,
+    whatif_files,
+)
 from model.designs import DESIGNS
 from properties.suite import qemu_suite
 
@@ -174,3 +183,32 @@ def test_a_designs_own_configuration_serves_every_chosen_design() -> None:
     rs = run_whatif(qemu_suite(), ["error-aware-wait-10.2", "pause-on-disk-activation-failure"], [own])
     assert [[c.config for c in r.configs] for r in rs] == [[own], [own]]
     assert rs[1].changes_model
+
+
+def test_fixed_cells_show_the_design_going_on_from_todays_run(results: dict[str, DesignResult]) -> None:
+    """Where today's run ends in a state the property is about, the design (which holds it) must
+    reach a goal from the replayed state: the witness of the fix."""
+    checked = 0
+    for r in results.values():
+        for c in r.configs:
+            for cell in c.cells:
+                prop = cell.prop
+                if cell.mark != FIXED or prop.kind.value != "always-possible":
+                    continue
+                today = cell.today.counterexample or []
+                run, replayed = replay_then_finish(c.design_model, today, prop)
+                assert 0 <= replayed <= len(today) - 1 and len(run) >= replayed + 1
+                if prop.where(run[replayed].state):
+                    assert prop.predicate(run[-1].state), (r.name, c.config, prop.name)
+                    checked += 1
+    assert checked >= 5
+
+
+def test_waking_the_listen_thread_replays_the_hang_then_resumes(results: dict[str, DesignResult]) -> None:
+    c = results["wake-listen-thread"].configs[0]
+    assert c.config == "qemu-11.1"
+    p = c.path(next(x for x in c.cells if x.prop.name == "no-stuck-state"))
+    assert p is not None and p["replayed"] == len(p["steps"]) - 1  # the design allows today's whole run
+    actions = [s["action"] for s in p["design_run"][len(p["steps"]):]]
+    assert "postcopy_listen_thread: woken after the load error" in actions
+    assert "migration_iteration_finish: restart guest" in actions
