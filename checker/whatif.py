@@ -209,7 +209,8 @@ class DesignResult:
             "doc": self.doc,
             "changes_model": self.changes_model,
             "intended_fixed": self.intended_fixed(),
-            "states": {c.config: {"today": c.today_states, "design": c.design_states} for c in self.configs},
+            "states": {c.config: {"today": c.today_states, "design": c.design_states, "changed": c.changed}
+                       for c in self.configs},
             "cells": {c.config: {cell.prop.name: cell.mark for cell in c.cells} for c in self.configs},
             "counterexamples": {
                 c.config: {cell.prop.name: p for cell in c.cells
@@ -439,8 +440,9 @@ def whatif_md(suite: Suite, results: Sequence[DesignResult]) -> str:
               f"**Intends:** {', '.join(f'`{p}`' for p in r.intends)}", "", f"**Verdict:** {summary_line(r)}", ""]
         if not r.configs:
             continue
-        L.append("| property | " + " | ".join(f"{c.config} ({c.today_states:,} -> {c.design_states:,} states)"
-                                               for c in r.configs) + " |")
+        L.append("| property | " + " | ".join(
+            f"{c.config} ({c.today_states:,} -> {c.design_states:,} states"
+            + ("" if c.changed else ", graph unchanged") + ")" for c in r.configs) + " |")
         L.append("|---|" + "---|" * len(r.configs))
         for i, first in enumerate(r.configs[0].cells):
             cells = []
