@@ -13,6 +13,7 @@ The CLI is generic like the rest of ``checker/``: it loads the model suite throu
   record     record a real QEMU migration as a trace (harness)
   conform    check recorded traces against the model
   mutants    run the checker on known-bad variants of the model
+  whatif     judge proposed designs side by side with today's model
 
 Exit codes: 0 success (for ``verify``: every property holds, or with ``--check-manifest`` every
 verdict and count matches the manifest); 1 a property is violated / a check failed; 2 bad input
@@ -218,7 +219,8 @@ def _extensions() -> list[tuple[str, Callable[[Any, str], None]]]:
 
     for name, module in (("fuzz", "checker.fuzz_cli"), ("graph", "checker.graph_cli"),
                          ("report", "checker.report_cli"), ("record", "checker.record_cli"),
-                         ("conform", "checker.conform_cli"), ("mutants", "checker.mutants_cli")):
+                         ("conform", "checker.conform_cli"), ("mutants", "checker.mutants_cli"),
+                         ("whatif", "checker.whatif")):
         try:
             mod = import_module(module)
         except ModuleNotFoundError as e:

@@ -12,7 +12,7 @@ with a deterministic order, so that counterexamples are reproducible run to run.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -133,6 +133,24 @@ class Property:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A proposed change to a model (a design), to compare verdict by verdict with the model.
+
+    ``origin`` says where the proposal comes from (a patch, an RFC, a review remark), ``intends``
+    names the properties it means to fix, ``configs`` the configurations to judge it on (name ->
+    configuration value, as ``Suite.configs`` gives them; a design may add a configuration of its
+    own, e.g. with a fault its fix is about), and ``build(config)`` is the changed model.
+    """
+
+    name: str
+    doc: str
+    origin: str
+    intends: tuple[str, ...]
+    configs: Mapping[str, Any]
+    build: Callable[[Any], Model]
+
+
+@dataclass(frozen=True)
 class Suite:
     """A family of models (one per named configuration) with the properties to check on them."""
 
@@ -173,3 +191,5 @@ class Suite:
     """For ``migmodel conform``: (trace path, configuration or None) -> a ``checker.conform.Case``
     (the model of the trace's configuration, or of the one given, and what the recording shows).
     Raises ``ValueError`` with a one-line message for a file that is not a checkable trace."""
+    designs: Callable[[], Sequence[Variant]] | None = None
+    """Proposed changes to the model, for ``migmodel whatif`` and the report's what-if page."""

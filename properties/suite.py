@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from checker.spec import Model, Suite
+from checker.spec import Model, Suite, Variant
 from model import config as configs
 from model.system import MigrationModel
 from properties import conformance, presentation
@@ -35,6 +35,17 @@ def _mutants() -> dict[str, tuple[str, Sequence[str], Callable[[Any], Model], bo
             for name, m in MUTANTS.items()}
 
 
+def _designs() -> tuple[Variant, ...]:
+    from model.designs import DESIGNS
+    from model.system import all_rows
+
+    def builder(rows: tuple[Any, ...]) -> Callable[[Any], Model]:
+        return lambda config: MigrationModel(config, rows=rows)
+
+    return tuple(Variant(d.name, d.doc, d.origin, d.intends, {c.name: c for c in d.configs},
+                         builder(d.rows(all_rows()))) for d in DESIGNS.values())
+
+
 def qemu_suite() -> Suite:
     return Suite(
         name="qemu",
@@ -51,4 +62,5 @@ def qemu_suite() -> Suite:
         questions=lambda: presentation.QUESTIONS,
         mutants=_mutants,
         conformance=conformance.load_case,
+        designs=_designs,
     )

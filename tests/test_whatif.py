@@ -1,0 +1,214 @@
+"""``migmodel whatif``: designs judged against today's model (issue 16)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from checker.cli import main
+from checker.report import build_report
+from checker.spec import Variant
+from checker.verify import run_config
+from checker.whatif import (
+    BROKEN,
+    FIXED,
+    DesignResult,
+    exit_code,
+    replay_then_finish,
+    run_whatif,
+    text_lines,
+    whatif_files,
+)
+from model.designs import DESIGNS
+from properties.suite import qemu_suite
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, DesignResult]:
+    return {r.name: r for r in run_whatif(qemu_suite())}
+
+
+def test_six_designs_each_with_origin_and_intent() -> None:
+    assert len(DESIGNS) >= 6
+    for d in DESIGNS.values():
+        assert d.origin and d.intends and d.configs
+        assert "Intends" in d.doc
+
+
+@pytest.mark.parametrize("name", list(DESIGNS))
+def test_each_design_changes_the_model(name: str, results: dict[str, DesignResult]) -> None:
+    r = results[name]
+    assert r.changes_model, f"{name}: the reachable graph is today's on every configuration"
+
+
+def test_a_design_equal_to_today_is_flagged() -> None:
+    suite = qemu_suite()
+    noop = Variant("no-op", "changes nothing", "test", ("no-stuck-state",),
+                   {"qemu-11.1": suite.configs()["qemu-11.1"]}, suite.build)
+    fake = dataclasses.replace(suite, designs=lambda: (noop,))
+    (r,) = run_whatif(fake)
+    assert not r.changes_model
+    assert not r.marked(FIXED) and not r.marked(BROKEN)
+    assert exit_code([r]) == 1
+    assert "changes nothing" in "\n".join(text_lines([r]))
+
+
+@pytest.mark.parametrize("name", list(DESIGNS))
+def test_cells_match_verify_run_on_the_variant_directly(name: str, results: dict[str, DesignResult]) -> None:
+    suite = qemu_suite()
+    variant = next(v for v in suite.designs() if v.name == name)  # type: ignore[misc]
+    direct = dataclasses.replace(suite, build=variant.build)
+    props = list(suite.properties())
+    for comparison in results[name].configs:
+        cfg = variant.configs[comparison.config]
+        today = {v.property.name: v.holds for v in run_config(suite, comparison.config, cfg, props).verdicts}
+        design = {v.property.name: v.holds for v in run_config(direct, comparison.config, cfg, props).verdicts}
+        for cell in comparison.cells:
+            p = cell.prop.name
+            assert cell.today.holds == today[p], (comparison.config, p)
+            assert cell.design.holds == design[p], (comparison.config, p)
+            expected = "unchanged" if today[p] == design[p] else (FIXED if design[p] else BROKEN)
+            assert cell.mark == expected
+
+
+def test_every_changed_cell_has_its_run(results: dict[str, DesignResult]) -> None:
+    for r in results.values():
+        for c in r.configs:
+            for cell in c.cells:
+                intended = cell.prop.name in r.intends
+                p = c.path(cell, intended)
+                if cell.mark == "unchanged":
+                    if intended and not cell.design.holds and cell.prop.kind.value != "sometimes":
+                        assert p is not None and p["model"] == "design"  # why the fix falls short
+                    else:
+                        assert p is None
+                    continue
+                assert p is not None and len(p["steps"]) >= 2, (r.name, c.config, cell.prop.name)
+                assert p["model"] == ("design" if cell.mark == BROKEN else "today") or \
+                    cell.prop.kind.value == "sometimes"
+
+
+def test_what_the_designs_do(results: dict[str, DesignResult]) -> None:
+    """The verdicts the README quotes (computed, pinned here so a model change is noticed)."""
+    wake = results["wake-listen-thread"].intended_fixed()
+    assert wake["no-stuck-state"] == ["qemu-11.1"]  # 11.1's wait wakes on SHUT(1); 10.2's does not
+    assert not results["wake-listen-thread"].breaks
+    assert results["error-aware-wait-10.2"].intended_fixed()["rp-error-ends-postcopy-device"] == [
+        "qemu-10.2", "qemu-10.2-bitmaps-return-path"]
+    cancel = results["cancel-in-postcopy-device"]
+    assert ("qemu-11.1", "postcopy-never-cancelled") in cancel.marked(BROKEN)
+    steps = cancel.configs[0].path(next(c for c in cancel.configs[0].cells
+                                        if c.prop.name == "postcopy-never-cancelled"))
+    assert steps is not None and any(s.get("action") == "migrate_cancel" for s in steps["steps"])
+    assert "qemu-10.2" in results["keep-talking"].intended_fixed()["no-stuck-state"]
+    run_ack = results["run-ack"]
+    assert ("qemu-11.1", "postcopy-device-means-dst-not-run") in run_ack.marked(FIXED)
+    assert not run_ack.intended_fixed()["resumes-after-device-load-failure"]  # the unacked commit
+    assert ("qemu-11.1", "no-stuck-state") in run_ack.marked(FIXED)
+    assert ("qemu-11.1", "no-stuck-state") not in results["run-ack-wait"].marked(FIXED)  # the hang is back
+
+
+def test_cli_json_shape() -> None:
+    out = subprocess.run([sys.executable, "-m", "checker.cli", "whatif", "--json", "--design", "error-aware-wait-10.2",
+                          "--config", "qemu-10.2"], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)["designs"]["error-aware-wait-10.2"]
+    assert d["from"] and d["intends"] == ["rp-error-ends-postcopy-device"]
+    assert d["cells"]["qemu-10.2"]["rp-error-ends-postcopy-device"] == "fixed"
+    assert set(d["cells"]["qemu-10.2"].values()) <= {"fixed", "broken", "unchanged"}
+    cx = d["counterexamples"]["qemu-10.2"]["rp-error-ends-postcopy-device"]
+    assert cx["cell"] == "fixed" and cx["model"] == "today" and cx["steps"][0]["action"] == "init"
+
+
+def test_cli_exit_1_when_a_design_breaks_something(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["whatif", "--design", "cancel-in-postcopy-device", "--config", "qemu-11.1",
+                 "--no-counterexamples"]) == 1
+    assert "postcopy-never-cancelled" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["whatif", "--design", "no-such-design"], ["whatif", "--config", "no-such-config"],
+                                  ["whatif", "--max-states", "-1"]])
+def test_cli_bad_input(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "migmodel: error:" in err
+
+
+def _page_digest(seed: str) -> str:
+    code = ("import hashlib; from checker.whatif import whatif_files; from properties.suite import qemu_suite; "
+            "f = whatif_files(qemu_suite()); "
+            "print(hashlib.sha256((f['whatif.md'] + f['whatif.html']).encode()).hexdigest())")
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+    return out.stdout.strip()
+
+
+def test_page_is_byte_identical_on_rerun() -> None:
+    files = whatif_files(qemu_suite())
+    here = hashlib.sha256((files["whatif.md"] + files["whatif.html"]).encode()).hexdigest()
+    assert _page_digest("1") == here == _page_digest("2")
+    assert "## run-ack" in files["whatif.md"] and "Counterexamples and witnesses" in files["whatif.md"]
+
+
+def test_report_writes_the_page(tmp_path: Path) -> None:
+    build_report(qemu_suite(), str(tmp_path), configs=["qemu-10.2-bitmaps-only"])
+    files = whatif_files(qemu_suite())
+    assert (tmp_path / "whatif.md").read_text(encoding="utf-8") == files["whatif.md"]
+    assert (tmp_path / "whatif.html").read_text(encoding="utf-8") == files["whatif.html"]
+
+
+def test_readme_names_every_design() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in DESIGNS:
+        assert f"`{name}`" in readme
+
+
+def test_cli_state_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["whatif", "--design", "error-aware-wait-10.2", "--config", "qemu-10.2", "--max-states", "10"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_designs_own_configuration_serves_every_chosen_design() -> None:
+    own = "qemu-11.1-shared-disk+disk-failure"  # pause-on-disk-activation-failure's own configuration
+    rs = run_whatif(qemu_suite(), ["error-aware-wait-10.2", "pause-on-disk-activation-failure"], [own])
+    assert [[c.config for c in r.configs] for r in rs] == [[own], [own]]
+    assert rs[1].changes_model
+
+
+def test_fixed_cells_show_the_design_going_on_from_todays_run(results: dict[str, DesignResult]) -> None:
+    """Where today's run ends in a state the property is about, the design (which holds it) must
+    reach a goal from the replayed state: the witness of the fix."""
+    checked = 0
+    for r in results.values():
+        for c in r.configs:
+            for cell in c.cells:
+                prop = cell.prop
+                if cell.mark != FIXED or prop.kind.value != "always-possible":
+                    continue
+                today = cell.today.counterexample or []
+                run, replayed = replay_then_finish(c.design_model, today, prop)
+                assert 0 <= replayed <= len(today) - 1 and len(run) >= replayed + 1
+                if prop.where(run[replayed].state):
+                    assert prop.predicate(run[-1].state), (r.name, c.config, prop.name)
+                    checked += 1
+    assert checked >= 5
+
+
+def test_waking_the_listen_thread_replays_the_hang_then_resumes(results: dict[str, DesignResult]) -> None:
+    c = results["wake-listen-thread"].configs[0]
+    assert c.config == "qemu-11.1"
+    p = c.path(next(x for x in c.cells if x.prop.name == "no-stuck-state"))
+    assert p is not None and p["replayed"] == len(p["steps"]) - 1  # the design allows today's whole run
+    actions = [s["action"] for s in p["design_run"][len(p["steps"]):]]
+    assert "postcopy_listen_thread: woken after the load error" in actions
+    assert "migration_iteration_finish: restart guest" in actions
