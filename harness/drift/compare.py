@@ -244,8 +244,11 @@ def _fmt(t: Transition) -> str:
 def _matches(t: Transition, row: Row, source: str, dest: str | None, reach: dict[str, int]) -> bool:
     """Same side, same target, a compatible source, and the row's function makes the change
     itself, passes its statuses, or calls (at most three calls deep) the function that makes it."""
-    return (row.side == t.side and dest == t.dest and (t.source == ANY_STATUS or t.source == source)
-            and any(site in reach for site in t.sites))
+    if not (row.side == t.side and dest == t.dest and (t.source == ANY_STATUS or t.source == source)):
+        return False
+    if t.via:  # the statuses came from a caller: that caller, or the function itself, must be cited
+        return reach.get(t.cite) == 0 or any(v in reach for v in t.via)
+    return t.cite in reach
 
 
 def _transitions(tree: CTree, facts: ModelFacts, transitions: list[Transition], reach: dict[Row, dict[str, int]],
@@ -270,7 +273,7 @@ def _transitions(tree: CTree, facts: ModelFacts, transitions: list[Transition], 
                 problem = f"{row.qemu} does not exist in this tree"
             else:
                 does = sorted({f"{t.source} -> {t.dest}" for t in transitions
-                               if t.side == row.side and any(x in reach[row] for x in t.sites)})
+                               if t.side == row.side and _matches(t, row, t.source, t.dest, reach[row])})
                 problem = (f"{cite} makes no such change, nor do the functions it calls "
                            f"(they make: {', '.join(does) or 'none'})")
             items.append(Item("row", "model", {**fields, "problem": "no-transition" if reach[row] else "missing"},
