@@ -50,8 +50,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
                [(i.kind, i.text) for i in report.unexplained if i.where == "qemu"])
         _table("unexplained: in the model, not in QEMU",
                [(i.kind, i.text) for i in report.unexplained if i.where == "model"])
-        for unused in report.unused_explanations:
-            print(f"note: explanation not used on this tree: {unused.kind} {unused.match}", file=sys.stderr)
+        if args.verbose:
+            for unused in report.unused_explanations:
+                print(f"note: explanation not used on this tree: {unused.kind} {unused.match}", file=sys.stderr)
         for n in report.notes:
             print(f"note: {n}", file=sys.stderr)
     return EXIT_DRIFT if report.unexplained else EXIT_OK

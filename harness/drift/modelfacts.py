@@ -12,6 +12,7 @@ in none of them is not a row of V.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -69,8 +70,10 @@ def configs_for(version: str) -> list[Config]:
     return out
 
 
+@functools.cache
 def model_facts(version: str) -> ModelFacts:
-    """Explore every configuration of ``version``; keep the edges of ``version``'s side(s)."""
+    """Explore every configuration of ``version``; keep the edges of ``version``'s side(s).
+    Cached: the model is immutable within a process (the caller must not change the result)."""
     if version not in VERSIONS:
         raise ValueError(f"unknown model version {version!r}")
     rows = all_rows()
