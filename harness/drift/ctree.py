@@ -39,8 +39,26 @@ class TreeError(Exception):
 
 
 @functools.cache
+def _language() -> tree_sitter.Language:
+    return tree_sitter.Language(tree_sitter_c.language())
+
+
+@functools.cache
 def _parser() -> tree_sitter.Parser:
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_c.language()))
+    return tree_sitter.Parser(_language())
+
+
+@functools.cache
+def _query(source: str) -> tree_sitter.Query:
+    return tree_sitter.Query(_language(), source)
+
+
+def matches(node: Node, source: str) -> list[dict[str, Node]]:
+    """The matches of a tree-sitter query under ``node`` (run in C: far faster than walking)."""
+    out = []
+    for _, captures in tree_sitter.QueryCursor(_query(source)).matches(node):
+        out.append({name: nodes[0] for name, nodes in captures.items() if nodes})
+    return out
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -189,11 +207,10 @@ class CTree:
             out: dict[str, Function] = {}
             root = self.tree(rel)
             if root is not None:
-                for n in walk(root):
-                    if n.type == "function_definition":
-                        f = _function(rel, n)
-                        if f is not None and f.name not in out:
-                            out[f.name] = f
+                for m in matches(root, "(function_definition) @f"):
+                    f = _function(rel, m["f"])
+                    if f is not None and f.name not in out:
+                        out[f.name] = f
             self._functions[rel] = out
         return self._functions[rel]
 
@@ -226,11 +243,8 @@ class CTree:
             body = f.body
             if body is None:
                 continue
-            for n in walk(body):
-                if n.type == "call_expression":
-                    callee = n.child_by_field_name("function")
-                    if callee is not None and callee.type == "identifier":
-                        out.setdefault(text(callee), []).append((n, f))
+            for m in matches(body, "(call_expression function: (identifier) @name) @call"):
+                out.setdefault(text(m["name"]), []).append((m["call"], f))
         return out
 
     # --- statuses --------------------------------------------------------------------------------
@@ -381,9 +395,8 @@ class CTree:
             root = self.tree(rel)
             if root is None:
                 continue
-            for n in walk(root):
-                if n.type != "enumerator_list":
-                    continue
+            for m in matches(root, "(enumerator_list) @l"):
+                n = m["l"]
                 value = -1
                 names: dict[str, int] = {}
                 for e in n.named_children:
@@ -417,14 +430,11 @@ class CTree:
             root = self.tree(rel)
             if root is None:
                 continue
-            for n in walk(root):
-                if n.type == "preproc_def":
-                    v = n.child_by_field_name("value")
-                    name = text(n.child_by_field_name("name"))
-                    try:
-                        out[name] = int(text(v).strip().rstrip("uUlL"), 0)
-                    except ValueError:
-                        continue
+            for m in matches(root, "(preproc_def name: (identifier) @name value: (preproc_arg) @value)"):
+                try:
+                    out[text(m["name"])] = int(text(m["value"]).strip().rstrip("uUlL"), 0)
+                except ValueError:
+                    continue
         return out
 
     def pings(self) -> list[tuple[int | str, str, int]]:
