@@ -311,8 +311,16 @@ def _handlers(tree: CTree, facts: ModelFacts, report: Report,
             report.modelled.append(Item("command", "both", {"function": fn.cite, "rows": names},
                                         f"{fn.cite}: modelled by {names}"))
         else:
-            items.append(Item("command", "qemu", {"function": fn.cite},
-                              f"QMP handler {fn.cite} has no model command in this version"))
+            fields, extra = {"function": fn.cite}, ""
+            if handler == "qmp_yank":
+                # yank's guard is the instance's lifetime: "Instance not found" outside it
+                reg = tree.calls_with("yank_register_instance", "MIGRATION_YANK_INSTANCE")
+                unreg = tree.calls_with("yank_unregister_instance", "MIGRATION_YANK_INSTANCE")
+                fields |= {"registered_by": ",".join(reg), "unregistered_by": ",".join(unreg)}
+                extra = (f" (the migration instance is registered by {', '.join(reg) or 'nothing'} and "
+                         f"unregistered by {', '.join(unreg) or 'nothing'}; outside that, 'Instance not found')")
+            items.append(Item("command", "qemu", fields,
+                              f"QMP handler {fn.cite} has no model command in this version{extra}"))
         refusals = {r.refusal: r for r in rows if r.refusal}
         for ep in guards:
             fields = {"function": ep.function.cite, "message": ep.message}

@@ -453,6 +453,17 @@ class CTree:
             out.append((value, fn.cite, call.start_point[0] + 1))
         return out
 
+    def calls_with(self, callee: str, first_arg: str) -> list[str]:
+        """``file:function`` of every function in ``migration/*.c`` that calls ``callee`` with
+        ``first_arg`` as its first argument (e.g. who registers the migration yank instance)."""
+        out = []
+        for call, fn in self._call_sites.get(callee, []):
+            args = call.child_by_field_name("arguments")
+            named = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+            if named and text(named[0]) == first_arg and fn.cite not in out:
+                out.append(fn.cite)
+        return out
+
     # --- QMP handlers: error paths and their conditions -----------------------------------------
 
     def error_paths(self, fn: Function) -> list[ErrorPath]:
