@@ -29,8 +29,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check model properties checker
-	$(BIN)/mypy --strict model properties checker
+	$(BIN)/ruff check model properties checker harness/drift
+	$(BIN)/mypy --strict model properties checker harness/drift
 
 # After a deliberate model change: pin the new counts and verdicts (explain them in the commit).
 manifest: setup
