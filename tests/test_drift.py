@@ -199,8 +199,10 @@ def test_version_mapping() -> None:
 def test_version_override(capsys: pytest.CaptureFixture[str]) -> None:
     code, report = drift_json(capsys, MINI, "--version", "10.1")
     assert report["version"] == "10.0" and "nearest modelled version below it, 10.0" in report["version_note"]
-    # 10.0 has no postcopy-device: its model rows never use it, and this tree's 10.2 code is not its code
+    # the model's 10.0 has no postcopy-device: this tree's 10.2 switchover is not a 10.0 row
     assert code == 1
+    new = {(i["side"], i["from"], i["to"]) for i in report["unexplained"] if i["kind"] == "transition"}
+    assert ("src", "device", "postcopy-device") in new and ("dst", "active", "postcopy-device") in new
 
 
 # --- bad input ----------------------------------------------------------------------------------------
