@@ -62,11 +62,16 @@ def configs_for(version: str) -> list[Config]:
     base = Config(name=f"drift-{version}", src=Version(version), dst=Version(version))
     if not any(c.src.name == c.dst.name == version for c in out):
         out.append(base)
+    seen = {dataclasses.replace(c, name="", description="") for c in out}
     for i, kw in enumerate(VARIANTS):
         try:
-            out.append(dataclasses.replace(base, name=f"drift-{version}-variant-{i}", **kw))  # type: ignore[arg-type]
+            variant = dataclasses.replace(base, name=f"drift-{version}-variant-{i}", **kw)  # type: ignore[arg-type]
         except ConfigError:
             continue
+        key = dataclasses.replace(variant, name="", description="")
+        if key not in seen:  # a named configuration already is this variant
+            seen.add(key)
+            out.append(variant)
     return out
 
 
