@@ -265,3 +265,14 @@ def test_real_tree(capsys: pytest.CaptureFixture[str], name: str) -> None:
     assert code == 0, unexplained(report)
     assert report["found"]["transitions"] >= 30
     assert report["modelled"] and report["explained"]
+
+
+def test_enums_drift_cannot_evaluate(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    # another enum with shifted values is no concern; a command number drift cannot read is reported
+    (tree / "migration/other.h").write_text("enum flags { FLAG_A = 1 << 0, FLAG_B = 1 << 1 };\n")
+    edit(tree / "migration/savevm.c", "    MIG_CMD_INVALID = 0,   /* Must be 0 */",
+         "    MIG_CMD_INVALID = MIG_CMD_BASE,")
+    code, report = drift_json(capsys, tree)
+    assert code == 1
+    names = {i["name"] for i in report["unexplained"] if i["kind"] == "message"}
+    assert "MIG_CMD_INVALID" in names and "MIG_CMD_SWITCHOVER_START" in names  # and every one after it

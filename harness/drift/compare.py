@@ -409,7 +409,9 @@ def _messages(tree: CTree, report: Report, items: list[Item]) -> int:
         count += len(qemu)
         for name, value in qemu.items():
             fields = {"name": name, "value": str(value)}
-            if model.get(name) == value:
+            if value is None:
+                items.append(Item("message", "qemu", fields, f"{name}: its number is not a constant drift can read"))
+            elif model.get(name) == value:
                 report.modelled.append(Item("message", "both", fields, f"{name} = {value}"))
             elif name in model:
                 items.append(Item("message", "qemu", fields, f"{name} is {value} in QEMU, {model[name]} in the model"))

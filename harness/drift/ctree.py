@@ -388,22 +388,30 @@ class CTree:
 
     # --- enums, defines, pings ----------------------------------------------------------------------
 
-    def enumerators(self, prefix: str) -> dict[str, int]:
-        """Enumerators named ``prefix*`` in ``migration/*``, with their values (``*_MAX`` left out)."""
-        out: dict[str, int] = {}
+    def enumerators(self, prefix: str) -> dict[str, int | None]:
+        """Enumerators named ``prefix*`` in ``migration/*``, with their values (``*_MAX`` left out;
+        None for a value that is not a number, a known enumerator or a ``#define``, and after it)."""
+        out: dict[str, int | None] = {}
         for rel in self.migration_files():
             root = self.tree(rel)
             if root is None:
                 continue
             for m in matches(root, "(enumerator_list) @l"):
-                n = m["l"]
-                value = -1
-                names: dict[str, int] = {}
-                for e in n.named_children:
-                    if e.type != "enumerator":
-                        continue
+                enumerators = [e for e in m["l"].named_children if e.type == "enumerator"]
+                if not any(text(e.child_by_field_name("name")).startswith(prefix) for e in enumerators):
+                    continue  # another enum: its values need not be understood
+                value: int | None = -1
+                names: dict[str, int | None] = {}
+                for e in enumerators:
                     val = e.child_by_field_name("value")
-                    value = self._int(val, names) if val is not None else value + 1
+                    if val is None:
+                        value = None if value is None else value + 1
+                    else:
+                        known = {k: v for k, v in names.items() if v is not None}
+                        try:
+                            value = self._int(val, known)
+                        except TreeError:
+                            value = None
                     names[text(e.child_by_field_name("name"))] = value
                 for k, v in names.items():
                     if k.startswith(prefix) and not k.endswith("_MAX"):
