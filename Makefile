@@ -40,8 +40,8 @@ test: dev-setup
 	$(BIN)/python -m pytest -q
 
 lint: dev-setup
-	$(BIN)/ruff check model properties checker
-	$(BIN)/mypy --strict model properties checker
+	$(BIN)/ruff check model properties checker harness/drift
+	$(BIN)/mypy --strict model properties checker harness/drift
 
 # After a deliberate model change: pin the new counts and verdicts (explain them in the commit).
 manifest: setup

@@ -394,7 +394,7 @@ ROWS: tuple[Row, ...] = (
         f"{PR}:postcopy_listen_thread", "D7: error before RUNNING"),
     Row("dst", "listen", "qemu_loadvm_state_main: bitmaps-only error", statuses(S.POSTCOPY_ACTIVE),
         S.COMPLETED,
-        bitmaps_only_running_error, bitmaps_lost, f"{SV}:qemu_loadvm_state_main",
+        bitmaps_only_running_error, bitmaps_lost, f"{PR}:postcopy_listen_thread",
         "RUNNING without postcopy-ram: logged, the thread ends (bitmaps lost) [inference]"),
 )
 

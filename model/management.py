@@ -1,6 +1,6 @@
 """The operator: QMP commands on either QEMU, with the guards QEMU applies to them.
 
-System: the ``qmp_*`` handlers in ``migration/migration.c`` and ``system/cpus.c``/``monitor``
+System: the ``qmp_*`` handlers in ``migration/migration.c`` and ``monitor/qmp-cmds.c``
 (``cont``), protocol.md sections 4.3 and 9. A command QEMU refuses is a row with ``refusal``: a
 visible step that changes nothing, so a counterexample can show "migrate_cancel was refused here".
 
@@ -207,29 +207,29 @@ ROWS: tuple[Row, ...] = (
         "7.2: a failed connect leaves the source silently paused"),
     Row("src", "qmp", "migrate-continue", statuses(S.PRE_SWITCHOVER), S.DEVICE,
         lambda c, w: continue_ok(c, w) and c.src.device_state, lambda c, w: w._replace(s_pc=PC_PACKAGE),
-        f"{MC}:qmp_migrate_continue", "pause_event; migration_switchover_prepare goes on to DEVICE"),
+        f"{MC}:migration_switchover_prepare", "qmp_migrate_continue sets pause_event; this goes on to DEVICE"),
     Row("src", "qmp", "migrate-continue (7.2)", statuses(S.PRE_SWITCHOVER), S.POSTCOPY_ACTIVE,
         lambda c, w: continue_ok(c, w) and not c.src.device_state, lambda c, w: w._replace(s_pc=PC_PACKAGE),
         f"{MC}:migration_maybe_pause", "7.2: PRE_SWITCHOVER -> POSTCOPY_ACTIVE"),
     Row("src", "qmp", "cont", statuses(S.FAILED, S.CANCELLED), None, src_cont_ok, src_cont,
-        "system/cpus.c:qmp_cont", "management resumes the source after a failed migration"),
+        "monitor/qmp-cmds.c:qmp_cont", "management resumes the source after a failed migration"),
     Row("src", "qmp", "cont: refused (lock)", statuses(S.FAILED, S.CANCELLED), None, src_cont_locked, unchanged,
         "block.c:bdrv_activate_all", "the destination holds the image lock", refusal=LOCK_REFUSED),
     Row("src", "qmp", "cont: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,
-        "system/cpus.c:qmp_cont", "the migration is still running", refusal=NOT_FINALIZED),
+        "monitor/qmp-cmds.c:qmp_cont", "the migration is still running", refusal=NOT_FINALIZED),
     Row("dst", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None, lambda c, w: w.link == LINK_UP,
         dst_pause, f"{MC}:qmp_migrate_pause", "shuts from_src_file down; D8 follows"),
     Row("dst", "qmp", "migrate-pause: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,
         f"{MC}:qmp_migrate_pause", "postcopy-device is not 'alive' postcopy", refusal=PAUSE_REFUSED),
     Row("dst", "qmp", "migrate-recover", statuses(S.POSTCOPY_PAUSED), None, can_recover, listen_for_recovery,
         f"{MC}:qmp_migrate_recover", "a new listener; D9 happens on connect (7.2 emits 'setup')"),
-    Row("dst", "qmp", "cont", frozenset(S), None, dst_cont_ok, dst_cont, "system/cpus.c:qmp_cont",
+    Row("dst", "qmp", "cont", frozenset(S), None, dst_cont_ok, dst_cont, "monitor/qmp-cmds.c:qmp_cont",
         "start a -S destination guest"),
     Row("dst", "qmp", "cont: refused (lock)", frozenset(S), None, dst_cont_locked, unchanged,
         "block.c:bdrv_activate_all", "the source holds the image lock", refusal=LOCK_REFUSED),
-    Row("dst", "qmp", "quit", frozenset(S), None, source_took_over, quit_dst, "system/runstate.c:qmp_quit",
+    Row("dst", "qmp", "quit", frozenset(S), None, source_took_over, quit_dst, "monitor/qmp-cmds.c:qmp_quit",
         "management tears down the destination after the migration failed"),
     Row("dst", "qmp", "cont: before RUN", frozenset(S), None, dst_cont_early,
-        lambda c, w: w._replace(d_autostart=True), "system/cpus.c:qmp_cont",
+        lambda c, w: w._replace(d_autostart=True), "monitor/qmp-cmds.c:qmp_cont",
         "INMIGRATE: only sets autostart (commit 1e9981465f)"),
 )

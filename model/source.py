@@ -495,7 +495,7 @@ ITER = statuses(S.ACTIVE, S.POSTCOPY_DEVICE, S.POSTCOPY_ACTIVE)
 ROWS: tuple[Row, ...] = (
     # --- migration thread: setup ---------------------------------------------------------------
     Row("src", "mig", "migration_connect", statuses(S.SETUP), S.ACTIVE, connect_ok, do_connect,
-        f"{MC}:migration_connect", "S3: channel up, return path opened, ADVISE sent, setup done"),
+        f"{MC}:migration_thread", "S3: channel up, return path opened, ADVISE sent, setup done"),
     Row("src", "mig", "migration_connect: connect error", statuses(S.SETUP), S.FAILED, connect_fails,
         to_finish, f"{MC}:migration_connect_set_error", "S2: nobody listens", fails=True),
     # --- migration thread: the loop -------------------------------------------------------------

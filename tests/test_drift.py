@@ -1,0 +1,278 @@
+"""``migmodel drift`` on QEMU source trees: the synthetic 10.2 tree in ``tests/fixtures/qemu-trees``
+(and copies of it with one thing changed, as a patch under review would), and Debian's real 7.2
+and 10.2.2 trees when they are unpacked (``harness/fetch-qemu-src.sh``; CI fetches them)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checker.cli import main
+from harness.drift import qapi
+from harness.drift.compare import model_version
+from harness.drift.ctree import TreeError
+
+MINI = Path(__file__).parent / "fixtures" / "qemu-trees" / "mini-10.2"
+REAL = Path("/var/cache/migmodel/src")
+
+
+def drift(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["drift", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def drift_json(capsys: pytest.CaptureFixture[str], tree: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    code, out, _ = drift(capsys, "--qemu-src", str(tree), "--json", *args)
+    return code, json.loads(out)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of the synthetic tree, to patch."""
+    dst = tmp_path / "qemu"
+    shutil.copytree(MINI, dst)
+    return dst
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} not found once in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def unexplained(report: dict[str, Any]) -> list[str]:
+    return [i["text"] for i in report["unexplained"]]
+
+
+# --- the synthetic tree as it is --------------------------------------------------------------
+
+
+def test_synthetic_tree_agrees_with_the_model(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = drift_json(capsys, MINI)
+    assert code == 0, unexplained(report)
+    assert report["version"] == "10.2" and report["tree_version"] == "10.2.0"
+    assert report["found"]["transitions"] >= 30
+    assert report["found"]["pings"] == 5 and report["found"]["messages"] == 20
+    kinds = {i["kind"] for i in report["modelled"]}
+    assert {"transition", "citation", "guard", "command", "status", "message", "ping"} <= kinds
+
+
+def test_what_the_parser_resolves(capsys: pytest.CaptureFixture[str]) -> None:
+    _, report = drift_json(capsys, MINI)
+    found = {(i["side"], i["from"], i["to"], i["function"], i["via"])
+             for i in report["modelled"] + report["explained"] + report["unexplained"] if i["kind"] == "transition"}
+    pr, mc = "migration/postcopy-ram.c:postcopy_listen_thread", "migration/migration.c"
+    # both arms of a conditional expression
+    assert ("dst", "active", "postcopy-device", pr, "") in found
+    assert ("dst", "active", "postcopy-active", pr, "") in found
+    # FROM and TO passed in by the caller: taken from the call site
+    assert ("src", "setup", "active", f"{mc}:qemu_savevm_wait_unplug", f"{mc}:migration_thread") in found
+    # a local assigned in a switch; ``X->state`` is the current status, ``*``
+    assert ("src", "*", "postcopy-paused", f"{mc}:migration_connect_set_error", "") in found
+    assert ("src", "*", "failed", f"{mc}:migration_connect_set_error", "") in found
+    # the side comes from the type of X in ``&X->state``
+    assert ("dst", "*", "setup", f"{mc}:migration_incoming_state_setup", "") in found
+
+
+def test_explained_items_carry_their_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    _, report = drift_json(capsys, MINI)
+    wait_unplug = [i for i in report["explained"] if i["kind"] == "transition" and i["to"] == "wait-unplug"]
+    assert wait_unplug and all("wait-unplug" in i["reason"] for i in wait_unplug)
+    yank = [i for i in report["explained"] if i["kind"] == "command"]
+    assert [i["function"] for i in yank] == ["util/yank.c:qmp_yank"] and yank[0]["reason"].startswith("model gap")
+
+
+def test_human_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = drift(capsys, "--qemu-src", str(MINI))
+    assert code == 0
+    assert "QEMU 10.2.0 is modelled as 10.2" in out and "unexplained 0" in out
+
+
+# --- a patch under review: something changes, drift says what ----------------------------------------
+
+
+def test_a_new_transition_is_named_with_its_function(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    edit(tree / "migration/migration.c", """    migrate_set_state(&s->state, s->state,
+                      MIGRATION_STATUS_COMPLETED);""", """    migrate_set_state(&s->state, s->state,
+                      MIGRATION_STATUS_COMPLETED);
+    migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_DEVICE, MIGRATION_STATUS_COMPLETED);""")
+    code, out, _ = drift(capsys, "--qemu-src", str(tree))
+    assert code == 1
+    lines = [ln for ln in out.splitlines() if "postcopy-device -> completed" in ln]
+    assert len(lines) == 1 and "migration/migration.c:migration_completion_end" in lines[0]
+    assert "unexplained 1" in out
+
+
+def test_a_removed_transition_names_the_model_row(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    edit(tree / "migration/migration.c", """            migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_DEVICE,
+                              MIGRATION_STATUS_POSTCOPY_ACTIVE);""", "")
+    code, report = drift_json(capsys, tree)
+    assert code == 1
+    rows = {i["row"] for i in report["unexplained"] if i["kind"] == "row"}
+    assert rows == {"migration_iteration_run: act on PONG 0x42", "migration_iteration_run: woken by PONG 0x42"}
+    assert all(i["where"] == "model" for i in report["unexplained"])
+
+
+def test_a_changed_guard_contradicts_a_refusal(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    # migration_in_postcopy() without POSTCOPY_DEVICE: migrate_cancel is accepted there again
+    edit(tree / "migration/migration.c", """    switch (s->state) {
+    case MIGRATION_STATUS_POSTCOPY_DEVICE:
+    case MIGRATION_STATUS_POSTCOPY_ACTIVE:""", """    switch (s->state) {
+    case MIGRATION_STATUS_POSTCOPY_ACTIVE:""")
+    code, report = drift_json(capsys, tree)
+    assert code == 1
+    assert [(i["row"], i["status"], i["problem"]) for i in report["unexplained"]] == [
+        ("migrate_cancel: refused", "postcopy-device", "not-refused")]
+
+
+def test_a_new_refusal_contradicts_an_accepted_command(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    edit(tree / "migration/migration.c", """    case MIGRATION_STATUS_POSTCOPY_ACTIVE:
+    case MIGRATION_STATUS_POSTCOPY_RECOVER:
+        return true;""", """    case MIGRATION_STATUS_POSTCOPY_ACTIVE:
+        return true;""")
+    code, report = drift_json(capsys, tree)
+    assert code == 1
+    problems = {(i["row"], i["side"], i["status"]) for i in report["unexplained"]}
+    assert ("migrate-pause", "src", "postcopy-recover") in problems
+    assert ("migrate-pause", "dst", "postcopy-recover") in problems
+
+
+def test_a_renamed_function_breaks_the_citation(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    edit(tree / "migration/savevm.c", "static int loadvm_postcopy_handle_resume(", "static int loadvm_postcopy_resume(")
+    code, report = drift_json(capsys, tree)
+    assert code == 1
+    got = {(i["kind"], i.get("row") or i.get("function")) for i in report["unexplained"]}
+    assert got == {("citation", "loadvm_postcopy_handle_resume"), ("row", "loadvm_postcopy_handle_resume"),
+                   ("transition", "migration/savevm.c:loadvm_postcopy_resume")}
+
+
+def test_statuses_messages_and_pings(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    edit(tree / "qapi/migration.json", "'wait-unplug' ]", "'wait-unplug', 'postcopy-loading' ]")
+    edit(tree / "migration/savevm.c", "    MIG_CMD_SWITCHOVER_START,\n",
+         "    MIG_CMD_SWITCHOVER_START,\n    MIG_CMD_NEW,\n")
+    edit(tree / "migration/migration.h", "MIG_RP_MSG_INVALID = 0,", "MIG_RP_MSG_INVALID = 0, MIG_RP_MSG_EXTRA,")
+    edit(tree / "migration/migration.c", "        qemu_savevm_send_ping(fb, 3);\n", "")
+    code, report = drift_json(capsys, tree)
+    assert code == 1
+    key = {"status": "status", "message": "name", "ping": "value"}
+    got = {(i["kind"], i["where"], i[key[i["kind"]]]) for i in report["unexplained"]}
+    assert ("status", "qemu", "postcopy-loading") in got
+    assert ("message", "qemu", "MIG_CMD_NEW") in got
+    assert ("message", "qemu", "MIG_RP_MSG_SHUT") in got  # its number moved from 1 to 2
+    assert ("ping", "model", "3") in got
+
+
+def test_a_reason_in_the_explanation_file_clears_an_item(capsys: pytest.CaptureFixture[str], tree: Path,
+                                                         tmp_path: Path) -> None:
+    edit(tree / "migration/migration.c", """    migrate_set_state(&s->state, s->state,
+                      MIGRATION_STATUS_COMPLETED);""", """    migrate_set_state(&s->state, s->state,
+                      MIGRATION_STATUS_COMPLETED);
+    migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_DEVICE, MIGRATION_STATUS_COMPLETED);""")
+    explained = tmp_path / "explained.toml"
+    default = (Path(__file__).parents[1] / "harness" / "drift" / "explained.toml").read_text()
+    explained.write_text(default + '\n[[explained]]\nkind = "transition"\n'
+                         'match = { from = "postcopy-device", to = "completed" }\nreason = "a test"\n')
+    code, report = drift_json(capsys, tree, "--explained", str(explained))
+    assert code == 0
+    assert [i["reason"] for i in report["explained"] if i.get("to") == "completed" and i["kind"] == "transition"] == [
+        "a test"]
+
+
+# --- versions ---------------------------------------------------------------------------------------
+
+
+def test_version_mapping() -> None:
+    assert model_version("7.2.22") == ("7.2", "QEMU 7.2.22 is modelled as 7.2")
+    assert model_version("10.2.2")[0] == "10.2"
+    v, note = model_version("11.0.1")
+    assert v == "10.2" and "not modelled" in note
+    assert model_version("6.2.0")[0] == "7.2"
+    with pytest.raises(TreeError):
+        model_version("ten")
+
+
+def test_version_override(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = drift_json(capsys, MINI, "--version", "10.1")
+    assert report["version"] == "10.0" and "nearest modelled version below it, 10.0" in report["version_note"]
+    # the model's 10.0 has no postcopy-device: this tree's 10.2 switchover is not a 10.0 row
+    assert code == 1
+    new = {(i["side"], i["from"], i["to"]) for i in report["unexplained"] if i["kind"] == "transition"}
+    assert ("src", "device", "postcopy-device") in new and ("dst", "active", "postcopy-device") in new
+
+
+# --- bad input ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["missing", "no-migration", "bad-qapi", "no-enum", "no-version", "bad-version",
+                                    "no-calls", "bad-explained"])
+def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tree: Path, tmp_path: Path,
+                                          damage: str) -> None:
+    args = ["--qemu-src", str(tree)]
+    if damage == "missing":
+        args = ["--qemu-src", str(tmp_path / "nowhere")]
+    elif damage == "no-migration":
+        (tree / "migration/migration.c").unlink()
+    elif damage == "bad-qapi":
+        (tree / "qapi/migration.json").write_text("{ 'enum': 'MigrationStatus', 'data': [ 'none' ")
+    elif damage == "no-enum":
+        (tree / "qapi/migration.json").write_text("{ 'struct': 'X', 'data': {} }")
+    elif damage == "no-version":
+        (tree / "VERSION").unlink()
+    elif damage == "bad-version":
+        args += ["--version", "latest"]
+    elif damage == "no-calls":
+        for f in (tree / "migration").glob("*.c"):
+            f.write_text("int main(void) { return 0; }\n")
+    elif damage == "bad-explained":
+        bad = tmp_path / "x.toml"
+        bad.write_text('[[explained]]\nkind = "transition"\nmatch = { to = "colo" }\n')  # no reason
+        args += ["--explained", str(bad)]
+    code, out, err = drift(capsys, *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("migmodel: error: ")
+
+
+def test_qapi_reader() -> None:
+    src = """# comment with 'quotes' and { braces
+{ 'enum': 'E', 'data': [ 'a', { 'name': 'b-c', 'if': 'CONFIG_X' } ] }  # trailing
+{ 'struct': 'S', 'data': { '*x': 'int', 'y': { 'type': 'str', 'features': [ 'deprecated' ] } },
+  'allow-oob': true }
+"""
+    exprs = qapi.parse(src)
+    assert qapi.enum_members(exprs, "E") == ["a", "b-c"]
+    assert exprs[1]["allow-oob"] is True
+    assert qapi.c_name("MIGRATION_STATUS_", "postcopy-recover-setup") == "MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP"
+    with pytest.raises(qapi.QapiError):
+        qapi.parse("{ 'a': 'b' ")
+    with pytest.raises(qapi.QapiError):
+        qapi.parse("{ 'a' 'b' }")
+
+
+# --- Debian's real trees (CI fetches them with harness/fetch-qemu-src.sh) ------------------------
+
+
+@pytest.mark.parametrize("name", ["qemu-7.2", "qemu-10.2.2"])
+def test_real_tree(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    root = REAL / name
+    if not (root / "migration/migration.c").is_file():
+        pytest.skip(f"{root} is not unpacked (harness/fetch-qemu-src.sh {name.removeprefix('qemu-')})")
+    code, report = drift_json(capsys, root)
+    assert code == 0, unexplained(report)
+    assert report["found"]["transitions"] >= 30
+    assert report["modelled"] and report["explained"]
+
+
+def test_enums_drift_cannot_evaluate(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    # another enum with shifted values is no concern; a command number drift cannot read is reported
+    (tree / "migration/other.h").write_text("enum flags { FLAG_A = 1 << 0, FLAG_B = 1 << 1 };\n")
+    edit(tree / "migration/savevm.c", "    MIG_CMD_INVALID = 0,   /* Must be 0 */",
+         "    MIG_CMD_INVALID = MIG_CMD_BASE,")
+    code, report = drift_json(capsys, tree)
+    assert code == 1
+    names = {i["name"] for i in report["unexplained"] if i["kind"] == "message"}
+    assert "MIG_CMD_INVALID" in names and "MIG_CMD_SWITCHOVER_START" in names  # and every one after it
