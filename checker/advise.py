@@ -64,6 +64,8 @@ class Advisor:
     (``"query-status on the destination"``) and the answer it would give in a state."""
     describe: Callable[[Any], str] = str
     """One line for a state, for the evidence."""
+    refused: Callable[[Any], bool] = lambda _a: False
+    """An operator action the system answers with an error and nothing else (listed apart)."""
 
 
 @dataclass
@@ -97,6 +99,9 @@ class Advice:
     unsafe_actions: list[dict[str, Any]]
     unknowns: list[str]
     searched: int = 0
+    danger: list[str] = field(default_factory=list)
+    """Harms QEMU's own steps can still reach from some consistent state, whatever the operator
+    does (a continuation where no action helps)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +113,7 @@ class Advice:
             "safe_actions": self.safe_actions,
             "unsafe_actions": self.unsafe_actions,
             "unknowns": self.unknowns,
+            "danger": self.danger,
         }
 
 
@@ -124,22 +130,25 @@ class Consistent:
     searched: int
 
 
-def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Consistent:
+def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES,
+                      successors: Callable[[State], Sequence[tuple[Action, State]]] | None = None) -> Consistent:
     """Every model state a run can be in after showing all of ``case.observations`` (per side,
     in order) and then any number of steps that show nothing. ``case.can_stop`` is ignored: the
     observations are a prefix of what will be seen. Raises :class:`AdviceError` when none is
-    (the observations are impossible) or the search exceeds ``max_states`` nodes."""
+    (the observations are impossible) or the search exceeds ``max_states`` nodes.
+    ``successors``: the model's, from a graph already built (:func:`graph_successors`)."""
     per = _sides(case)
     sides = case.sides
     side_list = [per[s] for s in sides]
     index_of = {s: k for k, s in enumerate(sides)}
     model, observe = case.model, case.observe
     cache: dict[Any, Any] = {} if case.cache is None else case.cache
+    succ = model.successors if successors is None else successors
 
     def steps(state: State) -> list[tuple[Action, State, tuple[tuple[str, Hashable], ...]]]:
         got = cache.get(state)
         if got is None:
-            got = [(a, t, tuple(observe(state, a, t))) for a, t in model.successors(state)]
+            got = [(a, t, tuple(observe(state, a, t))) for a, t in succ(state)]
             cache[state] = got
         return got
 
@@ -292,6 +301,21 @@ def _graph(model: Model, advisor: Advisor, max_states: int) -> _Ahead:
     return got[2]
 
 
+def graph_successors(model: Model, advisor: Advisor,
+                     max_states: int = DEFAULT_MAX_STATES) -> Callable[[State], list[tuple[Action, State]]]:
+    """``model.successors`` read off the model's reachable graph (built once, then shared with
+    :func:`advise`): the consistent-state search then computes no successor itself."""
+    g = _graph(model, advisor, max_states)
+
+    def successors(state: State) -> list[tuple[Action, State]]:
+        i = g.index.get(state)
+        if i is None:
+            return list(model.successors(state))
+        return [(a, g.states[j]) for a, j in g.succ[i]]
+
+    return successors
+
+
 def _lines(ahead: _Ahead, steps: list[tuple[int, Action, int]]) -> list[str]:
     d = ahead.advisor.describe
     return [f"{a}  ->  {d(ahead.states[j])}" for _, a, j in steps]
@@ -372,8 +396,10 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
                        [f"way out: {w}" for w in exits], decide_by=_decider(advisor, states, is_stuck))
         unknowns.append("stuck")
 
+    danger = sorted({h for i in by_itself for h in advisor.harm(ahead.states[i])})
     safe, unsafe = _judge_actions(ahead, roots)
-    return Advice(len(states), newest, resume, stuck, outcomes, safe, unsafe, unknowns, consistent.searched)
+    return Advice(len(states), newest, resume, stuck, outcomes, safe, unsafe, unknowns, consistent.searched,
+                  danger)
 
 
 def _ways_out(ahead: _Ahead, starts: Sequence[int]) -> list[str]:
@@ -391,26 +417,28 @@ def _ways_out(ahead: _Ahead, starts: Sequence[int]) -> list[str]:
 
 def _judge_actions(ahead: _Ahead, roots: Sequence[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Each operator action enabled in some consistent state: unsafe when, in some state where
-    it is enabled, QEMU's own steps after it reach a harm that state did not already have."""
+    it is enabled, QEMU's own steps after it reach a harm that doing nothing could not reach
+    from that state (nor was already there)."""
     adv = ahead.advisor
     judged: dict[str, dict[str, Any]] = {}
     for i in roots:
+        idle = ahead.reach([i], frozenset({INTERNAL}))
+        baseline = {h for x in idle for h in adv.harm(ahead.states[x])}
         for (a, j), k in zip(ahead.succ[i], ahead.kind[i], strict=True):
             if k != OPERATOR:
                 continue
             label = adv.label(a)
             entry = judged.setdefault(label, {"action": label, "enabled_in": 0, "good_end": False,
-                                              "harm": None, "path": []})
+                                              "harm": None, "path": [], "refused": adv.refused(a)})
             entry["enabled_in"] += 1
             parent = ahead.reach([j], frozenset({INTERNAL}))
             reached = list(parent)
             if any(ahead.settled(x) and adv.outcome(ahead.states[x])[1] for x in reached):
                 entry["good_end"] = True
             if entry["harm"] is None:
-                present = set(adv.harm(ahead.states[i]))
-                hit = next((x for x in reached if set(adv.harm(ahead.states[x])) - present), None)
+                hit = next((x for x in reached if set(adv.harm(ahead.states[x])) - baseline), None)
                 if hit is not None:
-                    entry["harm"] = ", ".join(h for h in adv.harm(ahead.states[hit]) if h not in present)
+                    entry["harm"] = ", ".join(h for h in adv.harm(ahead.states[hit]) if h not in baseline)
                     entry["path"] = [f"{a}  ->  {adv.describe(ahead.states[j])}",
                                      *_lines(ahead, ahead.path(parent, hit))]
     total = len(roots)
@@ -420,6 +448,7 @@ def _judge_actions(ahead: _Ahead, roots: Sequence[int]) -> tuple[list[dict[str, 
         if e["harm"]:
             unsafe.append({"action": label, "harm": e["harm"], "path": e["path"], "note": note.strip()})
         else:
-            safe.append({"action": label, "leads_to_good_end": e["good_end"], "note": note.strip()})
-    safe.sort(key=lambda e: (not e["leads_to_good_end"], e["action"]))
+            safe.append({"action": label, "leads_to_good_end": e["good_end"], "refused": e["refused"],
+                         "note": note.strip()})
+    safe.sort(key=lambda e: (e["refused"], not e["leads_to_good_end"], e["action"]))
     return safe, unsafe

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from checker.advise import Advice, AdviceError, Consistent, advise, consistent_states
+from checker.advise import Advice, AdviceError, Consistent, advise, consistent_states, graph_successors
 from checker.verify import UsageError
 from harness.traces import Trace, TraceError, parse_lines
 from model.config import NAMED, Config
@@ -135,7 +135,7 @@ def _advise_prefix(source: str, lines: list[str], config: Config | None, max_sta
                 "last": f"{case.observations[-1][0]} {case.observations[-1][1]}" if case.observations else None,
                 "config": case.config}
     try:
-        found = consistent_states(case, max_states)
+        found = consistent_states(case, max_states, graph_successors(case.model, ADVISOR, max_states))
         return observed, advise(case.model, ADVISOR, found, max_states), None
     except AdviceError as e:
         return observed, None, str(e)
@@ -271,9 +271,15 @@ def render(observed: dict[str, Any], advice: Advice | None, why: str | None, lin
         if e.startswith("way out: "):
             out.append(f"      {e}")
     out.append(f"  {'can still happen by itself:':<28} {'; '.join(a.possible_outcomes) or 'nothing'}")
-    if a.safe_actions:
+    if a.danger:
+        out.append(f"  DANGER whatever you do now: {'; '.join(a.danger)}")
+    useful = [s for s in a.safe_actions if not s["refused"]]
+    if useful:
         out.append("  safe now: " + "; ".join(s["action"] + (" (reaches a good end)" if s["leads_to_good_end"] else "")
-                                              for s in a.safe_actions))
+                                              for s in useful))
+    refused = [s["action"].removesuffix(" (refused)") for s in a.safe_actions if s["refused"]]
+    if refused:
+        out.append("  refused now (harmless): " + ", ".join(refused))
     for u in a.unsafe_actions:
         out.append(f"  UNSAFE: {u['action']}: {u['harm']}")
         out.extend(f"      {step}" for step in u["path"][:6])
@@ -286,36 +292,62 @@ def render(observed: dict[str, Any], advice: Advice | None, why: str | None, lin
 
 
 class _Monitor:
-    """A QMP monitor spoken to over its unix socket, read-only."""
+    """A QMP monitor spoken to over its unix socket, read-only. A socket that exists but refuses
+    the connection, or a monitor that hangs up, is a QEMU process that is gone."""
 
     def __init__(self, side: str, path: str) -> None:
+        import errno
+        import os
+
         self.side = side
         self.sent: list[str] = []
         self.events: list[dict[str, Any]] = []
+        self.gone = False
+        if not os.path.exists(path):
+            raise UsageError(f"advise: no {side} QMP monitor socket at {path}")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
         try:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(10)
             self.sock.connect(path)
         except OSError as e:
-            raise UsageError(f"advise: cannot connect to the {side} QMP monitor {path}: {e.strerror or e}") from None
+            if e.errno not in (errno.ECONNREFUSED, errno.ENOENT):
+                raise UsageError(f"advise: cannot connect to the {side} QMP monitor {path}: "
+                                 f"{e.strerror or e}") from None
+            self.gone = True
+            return
         self.file: TextIO = self.sock.makefile("r", encoding="utf-8")
         self._read()  # greeting
         self.execute("qmp_capabilities")
 
     def _read(self) -> dict[str, Any]:
-        raw = self.file.readline()
+        try:
+            raw = self.file.readline()
+        except OSError:
+            raw = ""
         if not raw:
-            raise UsageError(f"advise: the {self.side} QMP monitor closed the connection")
-        msg: dict[str, Any] = json.loads(raw)
-        return msg
+            self.gone = True
+            return {}
+        try:
+            msg = json.loads(raw)
+        except json.JSONDecodeError:
+            raise UsageError(f"advise: the {self.side} QMP monitor sent something that is not JSON") from None
+        return msg if isinstance(msg, dict) else {}
 
     def execute(self, command: str) -> Any:
         if command not in READ_ONLY:
             raise ValueError(f"advise --live never sends {command!r}")
+        if self.gone:
+            return None
         self.sent.append(command)
-        self.sock.sendall(json.dumps({"execute": command}).encode() + b"\n")
+        try:
+            self.sock.sendall(json.dumps({"execute": command}).encode() + b"\n")
+        except OSError:
+            self.gone = True
+            return None
         while True:
             msg = self._read()
+            if self.gone:
+                return None
             if "event" in msg:
                 self.events.append(msg)
                 continue
@@ -324,16 +356,18 @@ class _Monitor:
             return msg.get("return")
 
     def close(self) -> None:
-        self.file.close()
+        if not self.gone:
+            self.file.close()
         self.sock.close()
 
 
-def snapshot_states(config: Config, src: dict[str, Any], dst: dict[str, Any],
+def snapshot_states(config: Config, src: dict[str, Any] | None, dst: dict[str, Any] | None,
                     max_states: int) -> Consistent:
-    """Every reachable model state whose statuses and runstates are what the queries answered."""
+    """Every reachable model state whose statuses and runstates are what the queries answered
+    (None: that side's process is gone)."""
     from checker.explore import explore
 
-    model = MigrationModel(config)
+    model = _live_model(config)
     ex = explore(model, max_states=max_states)
 
     def matches(w: Any) -> bool:
@@ -343,83 +377,101 @@ def snapshot_states(config: Config, src: dict[str, Any], dst: dict[str, Any],
     states = [s for s in ex.states if matches(s)]
     if not states:
         raise AdviceError("no model state shows these query answers")
-    paths = {s: [(st.state, st.action, nxt.state) for st, nxt in itertools.pairwise(p) if nxt.action]
-             for s in states[:1] for p in [ex.path_to(ex.index_of(s))]}
+    first = ex.path_to(ex.index_of(states[0]))
+    paths = {states[0]: [(p.state, n.action, n.state) for p, n in itertools.pairwise(first)
+                         if n.action is not None]}
     return Consistent(states, paths, ex.state_count)
 
 
-def _side_matches(q: dict[str, Any], alive: bool, status: str, run: str) -> bool:
-    if not alive:
-        return False
-    want = q.get("status") or "none"
-    return status == want and run == q.get("runstate")
+_LIVE_MODELS: dict[Config, MigrationModel] = {}
 
 
-def _query(m: _Monitor) -> dict[str, Any]:
+def _live_model(config: Config) -> MigrationModel:
+    """One model per configuration, so the advice engine's graph of it is built once."""
+    if config not in _LIVE_MODELS:
+        _LIVE_MODELS[config] = MigrationModel(config)
+    return _LIVE_MODELS[config]
+
+
+def _side_matches(q: dict[str, Any] | None, alive: bool, status: str, run: str) -> bool:
+    if q is None:
+        return not alive
+    return alive and status == (q.get("status") or "none") and run == q.get("runstate")
+
+
+def _query(m: _Monitor) -> dict[str, Any] | None:
     mig = m.execute("query-migrate") or {}
     st = m.execute("query-status") or {}
-    return {"status": mig.get("status"), "runstate": st.get("status")}
+    return None if m.gone else {"status": mig.get("status"), "runstate": st.get("status")}
+
+
+def _show(q: dict[str, Any] | None) -> str:
+    return "gone" if q is None else f"{q['status'] or 'none'}/{q['runstate']}"
 
 
 def _live(args: argparse.Namespace, config: Config | None) -> int:
     src, dst = _Monitor("src", args.src_qmp), _Monitor("dst", args.dst_qmp)
     try:
         if config is None:
-            versions = {}
-            caps: list[str] = []
-            for m in (src, dst):
-                v = m.execute("query-version") or {}
-                q = v.get("qemu", {})
-                versions[m.side] = f"{q.get('major')}.{q.get('minor')}.{q.get('micro')}"
-            for c in src.execute("query-migrate-capabilities") or []:
-                if c.get("state"):
-                    caps.append(str(c.get("capability")))
-            try:
-                config = config_for({"src_version": versions["src"], "dst_version": versions["dst"],
-                                     "capabilities": caps}, name="live")
-            except BadTrace as e:
-                raise UsageError(f"advise: {e}") from None
+            config = _live_config(src, dst)
         last: tuple[Any, ...] | None = None
         code = EXIT_OK
         while True:
             qs, qd = _query(src), _query(dst)
-            key = (qs["status"], qs["runstate"], qd["status"], qd["runstate"])
+            key = (_show(qs), _show(qd))
             if key != last:
                 last = key
                 observed = {"src": qs, "dst": qd, "config": config.summary(),
                             "observations": {"src": 1, "dst": 1},
-                            "last": f"src {qs['status']}/{qs['runstate']}, dst {qd['status']}/{qd['runstate']}"}
+                            "last": f"src {key[0]}, dst {key[1]}"}
                 try:
                     found = snapshot_states(config, qs, qd, args.max_states)
-                    result: Result = (observed, advise(MigrationModel(config), ADVISOR, found, args.max_states), None)
+                    result: Result = (observed, advise(_live_model(config), ADVISOR, found, args.max_states), None)
                 except AdviceError as e:
                     result = (observed, None, str(e))
                 code = max(code, _emit(args, result, None))
                 sys.stdout.flush()
-            if not args.each:
+            if not args.each or (src.gone and dst.gone):
                 return code
             _wait_event(src, dst)
     finally:
         sent = sorted(set(src.sent) | set(dst.sent))
-        print(f"advise: sent only {', '.join(sent)}", file=sys.stderr)
+        print(f"advise: sent only {', '.join(sent) or 'nothing'}", file=sys.stderr)
         src.close()
         dst.close()
 
 
+def _live_config(src: _Monitor, dst: _Monitor) -> Config:
+    """The model configuration of a live pair: versions and the source's capabilities."""
+    versions: dict[str, str] = {}
+    for m in (src, dst):
+        q = (m.execute("query-version") or {}).get("qemu", {})
+        if m.gone or not q:
+            raise UsageError(f"advise: the {m.side} QEMU is gone: give --config")
+        versions[m.side] = f"{q.get('major')}.{q.get('minor')}.{q.get('micro')}"
+    caps = [str(c.get("capability")) for c in src.execute("query-migrate-capabilities") or [] if c.get("state")]
+    try:
+        return config_for({"src_version": versions["src"], "dst_version": versions["dst"],
+                           "capabilities": caps}, name="live")
+    except BadTrace as e:
+        raise UsageError(f"advise: {e}") from None
+
+
 def _wait_event(*monitors: _Monitor) -> None:
-    """Block until some monitor delivers an event (then the advice is recomputed)."""
+    """Block until some monitor delivers an event or hangs up (then the advice is recomputed)."""
     import select
 
     while True:
-        for m in monitors:
-            if m.events:
+        live = [m for m in monitors if not m.gone]
+        if any(m.events for m in live) or len(live) < len(monitors):
+            for m in monitors:
                 m.events.clear()
-                return
-        ready, _, _ = select.select([m.sock for m in monitors], [], [], 1.0)
-        for m in monitors:
+            return
+        ready, _, _ = select.select([m.sock for m in live], [], [], 1.0)
+        for m in live:
             if m.sock in ready:
                 msg = m._read()
-                if "event" in msg:
+                if m.gone or "event" in msg:
                     return
 
 

@@ -50,12 +50,15 @@ def label(action: Action) -> str:
 
 
 def lost(w: World) -> bool:
-    """No side can run the guest with its whole state any more: the side that holds the newest
-    state (a destination that ran and has not completed, or a source after the switchover that
-    never handed over) is gone."""
+    """No side can run the guest with its whole state any more: after the destination guest
+    ran, the destination is gone before it completed, or (postcopy) the source, which still
+    holds the pages the destination has not received, is gone before the destination completed;
+    before that, the source is gone after it stopped its guest for the switchover."""
     dst_complete = w.d_alive and w.d_status is S.COMPLETED
     if w.h_dst_ran:
-        return not w.d_alive and not dst_complete
+        if dst_complete:
+            return False
+        return not w.d_alive or (w.h_postcopy and not w.s_alive)
     return w.h_switched and not w.s_alive
 
 
@@ -125,4 +128,5 @@ ADVISOR = Advisor(
         ("query-migrate on the source", lambda w: w.s_status.value if w.s_alive else None),
     ),
     describe=describe,
+    refused=lambda a: bool(a.refused),
 )
