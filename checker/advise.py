@@ -131,12 +131,15 @@ class Consistent:
 
 
 def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES,
-                      successors: Callable[[State], Sequence[tuple[Action, State]]] | None = None) -> Consistent:
+                      successors: Callable[[State], Sequence[tuple[Action, State]]] | None = None,
+                      settled: bool = False) -> Consistent:
     """Every model state a run can be in after showing all of ``case.observations`` (per side,
     in order) and then any number of steps that show nothing. ``case.can_stop`` is ignored: the
     observations are a prefix of what will be seen. Raises :class:`AdviceError` when none is
     (the observations are impossible) or the search exceeds ``max_states`` nodes.
-    ``successors``: the model's, from a graph already built (:func:`graph_successors`)."""
+    ``successors``: the model's, from a graph already built (:func:`graph_successors`).
+    ``settled``: the recording is complete and was at rest when it ended; keep only the states
+    where ``case.can_stop`` holds (as ``conform`` does)."""
     per = _sides(case)
     sides = case.sides
     side_list = [per[s] for s in sides]
@@ -181,10 +184,11 @@ def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES,
             parent[node] = None
             queue.append(node)
     found: dict[State, Node] = {}
+    stop = case.can_stop if settled and case.can_stop is not None else None
     while queue:
         node = queue.popleft()
         state, pos = node
-        if finished(pos) and state not in found:
+        if finished(pos) and state not in found and (stop is None or stop(state)):
             found[state] = node
         for action, nxt, obs in steps(state):
             for npos in advance(pos, obs):

@@ -135,7 +135,9 @@ def _advise_prefix(source: str, lines: list[str], config: Config | None, max_sta
                 "last": f"{case.observations[-1][0]} {case.observations[-1][1]}" if case.observations else None,
                 "config": case.config}
     try:
-        found = consistent_states(case, max_states, graph_successors(case.model, ADVISOR, max_states))
+        complete = len(trace.body()) < len(trace.lines)  # the harness's teardown marker: it was at rest
+        found = consistent_states(case, max_states, graph_successors(case.model, ADVISOR, max_states),
+                                  settled=complete)
         return observed, advise(case.model, ADVISOR, found, max_states), None
     except AdviceError as e:
         return observed, None, str(e)
