@@ -282,6 +282,9 @@ class Session:
     proxy: FaultProxy | None = None
     port: int = 0
     machine: str = ""
+    extra_monitors: bool = False
+    """Give each QEMU a second QMP monitor, ``<side>-ro.qmp`` in the run directory, for an
+    observer such as ``migmodel advise --live``."""
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def vm(self, side: str) -> VM:
@@ -316,6 +319,8 @@ class Session:
             "-qmp", f"unix:{vm_qmp},server=on,wait=off",
             "-device", f"loader,file={self.blob},addr={BLOB_ADDR:#x}",
         ]  # fmt: skip
+        if self.extra_monitors:
+            args += ["-qmp", f"unix:{self.run_dir / f'{side}-ro.qmp'},server=on,wait=off"]
         if self.scenario.shared_disk:
             disk = self.run_dir / "disk.raw"
             args += [
@@ -705,11 +710,14 @@ async def run_scenario(
     *,
     timeout: float = 60.0,
     run_root: Path = DEFAULT_RUN_DIR,
+    observer: Callable[[Session], Awaitable[None]] | None = None,
 ) -> RunResult:
     """Run one scenario and return its recorder (not yet written to disk).
 
     ``ok`` is False if the harness failed (set-up error) or the run hit ``timeout``; the trace
     then ends with a ``{"side": "harness", "error": ...}`` line before the teardown marker.
+    ``observer``: called once the scenario is over, before teardown, with both QEMUs still as
+    the scenario left them (each with a second QMP monitor, ``<side>-ro.qmp``).
     """
     from importlib.metadata import version as pkg_version
 
@@ -733,7 +741,7 @@ async def run_scenario(
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     rec = Recorder(meta)
-    session = Session(scenario, src, dst, run_dir, blob, rec)
+    session = Session(scenario, src, dst, run_dir, blob, rec, extra_monitors=observer is not None)
     ok, message = True, ""
     t0 = time.monotonic()
     try:
@@ -747,6 +755,8 @@ async def run_scenario(
             rec.add({"side": "harness", "error": message})
         if ok:
             await session.final_queries()
+            if observer is not None:
+                await observer(session)
     finally:
         await session.teardown()
         kill_leftovers()

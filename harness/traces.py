@@ -92,7 +92,13 @@ def load(path: Path | str) -> Trace:
     """Parse a trace; raise :class:`TraceError` if the layout is wrong."""
     path = Path(path)
     with open(path, encoding="utf-8") as f:
-        raw = [ln for ln in f.read().splitlines() if ln.strip()]
+        return parse_lines(path, f.read().splitlines())
+
+
+def parse_lines(path: Path, lines: list[str]) -> Trace:
+    """A trace from its lines (``path`` names it in messages); raise :class:`TraceError` if the
+    layout is wrong."""
+    raw = [ln for ln in lines if ln.strip()]
     if not raw:
         raise TraceError(f"{path}: empty trace")
     try:

@@ -298,6 +298,11 @@ def load_case(path: str, config: Config | None = None) -> Case:
         raise BadTrace(f"{path}: not UTF-8 text ({e.reason})") from None
     except OSError as e:
         raise BadTrace(f"cannot read {path}: {e.strerror or e}") from None
+    return case_of(trace, config)
+
+
+def case_of(trace: Trace, config: Config | None = None) -> Case:
+    """A loaded trace (or a prefix of one) as a conformance case; see :func:`load_case`."""
     meta = trace.meta
     if config is None:
         config = config_for(meta, name=f"recorded-{meta.get('src_version')}-to-{meta.get('dst_version')}")

@@ -1,0 +1,458 @@
+"""Advice from a partial observation: what may an operator safely do now?
+
+Generic like the rest of ``checker/``. The input is a conformance :class:`~checker.conform.Case`
+holding what has been observed so far (a trace prefix), or a set of model states given directly
+(a live snapshot). The model states consistent with it are those a run of the model reaches while
+showing exactly the observations, each side in its order, followed by any number of steps that
+show nothing (they may have happened since the last observation). A suite's :class:`Advisor` says
+what matters about a state; the engine then answers, over *all* consistent states at once:
+
+* where the newest guest state is (``newest``),
+* whether resuming the source is safe: in every consistent state the destination guest has never
+  run, and no continuation of the model (any step: QEMU's, the operator's, a fault) lets it run,
+* whether the pair is stuck: nothing but an operator action or a fault can change its state, and
+  it is not at a good end,
+* what can still happen by itself (the outcomes reachable by QEMU's own steps),
+* which operator actions are safe: an action is unsafe when QEMU's own steps after it reach a
+  harm (with the shortest such path).
+
+Each answer is ``yes`` / ``no`` / ``unknown``; an unknown answer names the cheapest query (from
+the advisor's list, in order of cost) whose answer would decide it, when one exists.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from checker.conform import Case, _extend, _sides
+from checker.spec import Action, Model, State
+
+OPERATOR, FAULT, INTERNAL = "operator", "fault", "internal"
+YES, NO, UNKNOWN = "yes", "no", "unknown"
+
+DEFAULT_MAX_STATES = 1_000_000
+
+
+class AdviceError(ValueError):
+    """Nothing to advise on: the observations are impossible, or too large to search."""
+
+
+@dataclass(frozen=True)
+class Advisor:
+    """What a suite tells the advice engine about its states and actions."""
+
+    kind: Callable[[Any], str]
+    """``OPERATOR`` (what a management layer may do: a command, a kill, a yank), ``FAULT`` (what
+    the environment does) or ``INTERNAL`` (the systems' own steps)."""
+    label: Callable[[Any], str]
+    """How a person names an operator action (``"dst: quit"``)."""
+    remote_ran: Callable[[Any], bool]
+    """History: the destination's guest has run (monotone along a run)."""
+    newest: Callable[[Any], str]
+    """Where the newest guest state is in this state (``source``, ``destination``, ``split``...)."""
+    outcome: Callable[[Any], tuple[str, bool]]
+    """A state where only operator actions and faults are left: its name, and whether it is a good
+    end (nothing more to do)."""
+    harm: Callable[[Any], tuple[str, ...]]
+    """What is wrong in this state (both guests run, a rollback, the machine lost): empty if
+    nothing is."""
+    queries: Sequence[tuple[str, Callable[[Any], Hashable]]] = ()
+    """Observations an operator can make now without changing anything, cheapest first: name
+    (``"query-status on the destination"``) and the answer it would give in a state."""
+    describe: Callable[[Any], str] = str
+    """One line for a state, for the evidence."""
+    refused: Callable[[Any], bool] = lambda _a: False
+    """An operator action the system answers with an error and nothing else (listed apart)."""
+
+
+@dataclass
+class Answer:
+    """One question's answer over the consistent states."""
+
+    answer: str
+    reason: str
+    evidence: list[str] = field(default_factory=list)
+    """A witness or counterexample path, one step a line."""
+    decide_by: str | None = None
+    """For ``unknown``: the cheapest query whose answer would decide it."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"answer": self.answer, "reason": self.reason}
+        if self.evidence:
+            out["evidence"] = self.evidence
+        if self.decide_by:
+            out["decide_by"] = self.decide_by
+        return out
+
+
+@dataclass
+class Advice:
+    consistent_states: int
+    newest_state_on: Answer
+    source_resume_safe: Answer
+    stuck: Answer
+    possible_outcomes: list[str]
+    safe_actions: list[dict[str, Any]]
+    unsafe_actions: list[dict[str, Any]]
+    unknowns: list[str]
+    searched: int = 0
+    danger: list[str] = field(default_factory=list)
+    """Harms QEMU's own steps can still reach from some consistent state, whatever the operator
+    does (a continuation where no action helps)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "consistent_states": self.consistent_states,
+            "newest_state_on": self.newest_state_on.to_json(),
+            "source_resume_safe": self.source_resume_safe.to_json(),
+            "stuck": self.stuck.to_json(),
+            "possible_outcomes": self.possible_outcomes,
+            "safe_actions": self.safe_actions,
+            "unsafe_actions": self.unsafe_actions,
+            "unknowns": self.unknowns,
+            "danger": self.danger,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Which states are consistent with what was observed
+
+
+@dataclass
+class Consistent:
+    """The model states consistent with a case, with one witness run to each."""
+
+    states: list[State]
+    paths: dict[State, list[tuple[State, Action, State]]]
+    searched: int
+
+
+def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES,
+                      successors: Callable[[State], Sequence[tuple[Action, State]]] | None = None,
+                      settled: bool = False) -> Consistent:
+    """Every model state a run can be in after showing all of ``case.observations`` (per side,
+    in order) and then any number of steps that show nothing. ``case.can_stop`` is ignored: the
+    observations are a prefix of what will be seen. Raises :class:`AdviceError` when none is
+    (the observations are impossible) or the search exceeds ``max_states`` nodes.
+    ``successors``: the model's, from a graph already built (:func:`graph_successors`).
+    ``settled``: the recording is complete and was at rest when it ended; keep only the states
+    where ``case.can_stop`` holds (as ``conform`` does)."""
+    per = _sides(case)
+    sides = case.sides
+    side_list = [per[s] for s in sides]
+    index_of = {s: k for k, s in enumerate(sides)}
+    model, observe = case.model, case.observe
+    cache: dict[Any, Any] = {} if case.cache is None else case.cache
+    succ = model.successors if successors is None else successors
+
+    def steps(state: State) -> list[tuple[Action, State, tuple[tuple[str, Hashable], ...]]]:
+        got = cache.get(state)
+        if got is None:
+            got = [(a, t, tuple(observe(state, a, t))) for a, t in succ(state)]
+            cache[state] = got
+        return got
+
+    def advance(pos: tuple[int, ...], obs: tuple[tuple[str, Hashable], ...]) -> list[tuple[int, ...]]:
+        if not obs:
+            return [pos]
+        by_side: dict[str, list[Hashable]] = {}
+        for side, label in obs:
+            by_side.setdefault(side, []).append(label)
+        options = [pos]
+        for side, labels in by_side.items():
+            k = index_of.get(side)
+            if k is None:
+                return []
+            nxt = _extend(side_list[k], pos[k], labels)
+            if not nxt:
+                return []
+            options = [(*p[:k], m, *p[k + 1:]) for p in options for m in nxt]
+        return options
+
+    def finished(pos: tuple[int, ...]) -> bool:
+        return all(m & sd.done == sd.done for m, sd in zip(pos, side_list, strict=True))
+
+    Node = tuple[State, tuple[int, ...]]
+    parent: dict[Node, tuple[Node, Action] | None] = {}
+    queue: deque[Node] = deque()
+    for s0 in model.init_states():
+        node: Node = (s0, (0,) * len(sides))
+        if node not in parent:
+            parent[node] = None
+            queue.append(node)
+    found: dict[State, Node] = {}
+    stop = case.can_stop if settled and case.can_stop is not None else None
+    while queue:
+        node = queue.popleft()
+        state, pos = node
+        if finished(pos) and state not in found and (stop is None or stop(state)):
+            found[state] = node
+        for action, nxt, obs in steps(state):
+            for npos in advance(pos, obs):
+                child = (nxt, npos)
+                if child in parent:
+                    continue
+                if len(parent) >= max_states:
+                    raise AdviceError(f"the search for consistent states passed {max_states:,} nodes")
+                parent[child] = (node, action)
+                queue.append(child)
+    if not found:
+        raise AdviceError("no run of the model shows these observations (check it with `conform`)")
+    paths: dict[State, list[tuple[State, Action, State]]] = {}
+    for state, end in found.items():
+        run: list[tuple[State, Action, State]] = []
+        cur = end
+        while (link := parent[cur]) is not None:
+            prev, action = link
+            run.append((prev[0], action, cur[0]))
+            cur = prev
+        run.reverse()
+        paths[state] = run
+    return Consistent(list(found), paths, len(parent))
+
+
+# ---------------------------------------------------------------------------------------------
+# The graph ahead of the consistent states
+
+
+class _Ahead:
+    """The model's whole reachable graph (every consistent state is in it), with each edge's kind
+    and which states can still lead to the destination guest running. Built once per model and
+    advisor (:func:`_graph`) and shared by every advice on it."""
+
+    def __init__(self, model: Model, advisor: Advisor, max_states: int) -> None:
+        from checker.explore import explore
+
+        try:
+            ex = explore(model, max_states=max_states)
+        except Exception as e:  # the state limit: one line, not a traceback
+            raise AdviceError(f"the model has more than {max_states:,} states") from e
+        self.advisor = advisor
+        self.states: list[State] = ex.states
+        self.index: dict[State, int] = ex.index
+        kinds = [advisor.kind(a) for a in ex.actions]
+        start, dst, act = ex.edge_start.tolist(), ex.edge_dst.tolist(), ex.edge_act.tolist()
+        self.succ: list[list[tuple[Action, int]]] = []
+        self.kind: list[list[str]] = []
+        for i in range(len(self.states)):
+            lo, hi = start[i], start[i + 1]
+            self.succ.append([(ex.actions[act[e]], dst[e]) for e in range(lo, hi)])
+            self.kind.append([kinds[act[e]] for e in range(lo, hi)])
+        self.may_run = self.can_reach(advisor.remote_ran)
+
+    def reach(self, starts: Sequence[int], kinds: frozenset[str]) -> dict[int, int]:
+        """BFS over steps of ``kinds``: the parent of each reached state (-1 for a start)."""
+        parent: dict[int, int] = {}
+        queue: deque[int] = deque()
+        for s in starts:
+            if s not in parent:
+                parent[s] = -1
+                queue.append(s)
+        while queue:
+            i = queue.popleft()
+            for (_, j), k in zip(self.succ[i], self.kind[i], strict=True):
+                if k in kinds and j not in parent:
+                    parent[j] = i
+                    queue.append(j)
+        return parent
+
+    def can_reach(self, target: Callable[[State], bool]) -> list[bool]:
+        """Which states have a path (any steps) to one where ``target`` holds."""
+        preds: list[list[int]] = [[] for _ in self.states]
+        for i, out in enumerate(self.succ):
+            for _, j in out:
+                preds[j].append(i)
+        mark = [target(s) for s in self.states]
+        queue = deque(i for i, m in enumerate(mark) if m)
+        while queue:
+            j = queue.popleft()
+            for i in preds[j]:
+                if not mark[i]:
+                    mark[i] = True
+                    queue.append(i)
+        return mark
+
+    def settled(self, i: int) -> bool:
+        """Only operator actions and faults can change this state."""
+        return all(k != INTERNAL or j == i for (_, j), k in zip(self.succ[i], self.kind[i], strict=True))
+
+    def path(self, parent: dict[int, int], end: int) -> list[tuple[int, Action, int]]:
+        steps: list[tuple[int, Action, int]] = []
+        cur = end
+        while (p := parent[cur]) >= 0:
+            action = next(a for a, j in self.succ[p] if j == cur)
+            steps.append((p, action, cur))
+            cur = p
+        steps.reverse()
+        return steps
+
+
+_GRAPHS: dict[tuple[int, int], tuple[Model, Advisor, _Ahead]] = {}
+
+
+def _graph(model: Model, advisor: Advisor, max_states: int) -> _Ahead:
+    """The graph of ``model`` for ``advisor``, built on first use (a few per process)."""
+    key = (id(model), id(advisor))
+    got = _GRAPHS.get(key)
+    if got is None or got[0] is not model:
+        if len(_GRAPHS) >= 8:
+            _GRAPHS.clear()
+        got = (model, advisor, _Ahead(model, advisor, max_states))
+        _GRAPHS[key] = got
+    return got[2]
+
+
+def graph_successors(model: Model, advisor: Advisor,
+                     max_states: int = DEFAULT_MAX_STATES) -> Callable[[State], list[tuple[Action, State]]]:
+    """``model.successors`` read off the model's reachable graph (built once, then shared with
+    :func:`advise`): the consistent-state search then computes no successor itself."""
+    g = _graph(model, advisor, max_states)
+
+    def successors(state: State) -> list[tuple[Action, State]]:
+        i = g.index.get(state)
+        if i is None:
+            return list(model.successors(state))
+        return [(a, g.states[j]) for a, j in g.succ[i]]
+
+    return successors
+
+
+def _lines(ahead: _Ahead, steps: list[tuple[int, Action, int]]) -> list[str]:
+    d = ahead.advisor.describe
+    return [f"{a}  ->  {d(ahead.states[j])}" for _, a, j in steps]
+
+
+def _decider(advisor: Advisor, states: Sequence[State], verdict: Callable[[State], bool]) -> str | None:
+    """The cheapest query after which every answer class agrees on ``verdict``."""
+    for name, query in advisor.queries:
+        classes: dict[Hashable, set[bool]] = {}
+        for s in states:
+            classes.setdefault(query(s), set()).add(verdict(s))
+        if len(classes) > 1 and all(len(v) == 1 for v in classes.values()):
+            return name
+    return None
+
+
+def advise(model: Model, advisor: Advisor, consistent: Consistent,
+           max_states: int = DEFAULT_MAX_STATES) -> Advice:
+    """Answer the operator's questions over ``consistent.states``."""
+    states = consistent.states
+    ahead = _graph(model, advisor, max_states)
+    roots = [ahead.index[s] for s in states]
+    unknowns: list[str] = []
+
+    def witness(s: State) -> list[str]:
+        d = advisor.describe
+        return [f"{a}  ->  {d(t)}" for _, a, t in consistent.paths.get(s, [])]
+
+    # 1. where the newest guest state is
+    where = sorted({advisor.newest(s) for s in states})
+    if len(where) == 1:
+        newest = Answer(where[0], f"in every one of the {len(states)} consistent states",
+                        witness(states[0]))
+    else:
+        q = _decider(advisor, states, lambda s: advisor.newest(s) == where[0])
+        newest = Answer(UNKNOWN, "the consistent states differ: " + ", ".join(where), decide_by=q)
+        unknowns.append("newest_state_on")
+
+    # 2. is resuming the source safe? (the destination never ran and never can)
+    def resume_ok(s: State) -> bool:
+        return not ahead.may_run[ahead.index[s]]
+
+    ok = [resume_ok(s) for s in states]
+    if all(ok):
+        resume = Answer(YES, "the destination guest has not run, and no continuation lets it run",
+                        witness(states[0]))
+    elif not any(ok):
+        bad = states[0]
+        parent = ahead.reach([ahead.index[bad]], frozenset({OPERATOR, FAULT, INTERNAL}))
+        end = next((i for i in parent if advisor.remote_ran(ahead.states[i])), None)
+        ran = advisor.remote_ran(bad)
+        resume = Answer(NO, "the destination guest has run" if ran else
+                        "the destination guest may still run (a path to it exists)",
+                        witness(bad) + ([] if ran or end is None
+                                        else ["then:", *_lines(ahead, ahead.path(parent, end))]))
+    else:
+        resume = Answer(UNKNOWN, f"safe in {sum(ok)} of {len(states)} consistent states",
+                        decide_by=_decider(advisor, states, resume_ok))
+        unknowns.append("source_resume_safe")
+
+    # 3. stuck? and 4. what can happen by itself
+    def is_stuck(s: State) -> bool:
+        i = ahead.index[s]
+        return ahead.settled(i) and not advisor.outcome(s)[1]
+
+    stuck_of = [is_stuck(s) for s in states]
+    by_itself = ahead.reach(roots, frozenset({INTERNAL}))
+    outcomes = sorted({advisor.outcome(ahead.states[i])[0] for i in by_itself if ahead.settled(i)})
+    exits = _ways_out(ahead, [ahead.index[s] for s, st in zip(states, stuck_of, strict=True) if st])
+    if all(stuck_of):
+        stuck = Answer(YES, "nothing but an operator action or a fault changes the state "
+                            f"({advisor.outcome(states[0])[0]})",
+                       witness(states[0]) + [f"way out: {w}" for w in exits])
+    elif not any(stuck_of):
+        stuck = Answer(NO, "QEMU can still make progress by itself" if outcomes else "at a good end")
+    else:
+        stuck = Answer(UNKNOWN, f"stuck in {sum(stuck_of)} of {len(states)} consistent states",
+                       [f"way out: {w}" for w in exits], decide_by=_decider(advisor, states, is_stuck))
+        unknowns.append("stuck")
+
+    danger = sorted({h for i in by_itself for h in advisor.harm(ahead.states[i])})
+    safe, unsafe = _judge_actions(ahead, roots)
+    return Advice(len(states), newest, resume, stuck, outcomes, safe, unsafe, unknowns, consistent.searched,
+                  danger)
+
+
+def _ways_out(ahead: _Ahead, starts: Sequence[int]) -> list[str]:
+    """For stuck states: each operator action and where QEMU's own steps then lead."""
+    found: dict[str, set[str]] = {}
+    for i in starts:
+        for (a, j), k in zip(ahead.succ[i], ahead.kind[i], strict=True):
+            if k != OPERATOR or j == i:
+                continue
+            parent = ahead.reach([j], frozenset({INTERNAL}))
+            ends = {ahead.advisor.outcome(ahead.states[x])[0] for x in parent if ahead.settled(x)}
+            found.setdefault(ahead.advisor.label(a), set()).update(ends)
+    return [f"{label} -> {', '.join(sorted(ends)) or 'no settled state'}" for label, ends in sorted(found.items())]
+
+
+def _judge_actions(ahead: _Ahead, roots: Sequence[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each operator action enabled in some consistent state: unsafe when, in some state where
+    it is enabled, QEMU's own steps after it reach a harm that doing nothing could not reach
+    from that state (nor was already there)."""
+    adv = ahead.advisor
+    judged: dict[str, dict[str, Any]] = {}
+    for i in roots:
+        idle = ahead.reach([i], frozenset({INTERNAL}))
+        baseline = {h for x in idle for h in adv.harm(ahead.states[x])}
+        for (a, j), k in zip(ahead.succ[i], ahead.kind[i], strict=True):
+            if k != OPERATOR:
+                continue
+            label = adv.label(a)
+            entry = judged.setdefault(label, {"action": label, "enabled_in": 0, "good_end": False,
+                                              "harm": None, "path": [], "refused": adv.refused(a)})
+            entry["enabled_in"] += 1
+            parent = ahead.reach([j], frozenset({INTERNAL}))
+            reached = list(parent)
+            if any(ahead.settled(x) and adv.outcome(ahead.states[x])[1] for x in reached):
+                entry["good_end"] = True
+            if entry["harm"] is None:
+                hit = next((x for x in reached if set(adv.harm(ahead.states[x])) - baseline), None)
+                if hit is not None:
+                    entry["harm"] = ", ".join(h for h in adv.harm(ahead.states[hit]) if h not in baseline)
+                    entry["path"] = [f"{a}  ->  {adv.describe(ahead.states[j])}",
+                                     *_lines(ahead, ahead.path(parent, hit))]
+    total = len(roots)
+    safe, unsafe = [], []
+    for label, e in sorted(judged.items()):
+        note = "" if e["enabled_in"] == total else f" (possible in {e['enabled_in']} of {total} consistent states)"
+        if e["harm"]:
+            unsafe.append({"action": label, "harm": e["harm"], "path": e["path"], "note": note.strip()})
+        else:
+            safe.append({"action": label, "leads_to_good_end": e["good_end"], "refused": e["refused"],
+                         "note": note.strip()})
+    safe.sort(key=lambda e: (e["refused"], not e["leads_to_good_end"], e["action"]))
+    return safe, unsafe
