@@ -240,6 +240,8 @@ NAMED: dict[str, Config] = {c.name: c for c in (
     _c("qemu-11.1-to-10.2", "11.1", "10.2", description="11.1 source, 10.2 destination."),
     _c("qemu-10.2-to-7.2", "10.2", "7.2", description="10.2 source, old destination (which still answers PING 0x42)."),
     _c("qemu-7.2-to-10.2", "7.2", "10.2", description="Old source, 10.2 destination: no protection."),
+    _c("qemu-10.2-preempt", "10.2", postcopy_preempt=True,
+       description="QEMU 10.2 with postcopy-preempt (QEMU's migration-test postcopy/preempt/*)."),
 )}
 
 

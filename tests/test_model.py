@@ -132,6 +132,7 @@ EXPECTED = {  # real-qemu.md: postcopy_ok per pairing; 10.0 from its own section
     "qemu-11.1-to-10.2": (SRC_11, DST_11),
     "qemu-10.2-to-7.2": (SRC_11, DST_72),
     "qemu-7.2-to-10.2": (SRC_72, DST_11),
+    "qemu-10.2-preempt": (SRC_11, DST_11),
 }
 
 
