@@ -204,6 +204,16 @@ def convert(directory: Path, test: str, version: str, *, ok: bool = True, wall_s
         if "events" not in caps[side]:
             lacks.append(f"{side}: no MIGRATION events (the test did not set the events capability on this side); "
                          "meta.trace_states has its statuses from QEMU's migrate_set_state trace event")
+        sent = [str(r["data"]["status"]) for r in rows if r["side"] == side and r.get("event") == "MIGRATION"
+                and isinstance(r.get("data"), dict)]
+        unsent = list(states[side])
+        for status in sent:  # what migrate_set_state logged but no MIGRATION event showed
+            if status in unsent:
+                unsent.remove(status)
+        if unsent and "events" in caps[side]:
+            lacks.append(f"{side}: no MIGRATION event for status(es) {', '.join(unsent)} (QEMU logged them with "
+                         "migrate_set_state while the events capability was still off, e.g. -incoming on the "
+                         "command line before the test set it)")
     lacks.append("final query-status / query-migrate of the harness (the test's own query-* commands are dropped)")
     lacks.append("stderr (the test discards it)")
     meta: dict[str, Any] = {
