@@ -193,6 +193,10 @@ ROWS: tuple[Row, ...] = (
         f"{MC}:qmp_migrate_cancel", "S22"),
     Row("src", "qmp", "migrate_cancel: refused", frozenset(IN_POSTCOPY), None, cancel_refused, unchanged,
         f"{MC}:qmp_migrate_cancel", "refused in every postcopy state since 10.0", refusal=CANCEL_REFUSED),
+    Row("src", "qmp", "migrate_cancel: nothing to cancel", statuses(S.COMPLETED, S.FAILED, S.CANCELLED), None,
+        lambda c, w: True, unchanged, f"{MC}:migration_cancel",
+        "the migration no longer runs: the loop breaks at once, QEMU answers ok and nothing changes "
+        "(QEMU's migration-test cancel/src/after/{completed,failed,cancelled}; docs/qemu-10.2.md)"),
     Row("src", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None, lambda c, w: True, src_pause,
         f"{MC}:qmp_migrate_pause", "the stream is shut down; S14/S21 follow"),
     Row("src", "qmp", "migrate-pause: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,

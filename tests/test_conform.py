@@ -68,7 +68,9 @@ def test_recorded_trace_accepted(path: Path) -> None:
                   for s, lb in case.observe(before, action, after) if s == side and _is_command(s, lb)]
         recorded = [lb for s, lb in case.observations if s == side and _is_command(s, lb)]
         assert issued == recorded, (side, issued, recorded)
-        assert any(_is_command(side, lb) for lb in recorded)  # at least migrate / migrate-incoming
+        # at least migrate / migrate-incoming, on a side that shows anything (QEMU's own
+        # cancel/src/after/failed never starts the destination's migration)
+        assert any(_is_command(side, lb) for lb in recorded) or not any(s == side for s, _ in case.observations)
 
 
 # ---------------------------------------------------------------------------------------------
