@@ -193,6 +193,11 @@ ROWS: tuple[Row, ...] = (
         f"{MC}:qmp_migrate_cancel", "S22"),
     Row("src", "qmp", "migrate_cancel: refused", frozenset(IN_POSTCOPY), None, cancel_refused, unchanged,
         f"{MC}:qmp_migrate_cancel", "refused in every postcopy state since 10.0", refusal=CANCEL_REFUSED),
+    Row("src", "qmp", "migrate_cancel: again", statuses(S.CANCELLING), None, lambda c, w: True, unchanged,
+        f"{MC}:migration_cancel",
+        "cancelling still counts as running: CANCELLING -> CANCELLING, whose compare-and-swap succeeds, "
+        "so migrate_set_state emits MIGRATION cancelling again (model/events.py; migration-test "
+        "cancel/src/after/cancelling; docs/qemu-10.2.md)"),
     Row("src", "qmp", "migrate_cancel: nothing to cancel", statuses(S.COMPLETED, S.FAILED, S.CANCELLED), None,
         lambda c, w: True, unchanged, f"{MC}:migration_cancel",
         "the migration no longer runs: the loop breaks at once, QEMU answers ok and nothing changes "

@@ -192,9 +192,12 @@ def _insert(obs: list[Entry], g: int, side: str, label: str) -> list[Entry]:
 
 def _drop_may_be_real(obs: Sequence[Entry], label: object) -> bool:
     """A dropped command that can leave a real behaviour: ``migrate-pause`` (a link cut shows the
-    same), ``migrate-start-postcopy`` when neither side ever shows postcopy."""
+    same), ``migrate-start-postcopy`` when neither side ever shows postcopy, ``migrate_cancel`` when
+    the source never shows ``cancelling`` (a cancel after the migration ended changes nothing)."""
     if label == "migrate-pause":
         return True
+    if label == "migrate_cancel":
+        return not any(side == "src" and lb == "MIGRATION cancelling" for side, lb, _ in obs)
     return label == "migrate-start-postcopy" and not any(str(lb).startswith("MIGRATION postcopy") for _, lb, _ in obs)
 
 
