@@ -4,7 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup dev-setup system-deps report verify test lint manifest bench qemu-setup qemu-test clean
+.PHONY: setup dev-setup system-deps report verify test lint manifest bench qemu-setup qemu-test qtest clean
 
 # The tool alone (`pip install -e .`: numpy, hypothesis, transitions): all `make report` needs.
 $(VENV)/.tool: pyproject.toml
@@ -55,6 +55,12 @@ qemu-setup: dev-setup
 
 qemu-test: qemu-setup
 	$(BIN)/python -m pytest -q -m qemu tests/live
+
+# QEMU's own migration tests (tests/qtest/migration-test) on the 10.2.2 built from source, each
+# recorded and checked against the model (migmodel qtest --list: what is in scope and why not).
+qtest: qemu-setup
+	bash harness/setup-qemu.sh --with-10.2
+	$(BIN)/migmodel qtest --out-dir qtest-traces
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -9,8 +9,9 @@ scenario started, with a ``{"side": "harness", "error": ...}`` line); 2 usage er
 scenario, missing or broken binary); 3 the scenario does not apply to this pairing (e.g. a3
 with a 7.2 source); 130 interrupted.
 
-``PATH`` is a QEMU binary, e.g. ``qemu-system-x86_64`` (7.2 from the host) or
-``harness/qemu-11.1`` (11.1 from the chroot that ``harness/setup-qemu.sh`` builds).
+``PATH`` is a QEMU binary, e.g. ``qemu-system-x86_64`` (7.2 from the host),
+``harness/qemu-11.1`` (11.1 from the chroot that ``harness/setup-qemu.sh`` builds) or
+``harness/qemu-10.2`` (10.2.2 built from source by ``harness/setup-qemu.sh --with-10.2``).
 """
 
 from __future__ import annotations

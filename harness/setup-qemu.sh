@@ -4,6 +4,9 @@
 #  * QEMU 7.2 from the host's Debian 12 packages (qemu-system-x86).
 #  * QEMU 11.1 from Debian sid, installed into a minimal debootstrap chroot so that no
 #    sid package enters the host (see docs/real-qemu.md, "Environment and setup").
+#  * With --with-10.2: QEMU 10.2.2 built from Debian's source package (harness/fetch-qemu-src.sh)
+#    with debug info, cached under $MIGMODEL_BUILD_DIR/qemu-10.2.2 (keyed by version), run
+#    through harness/qemu-10.2; QEMU's own tests/qtest/migration-test is built in the same tree.
 #
 # Idempotent: every step checks whether it is already done and skips it. Safe to re-run,
 # also after a reboot (the mounts are re-created).
@@ -16,7 +19,9 @@
 #                        the host's own apt configuration)
 #   MIGMODEL_SKIP_APT_UPDATE=1  do not run apt-get update on the host
 #   MIGMODEL_VENV        virtual environment that gets qemu.qmp (default: the repo's .venv)
+#   MIGMODEL_BUILD_DIR   where self-built QEMUs live (default /var/cache/migmodel/build)
 #
+# Usage:  harness/setup-qemu.sh [--with-10.2]
 # Undo the mounts with:  harness/setup-qemu.sh --umount
 set -euo pipefail
 
@@ -38,6 +43,14 @@ umount_all() {
 if [[ "${1:-}" == "--umount" ]]; then
     umount_all
     exit 0
+fi
+
+WITH_102=0
+if [[ "${1:-}" == "--with-10.2" ]]; then
+    WITH_102=1
+elif [[ -n "${1:-}" ]]; then
+    echo "setup-qemu.sh: unknown argument '$1' (use --with-10.2 or --umount)" >&2
+    exit 2
 fi
 
 if [[ $EUID -ne 0 ]]; then
@@ -132,6 +145,81 @@ if [[ -x "$VENV/bin/python" ]] && ! "$VENV/bin/python" -c 'import qemu.qmp' 2>/d
     "$VENV/bin/pip" install -q 'qemu.qmp>=0.0.3'
 fi
 
+# 7. (--with-10.2) QEMU 10.2.2 built from Debian's source package, see build_qemu_102.
+build_qemu_102() {
+    local builddir="${MIGMODEL_BUILD_DIR:-/var/cache/migmodel/build}"
+    local top="$builddir/qemu-10.2.2" bin tb
+    bin="$top/build/qemu-system-x86_64"
+    if [[ -x "$bin" && -x "$top/build/tests/qtest/migration-test" && -f "$top/.migmodel-build-done" ]] \
+        && "$bin" --version >/dev/null 2>&1; then
+        log "QEMU 10.2.2 already built: $bin"
+        return 0
+    fi
+    # Build dependencies and the firmware (SeaBIOS, option ROMs) the build does not make.
+    local deps=(libglib2.0-dev libpixman-1-dev flex bison libfdt-dev ninja-build gcc pkg-config
+                python3-venv dpkg-dev seabios qemu-system-data ipxe-qemu)
+    local missing=()
+    for p in "${deps[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        log "installing build dependencies: ${missing[*]}"
+        [[ "${MIGMODEL_SKIP_APT_UPDATE:-0}" == 1 ]] || apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    local src
+    src=$("$HERE/fetch-qemu-src.sh" 10.2.2)
+    mkdir -p "$builddir"
+    # A private copy of the tree (the unpacked source stays pristine; meson writes into it).
+    if [[ ! -f "$top/configure" ]]; then
+        log "copying $src to $top"
+        rm -rf "$top.tmp"
+        cp -a "$src" "$top.tmp"
+        mv "$top.tmp" "$top"
+    fi
+    # meson >= 1.5 (QEMU 10.2's pythondeps.toml) from PyPI in a private venv; configure's own
+    # pyvenv inherits it.
+    local mvenv="$builddir/meson-venv"
+    if ! "$mvenv/bin/python3" -c 'import mesonbuild' 2>/dev/null; then
+        log "meson from PyPI into $mvenv"
+        python3 -m venv "$mvenv"
+        "$mvenv/bin/pip" install -q 'meson>=1.5,<2'
+    fi
+    tb=$(date +%s)
+    if [[ ! -f "$top/build/build.ninja" ]]; then
+        log "configure (x86_64-softmmu, TCG, debug info)"
+        rm -rf "$top/build"
+        mkdir -p "$top/build"
+        (cd "$top/build" && ../configure --python="$mvenv/bin/python3" \
+            --target-list=x86_64-softmmu --without-default-features --enable-tcg \
+            --disable-docs --disable-install-blobs --disable-download --enable-debug-info \
+            >configure.log 2>&1) || { tail -n 20 "$top/build/configure.log" >&2; return 1; }
+    fi
+    log "ninja qemu-system-x86_64 tests/qtest/migration-test (log: $top/build/ninja.log.txt)"
+    (cd "$top/build" && ninja qemu-system-x86_64 tests/qtest/migration-test >ninja.log.txt 2>&1) \
+        || { tail -n 20 "$top/build/ninja.log.txt" >&2; return 1; }
+    # Firmware: QEMU looks in <build>/qemu-bundle/usr/local/share/qemu first when run from the
+    # build tree. Debian's SeaBIOS, qemu-system-data and iPXE ROMs, first one found wins.
+    local fw="$top/build/qemu-bundle/usr/local/share/qemu" f
+    mkdir -p "$fw"
+    for f in /usr/share/seabios/* /usr/share/qemu/* /usr/lib/ipxe/qemu/*; do
+        local to="$fw/$(basename "$f")"
+        if [[ -f "$f" && ! -e "$to" && ! -L "$to" && "$(basename "$f")" != trace-events-all ]]; then
+            ln -s "$f" "$to"
+        fi
+    done
+    "$bin" --version >/dev/null
+    touch "$top/.migmodel-build-done"
+    log "QEMU 10.2.2 built in $(( $(date +%s) - tb )) s: $bin"
+}
+if ((WITH_102)); then
+    build_qemu_102
+    chmod +x "$HERE/qemu-10.2" 2>/dev/null || true
+fi
+
 log "done in $(( $(date +%s) - t0 )) s"
 echo "host:   $(qemu-system-x86_64 --version | head -n1)"
 echo "chroot: $("$HERE/qemu-11.1" --version | head -n1)"
+if ((WITH_102)); then
+    echo "built:  $("$HERE/qemu-10.2" --version | head -n1)"
+fi

@@ -20,7 +20,10 @@ from harness.expected import expected
 Line = dict[str, Any]
 
 #: Order of pairings in generated tables.
-PAIRINGS = ["7.2-to-7.2", "11.1-to-11.1", "11.1-to-7.2", "7.2-to-11.1"]
+PAIRINGS = ["7.2-to-7.2", "11.1-to-11.1", "11.1-to-7.2", "7.2-to-11.1", "10.2-to-10.2", "10.2-to-11.1",
+            "11.1-to-10.2", "10.2-to-7.2", "7.2-to-10.2"]
+#: Directories of other traces, not a pairing's catalogue (QEMU's own migration-test: its README).
+NOT_PAIRINGS = ("variants", "qemu-qtest")
 
 
 class TraceError(ValueError):
@@ -125,7 +128,7 @@ def readme_table(root: Path) -> str:
     """Markdown tables (one per pairing) of the MIGRATION sequences of every trace under root."""
     out: list[str] = []
     dirs = sorted(
-        (d for d in root.iterdir() if d.is_dir()),
+        (d for d in root.iterdir() if d.is_dir() and d.name not in NOT_PAIRINGS),
         key=lambda d: (PAIRINGS.index(d.name) if d.name in PAIRINGS else 99, d.name),
     )
     for d in dirs:
@@ -173,6 +176,8 @@ def differences(root: Path) -> str:
     """Markdown list of the traces whose sequences differ from real-qemu.md."""
     out: list[str] = []
     for path in sorted(root.glob("*/*.jsonl")):
+        if path.parent.name in NOT_PAIRINGS:
+            continue
         tr = load(path)
         want = expected(path.parent.name, tr.scenario)
         got = (tr.migration_statuses("src"), tr.migration_statuses("dst"))

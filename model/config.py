@@ -235,6 +235,13 @@ NAMED: dict[str, Config] = {c.name: c for c in (
        description="QEMU 10.2 with pages still pending whenever the source waits for the PONG."),
     _c("qemu-11.1-shared-disk-busy-guest", "11.1", shared_disk=True, ram_may_drain=False,
        description="Shared disk with locks and a busy guest: the configuration where 11.1 keeps its promises."),
+    # 10.2 against the other versions (recorded on 10.2.2 built from Debian's source package)
+    _c("qemu-10.2-to-11.1", "10.2", "11.1", description="10.2 source, 11.1 destination."),
+    _c("qemu-11.1-to-10.2", "11.1", "10.2", description="11.1 source, 10.2 destination."),
+    _c("qemu-10.2-to-7.2", "10.2", "7.2", description="10.2 source, old destination (which still answers PING 0x42)."),
+    _c("qemu-7.2-to-10.2", "7.2", "10.2", description="Old source, 10.2 destination: no protection."),
+    _c("qemu-10.2-preempt", "10.2", postcopy_preempt=True,
+       description="QEMU 10.2 with postcopy-preempt (QEMU's migration-test postcopy/preempt/*)."),
 )}
 
 

@@ -3,7 +3,8 @@
 A status change of a side is a ``MIGRATION`` event on that side (``migrate_set_state`` emits it when
 the compare-and-swap succeeds, with the ``events`` capability). A guest that starts emits
 ``RESUME``, one that stops ``STOP``. Events are not always state changes: a 7.2 destination emits
-``setup`` on ``migrate-recover`` without changing its status (real-qemu.md finding 9).
+``setup`` on ``migrate-recover`` without changing its status (real-qemu.md finding 9), and a second
+``migrate_cancel`` emits ``cancelling`` again (docs/qemu-10.2.md).
 """
 
 from __future__ import annotations
@@ -47,4 +48,7 @@ def events(config: Config, before: World, action: Action, after: World) -> list[
     out = _side("s", before, after) + _side("d", before, after)
     if action.name == "migrate-recover" and action.actor == "dst/qmp" and config.dst.recover_emits_setup:
         out.append(Event("dst", "MIGRATION", "setup"))
+    if action.name == "migrate_cancel: again" and action.actor == "src/qmp":
+        # migration_cancel: CANCELLING -> CANCELLING succeeds, and migrate_set_state emits the event
+        out.append(Event("src", "MIGRATION", "cancelling"))
     return out

@@ -20,6 +20,7 @@ gives it):
 from __future__ import annotations
 
 from model.config import Config
+from model.messages import DEVICE_STATE, EOF
 from model.status import IN_POSTCOPY, POSTCOPY_ALIVE, RUNNING_STATES, RunState
 from model.status import MigrationStatus as S
 from model.table import Row, statuses, unchanged
@@ -30,6 +31,7 @@ from model.world import (
     DM_IDLE,
     LINK_UP,
     PC_CLEANUP,
+    PC_COMPLETE,
     PC_DONE,
     PC_FINISH,
     PC_IDLE,
@@ -40,6 +42,7 @@ from model.world import (
     World,
     activate_disk,
     break_link,
+    send_main,
 )
 
 MC = "migration/migration.c"
@@ -111,6 +114,12 @@ def resume_72(c: Config, w: World) -> World:
 
 def continue_ok(c: Config, w: World) -> bool:
     return w.s_pc == PC_PRE_SWITCHOVER
+
+
+def precopy_continue(c: Config, w: World) -> World:
+    """``migrate-continue`` at a precopy pause: the migration thread goes on to DEVICE and sends
+    the device state and EOF (one step here, as for the postcopy pause)."""
+    return send_main(w, DEVICE_STATE, EOF)._replace(s_pc=PC_COMPLETE)
 
 
 def src_cont_ok(c: Config, w: World) -> bool:
@@ -193,6 +202,15 @@ ROWS: tuple[Row, ...] = (
         f"{MC}:qmp_migrate_cancel", "S22"),
     Row("src", "qmp", "migrate_cancel: refused", frozenset(IN_POSTCOPY), None, cancel_refused, unchanged,
         f"{MC}:qmp_migrate_cancel", "refused in every postcopy state since 10.0", refusal=CANCEL_REFUSED),
+    Row("src", "qmp", "migrate_cancel: again", statuses(S.CANCELLING), None, lambda c, w: True, unchanged,
+        f"{MC}:migration_cancel",
+        "cancelling still counts as running: CANCELLING -> CANCELLING, whose compare-and-swap succeeds, "
+        "so migrate_set_state emits MIGRATION cancelling again (model/events.py; migration-test "
+        "cancel/src/after/cancelling; docs/qemu-10.2.md)"),
+    Row("src", "qmp", "migrate_cancel: nothing to cancel", statuses(S.COMPLETED, S.FAILED, S.CANCELLED), None,
+        lambda c, w: True, unchanged, f"{MC}:migration_cancel",
+        "the migration no longer runs: the loop breaks at once, QEMU answers ok and nothing changes "
+        "(QEMU's migration-test cancel/src/after/{completed,failed,cancelled}; docs/qemu-10.2.md)"),
     Row("src", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None, lambda c, w: True, src_pause,
         f"{MC}:qmp_migrate_pause", "the stream is shut down; S14/S21 follow"),
     Row("src", "qmp", "migrate-pause: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,
@@ -206,11 +224,16 @@ ROWS: tuple[Row, ...] = (
         resume_72_no_listener, unchanged, f"{MC}:migrate_fd_connect",
         "7.2: a failed connect leaves the source silently paused"),
     Row("src", "qmp", "migrate-continue", statuses(S.PRE_SWITCHOVER), S.DEVICE,
-        lambda c, w: continue_ok(c, w) and c.src.device_state, lambda c, w: w._replace(s_pc=PC_PACKAGE),
+        lambda c, w: continue_ok(c, w) and c.src.device_state and w.s_start_postcopy,
+        lambda c, w: w._replace(s_pc=PC_PACKAGE),
         f"{MC}:migration_switchover_prepare", "qmp_migrate_continue sets pause_event; this goes on to DEVICE"),
     Row("src", "qmp", "migrate-continue (7.2)", statuses(S.PRE_SWITCHOVER), S.POSTCOPY_ACTIVE,
-        lambda c, w: continue_ok(c, w) and not c.src.device_state, lambda c, w: w._replace(s_pc=PC_PACKAGE),
+        lambda c, w: continue_ok(c, w) and not c.src.device_state and w.s_start_postcopy,
+        lambda c, w: w._replace(s_pc=PC_PACKAGE),
         f"{MC}:migration_maybe_pause", "7.2: PRE_SWITCHOVER -> POSTCOPY_ACTIVE"),
+    Row("src", "qmp", "migrate-continue (precopy)", statuses(S.PRE_SWITCHOVER), S.DEVICE,
+        lambda c, w: continue_ok(c, w) and not w.s_start_postcopy, precopy_continue,
+        f"{MC}:migration_switchover_prepare", "precopy: DEVICE, then the device state and EOF (migration_completion_precopy)"),
     Row("src", "qmp", "cont", statuses(S.FAILED, S.CANCELLED), None, src_cont_ok, src_cont,
         "monitor/qmp-cmds.c:qmp_cont", "management resumes the source after a failed migration"),
     Row("src", "qmp", "cont: refused (lock)", statuses(S.FAILED, S.CANCELLED), None, src_cont_locked, unchanged,

@@ -156,6 +156,18 @@ def precopy_complete_send(c: Config, w: World) -> World:
     return send_main(w, PRECOPY_DEVICE_STATE, EOF)
 
 
+def precopy_pause(c: Config, w: World) -> bool:
+    """Precopy converged with pause-before-switchover (QEMU's migration-test
+    cancel/src/after/pre-switchover; docs/qemu-10.2.md)."""
+    return precopy_can_complete(c, w) and c.pause_before_switchover
+
+
+def precopy_pause_wait(c: Config, w: World) -> World:
+    """``migration_completion_precopy``: ``migration_stop_vm`` (STOP), then
+    ``migration_switchover_prepare`` sets PRE_SWITCHOVER and waits for ``migrate-continue``."""
+    return stop_vm_for_switchover(c, w)._replace(s_pc=PC_PRE_SWITCHOVER)
+
+
 def rp_closed_cleanly(c: Config, w: World) -> bool:
     """``close_return_path_on_source`` joined an rp thread that left on SHUT(0) (or there is
     none and the stream is fine)."""
@@ -504,11 +516,14 @@ ROWS: tuple[Row, ...] = (
     Row("src", "mig", "migration_thread: cancelled", statuses(S.CANCELLING), None, cancel_seen,
         to_finish, f"{MC}:migration_thread", "S22: the loop ends after migrate_cancel"),
     Row("src", "mig", "migration_completion: precopy switchover", statuses(S.ACTIVE), S.DEVICE,
-        lambda c, w: precopy_can_complete(c, w) and c.src.device_state, precopy_complete_send,
-        f"{MC}:migration_completion", "S5: stop, DEVICE, send device state and EOF"),
+        lambda c, w: precopy_can_complete(c, w) and c.src.device_state and not c.pause_before_switchover,
+        precopy_complete_send, f"{MC}:migration_completion", "S5: stop, DEVICE, send device state and EOF"),
     Row("src", "mig", "migration_completion: precopy switchover (7.2)", statuses(S.ACTIVE), None,
-        lambda c, w: precopy_can_complete(c, w) and not c.src.device_state, precopy_complete_send,
-        f"{MC}:migration_completion", "7.2: no device state in precopy"),
+        lambda c, w: precopy_can_complete(c, w) and not c.src.device_state and not c.pause_before_switchover,
+        precopy_complete_send, f"{MC}:migration_completion", "7.2: no device state in precopy"),
+    Row("src", "mig", "migration_completion: precopy pause before switchover", statuses(S.ACTIVE),
+        S.PRE_SWITCHOVER, precopy_pause, precopy_pause_wait, f"{MC}:migration_switchover_prepare",
+        "STOP, then PRE_SWITCHOVER; migrate-continue goes on (migrate_cancel: the loop ends)"),
     Row("src", "mig", "migration_completion_end: precopy", statuses(S.DEVICE, S.ACTIVE), S.COMPLETED,
         lambda c, w: w.s_pc == PC_COMPLETE and rp_closed_cleanly(c, w), completed,
         f"{MC}:migration_completion_end", "S6: rp thread closed after SHUT(0)"),

@@ -127,6 +127,12 @@ EXPECTED = {  # real-qemu.md: postcopy_ok per pairing; 10.0 from its own section
     "qemu-11.1-busy-guest": (SRC_11, DST_11),
     "qemu-10.2-busy-guest": (SRC_11, DST_11),
     "qemu-11.1-shared-disk-busy-guest": (SRC_11, DST_11),
+    # recorded on 10.2.2 (tests/fixtures/traces/10.2-to-*/postcopy_ok.jsonl)
+    "qemu-10.2-to-11.1": (SRC_11, DST_11),
+    "qemu-11.1-to-10.2": (SRC_11, DST_11),
+    "qemu-10.2-to-7.2": (SRC_11, DST_72),
+    "qemu-7.2-to-10.2": (SRC_72, DST_11),
+    "qemu-10.2-preempt": (SRC_11, DST_11),
 }
 
 

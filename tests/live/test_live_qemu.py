@@ -1,9 +1,11 @@
 """Live checks against real QEMU: re-record the whole scenario catalogue and check it against the model.
 
 Selected with ``pytest -m qemu tests/live`` (the default ``addopts`` deselect them). They need
-QEMU 7.2 on the host and QEMU 11.1 in the chroot (``harness/setup-qemu.sh``), root, and the
-``qemu.qmp`` package; each test is skipped with the reason when something is missing. Binaries
-can be overridden with ``MIGMODEL_QEMU_72`` and ``MIGMODEL_QEMU_111``. One run takes 3-9 s.
+QEMU 7.2 on the host and QEMU 11.1 in the chroot (``harness/setup-qemu.sh``), QEMU 10.2 built from
+source for the 10.2 pairings (``harness/setup-qemu.sh --with-10.2``), root, and the ``qemu.qmp``
+package; each test is skipped with the reason when something is missing. Binaries can be
+overridden with ``MIGMODEL_QEMU_72``, ``MIGMODEL_QEMU_111`` and ``MIGMODEL_QEMU_102``. One run
+takes 3-9 s.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ HOST_QEMU = shutil.which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64"
 QEMU = {
     "7.2": os.environ.get("MIGMODEL_QEMU_72", HOST_QEMU),
     "11.1": os.environ.get("MIGMODEL_QEMU_111", str(HARNESS / "qemu-11.1")),
+    "10.2": os.environ.get("MIGMODEL_QEMU_102", str(HARNESS / "qemu-10.2")),
 }
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
 CHROOT = Path(os.environ.get("MIGMODEL_QEMU_ROOT", "/var/cache/migmodel/sid"))
 CHROOT_QEMU = CHROOT / "usr/bin/qemu-system-x86_64"
 
@@ -33,7 +37,8 @@ def _binary(version: str) -> str:
     pytest.importorskip("qemu.qmp", reason="the qemu.qmp package is not installed")
     path = QEMU[version]
     if not os.access(path, os.X_OK):
-        pytest.skip(f"QEMU {version} not available at {path} (run harness/setup-qemu.sh)")
+        how = "harness/setup-qemu.sh --with-10.2" if version == "10.2" else "harness/setup-qemu.sh"
+        pytest.skip(f"QEMU {version} not available at {path} (run {how})")
     if version == "11.1" and "MIGMODEL_QEMU_111" not in os.environ and not CHROOT_QEMU.exists():
         pytest.skip(f"QEMU 11.1 chroot missing ({CHROOT_QEMU}); run harness/setup-qemu.sh")
     if os.geteuid() != 0 and version == "11.1":
@@ -86,6 +91,36 @@ def test_catalogue_runs_are_model_behaviours(src: str, dst: str, scenario: str, 
         tr = load(out)
         assert want is not None
         assert (tr.migration_statuses("src"), tr.migration_statuses("dst")) == want
+
+
+PAIRINGS_102 = (("10.2", "10.2"), ("10.2", "11.1"), ("11.1", "10.2"), ("10.2", "7.2"), ("7.2", "10.2"))
+
+
+@pytest.mark.parametrize(("src", "dst"), PAIRINGS_102, ids=[f"{s}-to-{d}" for s, d in PAIRINGS_102])
+@pytest.mark.parametrize("scenario", sorted(DETERMINISTIC))
+def test_10_2_pairings(src: str, dst: str, scenario: str, tmp_path: Path) -> None:
+    """QEMU 10.2 against each version, briefly: the scenarios whose outcome does not depend on
+    timing, re-recorded; each run is a behaviour of the model of its pairing and has the MIGRATION
+    sequences of the committed fixture (tests/fixtures/traces/<pairing>/)."""
+    from checker.cli import main as migmodel
+    from harness.record import main
+
+    src_bin, dst_bin = _binary(src), _binary(dst)
+    fixture = FIXTURES / f"{src}-to-{dst}" / f"{scenario}.jsonl"
+    out = tmp_path / f"{scenario}.jsonl"
+    for attempt in range(2):
+        rc = main(["--scenario", scenario, "--src-qemu", src_bin, "--dst-qemu", dst_bin,
+                   "--out", str(out), "--timeout", "60"])  # fmt: skip
+        if rc == 3:
+            assert not fixture.exists(), f"{scenario} applies to the fixture's pairing but not here"
+            pytest.skip(f"{scenario} does not apply to {src} -> {dst}")
+        if rc == 0 and load(out).meta.get("wall_s", 0) < 30:
+            break
+        assert attempt == 0, f"record failed twice (exit {rc})"
+    assert migmodel(["conform", str(out)]) == 0
+    want, got = load(fixture), load(out)
+    for side in ("src", "dst"):
+        assert got.migration_statuses(side) == want.migration_statuses(side), side
 
 
 def test_record_rejects_unknown_scenario_and_missing_binary(tmp_path: Path) -> None:
