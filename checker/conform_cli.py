@@ -69,10 +69,10 @@ def cmd_conform(args: argparse.Namespace) -> int:
                 if result.accepted:
                     print("  a matching run:")
                     for before, action, after in result.run:
-                        d = case.model.describe_action(action)
+                        what = case.model.describe_action(action)
                         shown = ", ".join(format_observation(o) for o in case.observe(before, action, after))
-                        refused = f" (refused: {d['refused']})" if d.get("refused") else ""
-                        print(f"    {d.get('actor', '?')}: {d.get('action', action)}{refused}"
+                        refused = f" (refused: {what['refused']})" if what.get("refused") else ""
+                        print(f"    {what.get('actor', '?')}: {what.get('action', action)}{refused}"
                               + (f"  => {shown}" if shown else ""))
             sys.stdout.flush()
     if args.json:

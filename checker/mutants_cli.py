@@ -1,7 +1,8 @@
 """``migmodel mutants``: does the checker notice a broken model?
 
-Generic: the suite provides the mutants (``Suite.mutants``: name -> (doc, configuration names,
-build, equivalent)); this module only explores and compares verdicts.
+Generic: the suite provides the mutants (``Suite.variants_of("mutants")``: ``Variant`` values with
+a doc, configuration names, build and ``equivalent``); this module only explores and compares
+verdicts.
 
 A mutant is **killed** on a configuration when some property gets a *worse* verdict on the mutant
 than on the unmodified model of the same configuration:
@@ -30,7 +31,8 @@ from typing import Any
 
 from checker.analysis import Verdict, check
 from checker.explore import explore
-from checker.spec import Kind, Model, Property, Suite
+from checker.kinds import falsifiable
+from checker.spec import Model, Property, Suite
 from checker.verify import UsageError
 
 __all__ = ("ConfigKill", "MutantResult", "kills", "register", "run_mutants")
@@ -103,7 +105,7 @@ def kills(base: Sequence[Verdict], mutant: Sequence[Verdict]) -> list[Verdict]:
 
 
 def _cex_steps(v: Verdict) -> int | None:
-    if v.property.kind is Kind.SOMETIMES or v.counterexample is None:
+    if not falsifiable(v.property.kind) or v.counterexample is None:
         return None
     return len(v.counterexample) - 1
 
@@ -116,9 +118,9 @@ def run_mutants(
     progress: Callable[[str, str], None] | None = None,
 ) -> list[MutantResult]:
     """Explore every selected mutant on its configurations and compare with the model."""
-    if suite.mutants is None:
+    catalogue = suite.variants_of("mutants")
+    if catalogue is None:
         raise UsageError(f"model suite {suite.name!r} defines no mutants")
-    catalogue = suite.mutants()
     for n in names or []:
         if n not in catalogue:
             raise UsageError(f"unknown mutant {n!r} (known: {', '.join(catalogue)})")
@@ -128,7 +130,8 @@ def run_mutants(
     base_cache: dict[str, list[Verdict]] = {}
     results: list[MutantResult] = []
     for name in chosen:
-        doc, config_names, build, equivalent = catalogue[name]
+        variant = catalogue[name]
+        doc, config_names, build, equivalent = variant.doc, variant.configs, variant.build, variant.equivalent
         started = time.perf_counter()
         per_config: list[ConfigKill] = []
         for cname in config_names:

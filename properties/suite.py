@@ -6,10 +6,10 @@ This is the one place where the checker meets QEMU: the ``migmodel.suites`` entr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from checker.spec import Model, Suite
+from checker.spec import Model, Presentation, Suite, Variant
 from model import config as configs
 from model.system import MigrationModel
 from properties import conformance, presentation
@@ -24,15 +24,15 @@ def _describe(config: Any) -> str:
     return f"{config.description} ({config.summary()})"
 
 
-def _mutants() -> dict[str, tuple[str, Sequence[str], Callable[[Any], Model], bool]]:
+def _mutants() -> list[Variant]:
     from model.mutants import MUTANTS
     from model.system import all_rows
 
     def builder(rows: tuple[Any, ...]) -> Callable[[Any], Model]:
         return lambda config: MigrationModel(config, rows=rows)
 
-    return {name: (m.doc, m.configs, builder(m.rows(all_rows())), m.equivalent)
-            for name, m in MUTANTS.items()}
+    return [Variant(name, m.doc, tuple(m.configs), builder(m.rows(all_rows())), m.equivalent)
+            for name, m in MUTANTS.items()]
 
 
 def qemu_suite() -> Suite:
@@ -42,12 +42,14 @@ def qemu_suite() -> Suite:
         build=_build,
         properties=lambda: PROPERTIES,
         describe_config=_describe,
-        machine_diagrams=presentation.machine_diagrams,
-        project=presentation.project,
-        project_axes=("source", "destination"),
-        explain=presentation.explain,
-        sequence=presentation.sequence,
-        questions=lambda: presentation.QUESTIONS,
-        mutants=_mutants,
+        presentation=Presentation(
+            machine_diagrams=presentation.machine_diagrams,
+            project=presentation.project,
+            project_axes=("source", "destination"),
+            explain=presentation.explain,
+            sequence=presentation.sequence,
+            questions=lambda: presentation.QUESTIONS,
+        ),
         conformance=conformance.load_case,
+        variants={"mutants": _mutants},
     )
