@@ -29,7 +29,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from checker.explore import Exploration, Step
+from checker.explore import Exploration
 from checker.kinds import meaning, violated_here
 from checker.spec import Suite
 

@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checker.analysis import Verdict, check
+from checker.cli_base import EXIT_LIMIT, EXIT_OK, UsageError, add_command, at_least, load_suite
 from checker.explore import explore
 from checker.kinds import falsifiable
 from checker.spec import Model, Property, Suite
-from checker.verify import UsageError
 
 __all__ = ("ConfigKill", "MutantResult", "kills", "register", "run_mutants")
 
-EXIT_OK, EXIT_SURVIVORS = 0, 1
+EXIT_SURVIVORS = 1
 
 
 @dataclass
@@ -182,10 +182,6 @@ def table_lines(results: Sequence[MutantResult]) -> list[str]:
 
 
 def cmd_mutants(args: argparse.Namespace) -> int:
-    from checker.cli import load_suite
-
-    if args.max_states < 0:
-        raise UsageError(f"--max-states must be >= 0, not {args.max_states}")
     suite = load_suite()
     results = run_mutants(suite, args.mutant, max_states=args.max_states)
     if args.json:
@@ -198,8 +194,16 @@ def cmd_mutants(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, name: str) -> None:
-    p = sub.add_parser(name, help="run the checker on known-bad variants of the model")
+    p = add_command(sub, name, help="run the checker on known-bad variants of the model",
+                    description="Does the checker notice a broken model? Each mutant (a known-bad variant of "
+                    "the model) is explored on its configurations; it is killed when some property gets a worse "
+                    "verdict than on the model.",
+                    examples=["migmodel mutants", "migmodel mutants --mutant ignore-shut-1 --json"],
+                    exits={EXIT_OK: "every mutant that is not equivalent is killed",
+                           EXIT_SURVIVORS: "some mutant survived",
+                           EXIT_LIMIT: "the state limit (--max-states) was reached"})
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--mutant", action="append", metavar="NAME", help="a mutant (repeatable; default: all)")
-    p.add_argument("--max-states", type=int, default=5_000_000)
+    p.add_argument("--max-states", type=at_least(1), default=5_000_000, metavar="N",
+                   help="stop with exit code 3 beyond N states per exploration (default 5,000,000)")
     p.set_defaults(func=cmd_mutants)

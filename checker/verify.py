@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker.analysis import check, verdict_to_json
+from checker.cli_base import UsageError
 from checker.explore import Exploration, explore
 from checker.kinds import Kind, meaning
 from checker.spec import Model, Property, Suite
 
-
-class UsageError(Exception):
-    """Bad input from the user: reported in one line, exit code 2."""
+__all__ = ("ConfigResult", "UsageError", "diff_manifest", "load_manifest", "manifest_of", "result_to_json",
+           "run_config", "select", "verdict_word")
 
 
 @dataclass
