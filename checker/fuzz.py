@@ -94,12 +94,6 @@ RESTART = True
 """A run that reaches a state where it may take no step walks again from the initial state (so its
 remaining steps are not spent standing still); a violation is reported with the current walk."""
 
-TARGET_SCORES: tuple[str, ...] = ()
-"""What runs report to ``hypothesis.target`` (with ``target=True``): ``"where"``, the distinct
-``where`` states of the ALWAYS_POSSIBLE properties a run visited or had one environment step away;
-``"distinct"``, the distinct states it visited. None by default: measured, both lower the share of
-seeds that find the hardest race (see the module doc)."""
-
 SHORTCUT_DEPTH = 5
 """Depth of the breadth-first searches that shorten a counterexample (see ``shorten``)."""
 
@@ -353,13 +347,11 @@ def machine_class(
     *,
     alphabet: Alphabet | None = None,
     search_limit: int = 20_000,
-    target: bool = True,
     stats: _Stats | None = None,
     oracle: _Oracle | None = None,
 ) -> type[RuleBasedStateMachine]:
     """A ``RuleBasedStateMachine`` subclass that walks ``model`` from its first initial state and
-    checks ``properties`` (see the module doc). ``alphabet`` defaults to
-    ``discover_alphabet(model)``; ``target``: steer generation with ``hypothesis.target``;
+    checks ``properties`` (see the module doc). ``alphabet`` defaults to ``discover_alphabet(model)``;
     ``stats`` and ``oracle`` (internal) collect what runs visited and share the memoised searches.
     A violated property raises ``Violation`` carrying the run (plus the lookahead steps)."""
     found = alphabet if alphabet is not None else discover_alphabet(model)
@@ -371,7 +363,6 @@ def machine_class(
     environment = shared.environment
     checked = [p for p in properties if meaning(p.kind).falsifiable]
     sometimes = [(p, w) for p in properties if (w := meaning(p.kind).witness) is not None]
-    where_scored = [p for p in checked if "where" in meaning(p.kind).reads and target and "where" in TARGET_SCORES]
     inits = list(model.init_states())
     if not inits:
         raise ValueError("the model has no initial state")
@@ -386,7 +377,6 @@ def machine_class(
             self.state: State = first
             self.steps: list[Step] = [Step(None, first)]
             self.seen: set[State] = {first}
-            self.scoped_seen: set[State] = set()
             self.environment = False
             self.deferred: frozenset[str] = frozenset()
             self._allowed: dict[State, tuple[str, ...]] = {}
@@ -396,14 +386,6 @@ def machine_class(
 
         def _visit(self, state: State) -> None:
             record.states.add(state)
-            for p in where_scored:
-                if p.where(state):
-                    self.scoped_seen.add(state)
-                for label, options in shared.moves(state).items():
-                    if label in environment:
-                        for _, succ in options:
-                            if p.where(succ):
-                                self.scoped_seen.add(succ)
             for p, witness in sometimes:
                 if p.name not in record.witnessed and witness(p, state):
                     record.witnessed.add(p.name)
@@ -467,12 +449,6 @@ def machine_class(
                         record.steps_at_find = record.steps
                     reason, extra = verdict
                     raise Violation(prop, [*self.steps, *extra], reason)
-
-        def teardown(self) -> None:
-            if where_scored:
-                hypothesis.target(float(len(self.scoped_seen)), label="`where` states")
-            if target and "distinct" in TARGET_SCORES:
-                hypothesis.target(float(len(self.seen)), label="distinct states")
 
         def __repr__(self) -> str:
             return f"ModelMachine(after {len(self.steps) - 1} steps)"
@@ -682,7 +658,6 @@ def fuzz(
     seed: int = 0,
     search_limit: int = 20_000,
     alphabet_limit: int = ALPHABET_LIMIT,
-    target: bool = True,
     shrink: bool = True,
     hypothesis_shrink: bool = False,
 ) -> FuzzResult:
@@ -702,7 +677,7 @@ def fuzz(
     oracle = _Oracle(model, search_limit, stats)
     oracle.environment = environment_labels(oracle, alphabet, properties)
     machine = machine_class(model, properties, alphabet=alphabet, search_limit=search_limit,
-                            target=target, stats=stats, oracle=oracle)
+                            stats=stats, oracle=oracle)
     hypothesis.seed(seed)(machine)
     violation: Violation | None = None
     try:

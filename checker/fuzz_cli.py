@@ -54,7 +54,10 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     if result.seconds_to_find is not None:
         found_in = (f", first failing run (#{result.examples_to_find}, {result.found_length} steps) "
                     f"after {result.seconds_to_find:.2f}s")
-    print(f"\n== {result.violated.name} violated ({len(steps) - 1} steps{found_in}): {result.reason}")
+    print()
+    for line in paragraph("", f"== {result.violated.name} violated ({len(steps) - 1} steps{found_in}): "
+                          f"{result.reason}", width=columns()):
+        print(line)
     for line in paragraph("claim: ", result.violated.claim, width=columns(), indent="   "):
         print(line)
     for line in timeline_lines(model, steps, width=columns() - 3):

@@ -31,7 +31,8 @@ from typing import Any
 
 from checker import graphs as G
 from checker.analysis import steps_to_json
-from checker.spec import Kind, Property, Suite
+from checker.kinds import meaning
+from checker.spec import Property, Suite
 from checker.verify import ConfigResult, UsageError, result_to_json, run_config, select, verdict_word
 
 __all__ = ("ReportError", "build_report", "write_report_dir")
@@ -265,9 +266,8 @@ def _e(text: object) -> str:
 
 
 def _cls(prop: Property, holds: bool) -> str:
-    if prop.kind is Kind.SOMETIMES:
-        return "reached" if holds else "never"
-    return "holds" if holds else "violated"
+    held, failed = meaning(prop.kind).words
+    return (held if holds else failed).lower()
 
 
 def _index_html(suite: Suite, pages: list[_ConfigPage], props: Sequence[Property], dot: str | None) -> str:

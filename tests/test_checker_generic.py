@@ -99,3 +99,34 @@ def test_the_shell_is_imported_by_no_other_checker_module() -> None:
         if path.name != "cli.py" and (found := imports_of(path.read_text(encoding="utf-8"), "checker.cli"))
     }
     assert offenders == {}
+
+
+def test_only_checker_kinds_names_a_property_kind() -> None:
+    """What a kind means is written once (checker/kinds.py): no other checker module tests for a
+    particular kind, so adding a kind touches that module only."""
+    offenders = {
+        path.name: sorted({node.attr for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                           if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                           and node.value.id == "Kind"})
+        for path in sorted(CHECKER.rglob("*.py"))
+        if path.name != "kinds.py"
+    }
+    assert {name: kinds for name, kinds in offenders.items() if kinds} == {}
+
+
+def test_the_suite_is_a_core_with_typed_capabilities() -> None:
+    from checker.cli_base import load_suite
+    from checker.spec import Presentation, Variant
+
+    suite = load_suite()
+    assert isinstance(suite.presentation, Presentation)
+    mutants = suite.variants_of("mutants")
+    assert mutants and all(isinstance(v, Variant) and v.name == n and v.doc and v.configs
+                           for n, v in mutants.items())
+    assert suite.variants_of("no-such-family") is None
+    # the fields code written against the old Suite read still answer, from the capabilities
+    assert suite.explain is suite.presentation.explain and suite.project_axes == suite.presentation.project_axes
+    assert suite.mutants is not None
+    old = suite.mutants()
+    assert {n: (v.doc, v.configs, v.equivalent) for n, v in mutants.items()} == {
+        n: (doc, configs, equivalent) for n, (doc, configs, _, equivalent) in old.items()}
