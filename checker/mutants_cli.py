@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checker.analysis import Verdict, check
-from checker.cli_base import EXIT_LIMIT, EXIT_OK, UsageError, add_command, at_least, load_suite
+from checker.cli_base import EXIT_LIMIT, EXIT_OK, UsageError, add_command, at_least, columns, load_suite
 from checker.explore import explore
 from checker.kinds import falsifiable
 from checker.spec import Model, Property, Suite
@@ -157,21 +157,17 @@ def run_mutants(
     return results
 
 
-def table_lines(results: Sequence[MutantResult]) -> list[str]:
-    rows = [["mutant", "verdict", "cex", "configurations", "killed by"]]
+def table_lines(results: Sequence[MutantResult], width: int = 120) -> list[str]:
+    from checker.render import table_lines as fit
+
+    rows = []
     for r in results:
         verdict = "killed" if r.killed else ("equivalent" if r.equivalent else "SURVIVED")
         if r.killed and r.equivalent:
             verdict = "killed (marked equivalent)"
         cex = "-" if r.cex_len is None else str(r.cex_len)
-        rows.append([r.name, verdict, cex, ", ".join(c.config for c in r.configs),
-                     ", ".join(r.killed_by) or "-"])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    out = []
-    for i, row in enumerate(rows):
-        out.append("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip())
-        if i == 0:
-            out.append("  ".join("-" * w for w in [*widths, len(row[-1])]))
+        rows.append([r.name, verdict, cex, ", ".join(c.config for c in r.configs), ", ".join(r.killed_by) or "-"])
+    out = fit(["mutant", "verdict", "cex", "configurations", "killed by"], rows, width=width, max_lines=50)
     counted = [r for r in results if not r.equivalent]
     killed = sum(r.killed for r in counted)
     out.append("")
@@ -187,7 +183,7 @@ def cmd_mutants(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"mutants": {r.name: r.to_json() for r in results}}, indent=2))
     else:
-        for line in table_lines(results):
+        for line in table_lines(results, columns()):
             print(line)
     survivors = [r for r in results if not r.equivalent and not r.killed]
     return EXIT_SURVIVORS if survivors else EXIT_OK

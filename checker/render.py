@@ -23,8 +23,8 @@ _BREAKS = ", -/]"
 
 
 def wrap_cell(text: str, width: int, max_lines: int = MAX_LINES) -> list[str]:
-    """``text`` in lines of at most ``width`` characters, broken after a comma, space, dash, slash
-    or bracket where possible; beyond ``max_lines`` the last line ends with ``ELLIPSIS``."""
+    """``text`` in lines of at most ``width`` characters, broken at a space where possible, else
+    after a comma, dash, slash or bracket; beyond ``max_lines`` the last line ends with ``ELLIPSIS``."""
     width = max(width, 2)
     lines: list[str] = []
     rest = text
@@ -37,9 +37,11 @@ def wrap_cell(text: str, width: int, max_lines: int = MAX_LINES) -> list[str]:
             lines.append(rest[:width - 1] + ELLIPSIS)
             rest = ""
             break
-        cut = max((rest.rfind(c, 0, width) for c in _BREAKS), default=-1) + 1
-        if cut <= width // 3:
-            cut = width
+        cut = rest.rfind(" ", 0, width + 1) + 1  # a space first, then a comma, dash, slash or bracket
+        if cut <= 0:
+            cut = max(rest.rfind(c, 0, width) for c in _BREAKS) + 1
+            if cut <= width // 3:
+                cut = width
         lines.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     return lines or [""]

@@ -210,3 +210,17 @@ def test_a_closed_pipe_is_no_traceback() -> None:
     proc = subprocess.run(f"{' '.join(_migmodel())} properties | head -n 1", shell=True, capture_output=True,
                           text=True, timeout=120, check=False)
     assert proc.stdout.startswith("name") and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_the_mutants_table_fits_and_hides_no_killer() -> None:
+    from checker.mutants_cli import ConfigKill, MutantResult, table_lines
+
+    killers = [p.name for p in PROPERTIES[:12]]
+    result = MutantResult("a-mutant-with-a-long-name", "doc", False,
+                          [ConfigKill("qemu-11.1-shared-disk-busy-guest", 10, killers, 7),
+                           ConfigKill("qemu-7.2-to-11.1", 10, killers[:2], 9)], 1.0)
+    lines = table_lines([result], 120)
+    assert max(len(line) for line in lines) <= 120
+    text = " ".join(" ".join(lines).split())
+    assert all(k in text for k in killers)
+    assert "…" not in text and lines[-1] == "1 of 1 mutants killed"
