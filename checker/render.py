@@ -100,7 +100,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-DETAIL_FROM = 20
+DETAIL_FROM = 16
 """A state field wider than this that does not fit in the timeline's width is shown under each
 row (``field: value``, wrapped, in full) instead of as a cramped column."""
 
