@@ -20,8 +20,11 @@ judged by ``checker.kinds`` (the same meaning of each property kind as the exhau
   fault is not spent long before the narrow windows.
 - Reachability (ALWAYS_POSSIBLE, EVENTUALLY) is a bounded, memoised breadth-first search; a search
   that hits its bound is inconclusive, never a violation (``FuzzResult.inconclusive``).
-- Choices are drawn far above any constant Hypothesis injects, so a seed gives the same runs
-  whichever program calls ``fuzz`` (no example database; within one Hypothesis version).
+- Choices are drawn far above any constant Hypothesis injects into draws. A seed gives the same
+  runs (no example database) for one Hypothesis version and one set of *local* modules: Hypothesis
+  also steers generation with constants it reads from modules that are not installed in
+  site-packages (an editable install of this project is such a module), so editing the source can
+  change what a seed does; it does not change how likely a run is to find something.
 
 Hypothesis's shrinker is off by default: it minimises the choice sequence, not the walk, and was
 slower and no shorter than ``shorten``, which cuts cycles, drops steps and splices in shortcuts
@@ -306,7 +309,7 @@ class _Oracle:
 _OFFSET = 2**80
 """Every choice is drawn as an integer in ``[_OFFSET, _OFFSET + n)``: no constant Hypothesis knows
 lies there, so its constant injection (integers collected from whatever local modules are loaded)
-never applies, and a seed gives the same runs whichever program calls ``fuzz``."""
+never replaces one of our choices (see the module doc for what a seed does and does not fix)."""
 
 _CHOICE_BITS = 6
 """Wider choices are drawn in pieces of this many bits: ``st.integers`` favours the ends of a range
