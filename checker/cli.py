@@ -106,8 +106,9 @@ def _plural(count: int, word: str, many: str = "") -> str:
     return f"{count:,} " + (word if count == 1 else many or word + "s")
 
 
-def verify_summary(runs: Sequence[Any], seconds: float) -> str:
-    """The last line of ``migmodel verify``: what was checked and what was found."""
+def verify_summary(runs: Sequence[Any], seconds: float, manifest: str | None = None) -> str:
+    """The last line of ``migmodel verify``: what was checked and what was found (with a manifest:
+    whether everything matches it; ``manifest`` is that outcome)."""
     from checker.kinds import meaning
 
     counts: dict[str, int] = {}
@@ -117,10 +118,10 @@ def verify_summary(runs: Sequence[Any], seconds: float) -> str:
             word = (held if v.holds else failed).lower()
             counts[word] = counts.get(word, 0) + 1
     props = len(runs[0].verdicts) if runs else 0
-    found = ", ".join(f"{n:,} {w}" for w, n in counts.items()) or "nothing judged"
+    found = manifest or ", ".join(f"{n:,} {w}" for w, n in counts.items()) or "nothing judged"
     states = sum(r.exploration.state_count for r in runs)
-    return (f"verify: {_plural(len(runs), 'configuration')} x {_plural(props, 'property', 'properties')}: "
-            f"{found}; {_plural(states, 'state')} in {seconds:.1f}s")
+    return (f"verify: {_plural(len(runs), 'configuration')} x {_plural(props, 'property', 'properties')}, "
+            f"{_plural(states, 'state')} in {seconds:.1f}s: {found}")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -167,18 +168,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print_matrix(runs, props, show_counterexamples=not args.no_counterexamples, width=columns())
         print()
-    summary = verify_summary(runs, time.perf_counter() - started)
+    manifest = None
     if expected is not None:
         problems = V.diff_manifest(expected, V.manifest_of(results))
         for p in problems:
             print(f"manifest: {p}", file=sys.stderr)
-        summary += f"; manifest {args.check_manifest}: " + (
-            f"{_plural(len(problems), 'difference')}" if problems else "every verdict and count matches")
+        manifest = (f"the manifest differs in {_plural(len(problems), 'place')}" if problems
+                    else f"every verdict and count matches {args.check_manifest}")
         code = EXIT_VIOLATED if problems else EXIT_OK
     else:
         code = EXIT_OK
         if any(not v.holds for r in runs for v in r.verdicts if falsifiable(v.property.kind)):
             code = EXIT_VIOLATED
+    summary = verify_summary(runs, time.perf_counter() - started, manifest)
     if not args.json:
         print(summary)
     return code

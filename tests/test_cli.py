@@ -98,8 +98,8 @@ def test_verify_fits_120_columns_hides_nothing_and_ends_with_a_summary() -> None
     assert max(len(line) for line in lines) <= WIDTH
     # the package's content, PING 0x42 included, is shown (wrapped), not cut at the column's edge
     assert "MIG_CMD_PING(0x42)" in proc.stdout
-    assert re.fullmatch(r"verify: 2 configurations x 2 properties: 2 violated, 2 reached; [\d,]+ states in "
-                        r"[\d.]+s", lines[-1]), lines[-1]
+    assert re.fullmatch(r"verify: 2 configurations x 2 properties, [\d,]+ states in [\d.]+s: 2 violated, 2 reached",
+                        lines[-1]), lines[-1]
 
 
 def test_cut_text_is_marked() -> None:
@@ -123,7 +123,8 @@ def test_verify_summary_with_a_manifest(tmp_path: Path) -> None:
     assert run("verify", "--config", FAST, "--quiet", "--write-manifest", str(manifest)).returncode == 1
     proc = run("verify", "--config", FAST, "--quiet", "--check-manifest", str(manifest))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.rstrip().endswith("every verdict and count matches")
+    assert proc.stdout.rstrip().endswith(f": every verdict and count matches {manifest}"), proc.stdout
+    assert len(proc.stdout.splitlines()) == 1
 
 
 @pytest.mark.parametrize("argv", [
