@@ -39,7 +39,7 @@ def examples(n: int) -> settings:
 # CI: 160 + 40 + 60 + 60 + 80 + 100 = 500 generated cases; thorough: 20 times as many (10,000).
 
 CONFIGS = set(C.NAMED)
-COMMANDS = ("configs", "simulate", "verify", "fuzz", "graph", "report", "record", "conform", "mutants")
+COMMANDS = ("configs", "properties", "simulate", "verify", "fuzz", "graph", "report", "record", "conform", "mutants")
 FAST = "qemu-10.2-bitmaps-only"  # the smallest configuration, for cases that get past parsing
 
 
