@@ -10,28 +10,13 @@ the work.
 Counterexamples are shortest: states are numbered in BFS order, so the lowest-numbered offending
 state is one nearest to an initial state, and its BFS parent chain is a shortest path to it.
 
-The kinds (see ``checker.spec.Kind``) and the fields each one reads:
-
-- ALWAYS(predicate): the first reachable state violating it is the counterexample.
-- SOMETIMES(predicate): the first reachable state satisfying it is the witness.
-- ALWAYS_POSSIBLE(where, predicate, via): reverse reachability from all goal states at once
-  over ``via`` edges; a reachable ``where`` state outside that set is a violation.
-- EVENTUALLY(predicate, via): in the ``via`` graph with goal states made absorbing, a bottom
-  strongly connected component without a goal state is a violation; the verdict also carries a
-  shortest ``loop`` inside the component, so the counterexample is a lasso. Every reachable state
-  counts as a place where faults may stop, including states only reachable through a goal state,
-  so this is "from every reachable state the goal is inevitable" (CTL ``AG AF``), stronger than
-  "every run from an initial state passes the goal once" when goal states have successors.
-  Fairness is strong: a run that could leave a cycle infinitely often eventually does.
-- DEADLOCK_FREE(via): a non-final state whose only ``via`` successors are itself is a violation.
-
-A property that sets a field its kind does not read is rejected with ``ValueError``, because a
-silently ignored ``via`` or ``where`` would make the verdict mean something other than its claim.
+What each kind means, and the note its verdict carries, is defined once in ``checker.kinds``
+(shared with the fuzz oracle); this module supplies the graph primitives and turns a kind's
+judgement into a ``Verdict`` with a shortest path.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,8 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from checker.digraph import reverse_reachable, strong_components
-from checker.explore import Exploration, Step, explore
-from checker.spec import Kind, Model, Property
+from checker.explore import Exploration, IntArray, Step, explore
+from checker.kinds import PropertyError, meaning, validate
+from checker.spec import Model, Property
 
 __all__ = (
     "PropertyError",
@@ -54,21 +40,6 @@ __all__ = (
 )
 
 BoolArray = npt.NDArray[np.bool_]
-
-_FIELDS_READ: dict[Kind, frozenset[str]] = {
-    Kind.ALWAYS: frozenset({"predicate"}),
-    Kind.SOMETIMES: frozenset({"predicate"}),
-    Kind.ALWAYS_POSSIBLE: frozenset({"where", "predicate", "via"}),
-    Kind.EVENTUALLY: frozenset({"predicate", "via"}),
-    Kind.DEADLOCK_FREE: frozenset({"via"}),
-}
-_DEFAULTS: dict[str, Any] = {
-    f.name: f.default for f in dataclasses.fields(Property) if f.name in ("predicate", "where", "via")
-}
-
-
-class PropertyError(Exception):
-    """A property is malformed or one of its functions raised; the message names the property."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +72,8 @@ class _Judge:
     def __init__(self, exploration: Exploration) -> None:
         self.ex = exploration
         self.n = exploration.state_count
+        self.edge_src = exploration.edge_src
+        self.edge_dst = exploration.edge_dst
         self._state_masks: dict[Callable[[Any], bool], BoolArray] = {}
         self._action_masks: dict[Callable[[Any], bool], BoolArray] = {}
 
@@ -189,133 +162,31 @@ class _Judge:
         chain.reverse()
         return [Step(ex.actions[act[e]], ex.states[dst[e]]) for e in chain]
 
-    # -- the kinds -----------------------------------------------------------------------------
+    def bottom_components(self, edges: BoolArray) -> tuple[IntArray, BoolArray]:
+        """Strongly connected components over ``edges``: each state's label, and which are bottom."""
+        ex, n = self.ex, self.n
+        src, dst = ex.edge_src[edges], ex.edge_dst[edges]
+        count, comp = strong_components(n, src, dst)
+        labels: IntArray = comp.astype(np.intc)
+        bottom = np.ones(count, dtype=np.bool_)
+        leaves = labels[src] != labels[dst]
+        bottom[labels[src[leaves]]] = False
+        return labels, bottom
+
+    # -- the kinds (``checker.kinds``) ----------------------------------------------------------
 
     def judge(self, prop: Property) -> Verdict:
-        _validate(prop)
-        handler = {
-            Kind.ALWAYS: self._always,
-            Kind.SOMETIMES: self._sometimes,
-            Kind.ALWAYS_POSSIBLE: self._always_possible,
-            Kind.EVENTUALLY: self._eventually,
-            Kind.DEADLOCK_FREE: self._deadlock_free,
-        }[prop.kind]
-        return handler(prop)
-
-    def _counterexample(self, prop: Property, bad: BoolArray, note: str) -> Verdict:
-        first = int(np.argmax(bad))
-        path = self.ex.path_to(first)
-        return Verdict(
-            prop,
-            holds=False,
-            counterexample=path,
-            note=f"{note}; shortest counterexample: {_plural(len(path) - 1, 'step')}",
-        )
-
-    def _always(self, prop: Property) -> Verdict:
-        bad = ~self.state_mask(prop.predicate, prop, "predicate")
-        count = int(bad.sum())
-        if count == 0:
-            return Verdict(prop, holds=True, note=f"holds in all {_plural(self.n, 'reachable state')}")
-        return self._counterexample(prop, bad, f"fails in {count:,} of {_plural(self.n, 'reachable state')}")
-
-    def _sometimes(self, prop: Property) -> Verdict:
-        good = self.state_mask(prop.predicate, prop, "predicate")
-        count = int(good.sum())
-        if count == 0:
-            return Verdict(prop, holds=False, note=f"no state satisfies it among {_plural(self.n, 'reachable state')}")
-        path = self.ex.path_to(int(np.argmax(good)))
-        return Verdict(
-            prop,
-            holds=True,
-            witness=path,
-            note=f"holds in {count:,} of {_plural(self.n, 'reachable state')}; "
-            f"shortest witness: {_plural(len(path) - 1, 'step')}",
-        )
-
-    def _always_possible(self, prop: Property) -> Verdict:
-        where = self.state_mask(prop.where, prop, "where")
-        goal = self.state_mask(prop.predicate, prop, "predicate")
-        can_reach = self.reverse_reachable(goal, self.edge_mask(prop.via, prop))
-        bad = where & ~can_reach
-        count, scope = int(bad.sum()), int(where.sum())
-        goals = _plural(int(goal.sum()), "goal state")
-        if count == 0:
-            return Verdict(
-                prop,
-                holds=True,
-                note=f"a goal is reachable from all {_plural(scope, '`where` state')} ({goals} in all)",
-            )
-        return self._counterexample(
-            prop,
-            bad,
-            f"no goal is reachable from {count:,} of {_plural(scope, '`where` state')} ({goals} in all)",
-        )
-
-    def _eventually(self, prop: Property) -> Verdict:
-        ex, n = self.ex, self.n
-        goal = self.state_mask(prop.predicate, prop, "predicate")
-        via = self.edge_mask(prop.via, prop)
-        kept = via & ~goal[ex.edge_src]  # goal states become absorbing
-        src, dst = ex.edge_src[kept], ex.edge_dst[kept]
-        if n == 0:
-            return Verdict(prop, holds=True, note="holds vacuously: no reachable state")
-        count, labels = strong_components(n, src, dst)
-        leaves = labels[src] != labels[dst]
-        bottom = np.ones(count, dtype=np.bool_)
-        bottom[labels[src[leaves]]] = False
-        reaches_goal = np.zeros(count, dtype=np.bool_)
-        reaches_goal[labels[goal]] = True
-        bad_component = bottom & ~reaches_goal
-        bad = bad_component[labels]
-        if not bad.any():
-            return Verdict(
-                prop,
-                holds=True,
-                note=f"every run of `via` steps from all {_plural(n, 'reachable state')} reaches the goal",
-            )
-        first = int(np.argmax(bad))
-        size = int((labels == labels[first]).sum())
-        loop = self.shortest_loop(first, kept)
-        if size > 1:
-            shape = f"a cycle through {_plural(size, 'state')} (loop of {_plural(len(loop), 'step')} shown)"
-        elif loop:
-            shape = "a single state that only loops on itself"
-        else:
-            shape = "a single dead state with no `via` successor"
-        verdict = self._counterexample(
-            prop,
-            bad,
-            f"{_plural(int(bad_component.sum()), 'component')} ({int(bad.sum()):,} states) "
-            f"never reach the goal once only `via` actions run; the first is {shape}",
-        )
-        return dataclasses.replace(verdict, loop=loop)
-
-    def _deadlock_free(self, prop: Property) -> Verdict:
-        ex = self.ex
-        moving = self.edge_mask(prop.via, prop) & (ex.edge_src != ex.edge_dst)
-        progresses = np.zeros(self.n, dtype=np.bool_)
-        progresses[ex.edge_src[moving]] = True
-        final = self.final_mask()
-        bad = ~progresses & ~final
-        count = int(bad.sum())
-        finals = _plural(int(final.sum()), "final state")
-        if count == 0:
-            return Verdict(prop, holds=True, note=f"no deadlock among {_plural(self.n, 'reachable state')} ({finals})")
-        return self._counterexample(
-            prop, bad, f"{_plural(count, 'non-final state')} without a `via` step to another state ({finals})"
-        )
-
-
-def _validate(prop: Property) -> None:
-    """Reject a property that sets a function its kind ignores."""
-    read = _FIELDS_READ[prop.kind]
-    for name, default in _DEFAULTS.items():
-        if name not in read and getattr(prop, name) is not default:
-            raise PropertyError(
-                f"property {prop.name!r} is {prop.kind.value} but sets `{name}`, which {prop.kind.value} "
-                f"does not read (it reads {', '.join(sorted(read))}); remove it or change the kind"
-            )
+        validate(prop)
+        found = meaning(prop.kind).over_graph(self, prop)
+        if found.good is not None:
+            path = self.ex.path_to(int(np.argmax(found.good)))
+            return Verdict(prop, holds=found.holds, witness=path,
+                           note=f"{found.note}; shortest witness: {_plural(len(path) - 1, 'step')}")
+        if found.bad is not None:
+            path = self.ex.path_to(int(np.argmax(found.bad)))
+            return Verdict(prop, holds=found.holds, counterexample=path, loop=found.loop,
+                           note=f"{found.note}; shortest counterexample: {_plural(len(path) - 1, 'step')}")
+        return Verdict(prop, holds=found.holds, note=found.note, loop=found.loop)
 
 
 def judge(exploration: Exploration, prop: Property) -> Verdict:

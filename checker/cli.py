@@ -2,22 +2,16 @@
 
 The CLI is generic like the rest of ``checker/``: it loads the model suite through the
 ``migmodel.suites`` entry point (the QEMU one is ``properties.suite:qemu_suite``) and never imports
-``model``. Subcommands:
-
-  configs    list the named configurations
-  simulate   one random (seeded) or scripted run, as a timeline
-  verify     explore every configuration, judge every property, print the verdict matrix
-  fuzz       Hypothesis stateful search of interleavings
-  graph      state graphs (machine, reachable, product)
-  report     the verification report (Markdown, HTML, JSON)
-  record     record a real QEMU migration as a trace (harness)
-  conform    check recorded traces against the model
-  mutants    run the checker on known-bad variants of the model
-  whatif     judge proposed designs side by side with today's model
+``model``. Subcommands here: ``configs``, ``properties``, ``simulate``, ``verify``; in their own
+modules (``_extensions``): ``fuzz``, ``graph``, ``report``, ``conform``, ``mutants``, ``whatif``; and those a
+model plugin registers in the ``migmodel.commands`` entry point group (``record``, ...). What they
+share (exit codes, ``UsageError``, ``write_atomic``, ``load_suite``) is ``checker.cli_base``, which
+they import instead of this module.
 
 Exit codes: 0 success (for ``verify``: every property holds, or with ``--check-manifest`` every
 verdict and count matches the manifest); 1 a property is violated / a check failed; 2 bad input
-(unknown name, unreadable file, bad arguments); 3 the state limit was reached; 130 interrupted.
+(unknown name, unreadable file, bad arguments), one line ``migmodel COMMAND: error: ...`` on
+stderr; 3 the state limit was reached; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,48 +20,46 @@ import argparse
 import importlib.util
 import json
 import os
+import signal
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
-from typing import Any, NoReturn
-
-from checker.explore import StateLimitExceeded
-from checker.spec import Suite
-from checker.verify import UsageError
-
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from types import FrameType
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+def _interrupted_at_start(_signum: int, _frame: FrameType | None) -> None:
+    sys.stderr.write("migmodel: interrupted\n")
+    os._exit(130)
 
 
-def load_suite(name: str = "qemu") -> Suite:
-    found = {ep.name: ep for ep in entry_points(group="migmodel.suites")}
-    if name not in found:
-        raise UsageError(f"model suite {name!r} is not installed (installed: {', '.join(found) or 'none'}); "
-                         "run `pip install -e .` in the repository")
-    suite: Suite = found[name].load()()
-    return suite
+# Started as the `migmodel` program: Ctrl-C while the modules load is one line and exit 130, not a
+# traceback from whichever import it hit. ``main`` restores Python's handler once it can catch it.
+if os.path.basename(sys.argv[0]) == "migmodel":
+    signal.signal(signal.SIGINT, _interrupted_at_start)
 
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from importlib.metadata import PackageNotFoundError, entry_points, version  # noqa: E402
+from typing import Any  # noqa: E402
 
-def write_atomic(path: str, data: str | bytes) -> None:
-    """Write a file whole or not at all: a temporary file in the same folder, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from checker.cli_base import (  # noqa: E402  (re-exported: older code imports them from here)
+    EXIT_INTERRUPTED,
+    EXIT_LIMIT,
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_VIOLATED,
+    Parser,
+    UsageError,
+    add_command,
+    at_least,
+    columns,
+    load_suite,
+    one_line,
+    write_atomic,
+)
+
+__all__ = ("EXIT_INTERRUPTED", "EXIT_LIMIT", "EXIT_OK", "EXIT_USAGE", "EXIT_VIOLATED", "UsageError",
+           "build_parser", "load_suite", "main", "one_line", "write_atomic")
+
+_Parser = Parser  # the name older code used
 
 
 def _want_progress(args: argparse.Namespace) -> bool:
@@ -76,18 +68,35 @@ def _want_progress(args: argparse.Namespace) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# configs
+# configs, properties
 
 
 def cmd_configs(args: argparse.Namespace) -> int:
+    from checker.render import table_lines
+
     suite = load_suite()
     configs = suite.configs()
     if args.json:
         print(json.dumps({n: suite.describe_config(c) for n, c in configs.items()}, indent=2))
         return EXIT_OK
-    width = max(len(n) for n in configs)
-    for name, cfg in configs.items():
-        print(f"{name:<{width}}  {suite.describe_config(cfg)}")
+    for line in table_lines(["name", "meaning"], [[n, suite.describe_config(c)] for n, c in configs.items()],
+                            width=columns(), max_lines=50):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_properties(args: argparse.Namespace) -> int:
+    from checker.render import table_lines
+
+    suite = load_suite()
+    props = list(suite.properties())
+    if args.json:
+        print(json.dumps([{"name": p.name, "kind": p.kind.value, "claim": p.claim, "partner": p.partner,
+                           "reference": p.reference or None} for p in props], indent=2))
+        return EXIT_OK
+    for line in table_lines(["name", "kind", "claim"], [[p.name, p.kind.value, p.claim] for p in props],
+                            width=columns(), max_lines=50):
+        print(line)
     return EXIT_OK
 
 
@@ -95,14 +104,36 @@ def cmd_configs(args: argparse.Namespace) -> int:
 # verify
 
 
+def _plural(count: int, word: str, many: str = "") -> str:
+    return f"{count:,} " + (word if count == 1 else many or word + "s")
+
+
+def verify_summary(runs: Sequence[Any], seconds: float, manifest: str | None = None) -> str:
+    """The last line of ``migmodel verify``: what was checked and what was found (with a manifest:
+    whether everything matches it; ``manifest`` is that outcome)."""
+    from checker.kinds import meaning
+
+    counts: dict[str, int] = {}
+    for r in runs:
+        for v in r.verdicts:
+            held, failed = meaning(v.property.kind).words
+            word = (held if v.holds else failed).lower()
+            counts[word] = counts.get(word, 0) + 1
+    props = len(runs[0].verdicts) if runs else 0
+    found = manifest or ", ".join(f"{n:,} {w}" for w, n in counts.items()) or "nothing judged"
+    states = sum(r.exploration.state_count for r in runs)
+    return (f"verify: {_plural(len(runs), 'configuration')} x {_plural(props, 'property', 'properties')}, "
+            f"{_plural(states, 'state')} in {seconds:.1f}s: {found}")
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from checker import verify as V
+    from checker.kinds import falsifiable
     from checker.render import print_matrix
 
+    started = time.perf_counter()
     suite = load_suite()
     configs, props = V.select(suite, args.config, args.property)
-    if args.max_states < 0:
-        raise UsageError(f"--max-states must be >= 0, not {args.max_states}")
     # A bad manifest is reported before minutes of exploration, not after.
     expected = V.load_manifest(args.check_manifest) if args.check_manifest else None
     results: dict[str, dict[str, Any]] = {}
@@ -136,18 +167,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
                              f"{getattr(e, 'strerror', None) or e}") from None
     if args.json:
         print(json.dumps({"configs": results}, indent=2))
-    else:
-        print_matrix(runs, props, show_counterexamples=not args.no_counterexamples,
+    elif not args.quiet:
+        print_matrix(runs, props, show_counterexamples=not args.no_counterexamples, width=columns(),
                      explain_state=suite.explain_state)
+        print()
+    manifest = None
     if expected is not None:
         problems = V.diff_manifest(expected, V.manifest_of(results))
         for p in problems:
             print(f"manifest: {p}", file=sys.stderr)
-        return EXIT_VIOLATED if problems else EXIT_OK
-    from checker.spec import Kind
-
-    violated = any(not v.holds for r in runs for v in r.verdicts if v.property.kind is not Kind.SOMETIMES)
-    return EXIT_VIOLATED if violated else EXIT_OK
+        manifest = (f"the manifest differs in {_plural(len(problems), 'place')}" if problems
+                    else f"every verdict and count matches {args.check_manifest}")
+        code = EXIT_VIOLATED if problems else EXIT_OK
+    else:
+        code = EXIT_OK
+        if any(not v.holds for r in runs for v in r.verdicts if falsifiable(v.property.kind)):
+            code = EXIT_VIOLATED
+    summary = verify_summary(runs, time.perf_counter() - started, manifest)
+    if not args.json:
+        print(summary)
+    return code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,43 +212,85 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
         print(json.dumps(steps_to_json(model, steps), indent=2))
     else:
-        print_timeline(model, steps, title=f"{args.config}" + (f" (seed {args.seed})" if not args.script else ""))
+        print_timeline(model, steps, title=f"{args.config}" + (f" (seed {args.seed})" if not args.script else ""),
+                       width=columns())
     return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="migmodel", description="Model and check QEMU live migration.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _version() -> str:
+    try:
+        return version("qemu-migration-model")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
-    c = sub.add_parser("configs", help="list the named configurations")
-    c.add_argument("--json", action="store_true")
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="migmodel", description="Model QEMU live migration and check its claims: explore every "
+               "interleaving of the model, judge each property, fuzz, draw graphs, write reports.",
+               epilog="`migmodel COMMAND --help` describes a command, with an example and its exit codes.")
+    p.add_argument("--version", action="version", version=f"migmodel {_version()}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+
+    c = add_command(sub, "configs", help="list the named configurations",
+                    description="List the named configurations of the model, each with what it means.",
+                    examples=["migmodel configs", "migmodel configs --json"],
+                    exits={EXIT_OK: "listed"})
+    c.add_argument("--json", action="store_true", help="print one JSON object: name -> meaning")
     c.set_defaults(func=cmd_configs)
 
-    s = sub.add_parser("simulate", help="print one run as a timeline")
-    s.add_argument("--config", required=True)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--steps", type=int, default=200)
-    s.add_argument("--script", help="replay the actions in FILE (one 'actor: action' per line)")
-    s.add_argument("--json", action="store_true")
+    c = add_command(sub, "properties", help="list the properties (name, kind, claim)",
+                    description="List the properties the checker judges: name, kind (always, sometimes, "
+                    "always-possible, eventually, deadlock-free) and the claim in one sentence.",
+                    examples=["migmodel properties", "migmodel properties --json"],
+                    exits={EXIT_OK: "listed"})
+    c.add_argument("--json", action="store_true",
+                   help="print a JSON list of {name, kind, claim, partner, reference}")
+    c.set_defaults(func=cmd_properties)
+
+    s = add_command(sub, "simulate", help="print one run as a timeline",
+                    description="Print one run of a configuration as a timeline: a random run (seeded, "
+                    "reproducible) or the actions of a script, one 'actor: action' per line.",
+                    examples=["migmodel simulate --config qemu-11.1 --seed 3",
+                              "migmodel simulate --config qemu-11.1 --script run.txt"],
+                    exits={EXIT_OK: "the run was printed"})
+    s.add_argument("--config", required=True, metavar="NAME", help="the configuration (see `migmodel configs`)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the random run (default 0)")
+    s.add_argument("--steps", type=at_least(0), default=200, help="at most this many steps (default 200)")
+    s.add_argument("--script", metavar="FILE", help="replay the actions in FILE (one 'actor: action' per line)")
+    s.add_argument("--json", action="store_true", help="print the steps as JSON")
     s.set_defaults(func=cmd_simulate)
 
-    v = sub.add_parser("verify", help="check every property on every configuration")
-    v.add_argument("--config", action="append", help="a configuration (repeatable; default: all)")
-    v.add_argument("--property", action="append", help="a property (repeatable; default: all)")
-    v.add_argument("--json", action="store_true", help="print one JSON object")
-    v.add_argument("--max-states", type=int, default=5_000_000)
+    v = add_command(sub, "verify", help="check every property on every configuration",
+                    description="Explore every reachable state of each configuration, judge every property, "
+                    "print the verdict matrix, the counterexamples and one summary line.",
+                    examples=["migmodel verify", "migmodel verify --config qemu-11.1 --property no-split-brain",
+                              "migmodel verify --quiet --check-manifest tests/manifest.json"],
+                    exits={EXIT_OK: "every property holds (with --check-manifest: everything matches)",
+                           EXIT_VIOLATED: "a property is violated (with --check-manifest: a difference)",
+                           EXIT_LIMIT: "the state limit (--max-states) was reached; nothing was written"})
+    v.add_argument("--config", action="append", metavar="NAME", help="a configuration (repeatable; default: all)")
+    v.add_argument("--property", action="append", metavar="NAME", help="a property (repeatable; default: all)")
+    v.add_argument("--json", action="store_true", help="print one JSON object instead of the matrix")
+    v.add_argument("--max-states", type=at_least(1), default=5_000_000, metavar="N",
+                   help="stop with exit code 3 beyond N states per configuration (default 5,000,000)")
     v.add_argument("--check-manifest", metavar="FILE", help="exit 1 unless verdicts and counts match FILE")
     v.add_argument("--write-manifest", metavar="FILE", help="pin the verdicts and counts in FILE")
-    v.add_argument("--no-counterexamples", action="store_true")
-    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.add_argument("--no-counterexamples", action="store_true", help="print the matrix without counterexamples")
+    v.add_argument("--quiet", action="store_true", help="no progress bar and no matrix: the summary line only")
     v.set_defaults(func=cmd_verify)
 
     for name, register in _extensions():
         register(sub, name)
+    _COMMANDS.update(sub.choices)
     return p
+
+
+_COMMANDS: set[str] = set()
+"""The subcommands ``build_parser`` registered."""
 
 
 def _extensions() -> list[tuple[str, Callable[[Any, str], None]]]:
@@ -218,17 +299,10 @@ def _extensions() -> list[tuple[str, Callable[[Any, str], None]]]:
     from importlib import import_module
 
     for name, module in (("fuzz", "checker.fuzz_cli"), ("graph", "checker.graph_cli"),
-                         ("report", "checker.report_cli"), ("record", "checker.record_cli"),
-                         ("conform", "checker.conform_cli"), ("mutants", "checker.mutants_cli"),
-                         ("whatif", "checker.whatif")):
-        try:
-            mod = import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        out.append((name, mod.register))
-    # Subcommands a model plugin brings (QEMU-specific ones such as `drift`): the
+                         ("report", "checker.report_cli"), ("conform", "checker.conform_cli"),
+                         ("mutants", "checker.mutants_cli"), ("whatif", "checker.whatif")):
+        out.append((name, import_module(module).register))
+    # Subcommands a model plugin brings (QEMU-specific ones such as `record`): the
     # ``migmodel.commands`` entry point group, name -> a ``register(sub, name)`` function.
     known = {n for n, _ in out}
     for ep in sorted(entry_points(group="migmodel.commands"), key=lambda e: e.name):
@@ -237,35 +311,47 @@ def _extensions() -> list[tuple[str, Callable[[Any, str], None]]]:
     return out
 
 
-_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
-
-
-def one_line(message: object) -> str:
-    """``message`` on one line: line breaks that came with user input are shown escaped."""
-    return str(message).translate(_LINE_BREAKS)
+def _command(argv: Sequence[str]) -> str:
+    """The subcommand named in ``argv`` (for error messages raised before parsing ends)."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    prog = "migmodel"
     try:
-        if argv[:1] == ["record"]:  # the harness parses its own arguments
-            from checker.record_cli import run_record
+        if signal.getsignal(signal.SIGINT) is _interrupted_at_start:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        from checker.explore import StateLimitExceeded
 
-            return run_record(argv[1:])
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        code: int = args.func(args)
-        return code
-    except UsageError as e:
-        print(f"migmodel: error: {one_line(e)}", file=sys.stderr)
-        return EXIT_USAGE
-    except StateLimitExceeded as e:
-        print(f"migmodel: {one_line(e)}", file=sys.stderr)
-        return EXIT_LIMIT
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            prog = f"migmodel {args.command}"
+            code: int = args.func(args)
+            return code
+        except UsageError as e:
+            where = e.prog or prog
+            if where == "migmodel" and _command(argv) in _COMMANDS:  # e.g. an unrecognized argument
+                where = f"migmodel {_command(argv)}"
+            print(f"{where}: error: {one_line(e)}", file=sys.stderr)
+            return EXIT_USAGE
+        except StateLimitExceeded as e:
+            print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
+            return EXIT_LIMIT
+        except OSError as e:
+            if isinstance(e, BrokenPipeError):
+                raise
+            where = f": {e.filename}" if e.filename else ""
+            print(f"{prog}: error: {one_line(e.strerror or e)}{one_line(where)}", file=sys.stderr)
+            return EXIT_USAGE
     except KeyboardInterrupt:
-        print("migmodel: interrupted; nothing was written", file=sys.stderr)
+        print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        # The reader went away (`migmodel verify | head`): no traceback when Python flushes stdout.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
 
 

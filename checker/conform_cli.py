@@ -16,17 +16,14 @@ import json
 import sys
 from typing import Any
 
-from checker.verify import UsageError
+from checker.cli_base import EXIT_OK, UsageError, add_command, at_least, load_suite
 
-EXIT_OK, EXIT_REJECTED = 0, 1
+EXIT_REJECTED = 1
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
-    from checker.cli import load_suite
     from checker.conform import conform, format_observation, format_result
 
-    if args.max_states < 1:
-        raise UsageError(f"--max-states must be >= 1, not {args.max_states}")
     suite = load_suite()
     if suite.conformance is None:
         raise UsageError(f"model suite {suite.name!r} has no conformance hook")
@@ -69,10 +66,10 @@ def cmd_conform(args: argparse.Namespace) -> int:
                 if result.accepted:
                     print("  a matching run:")
                     for before, action, after in result.run:
-                        d = case.model.describe_action(action)
+                        what = case.model.describe_action(action)
                         shown = ", ".join(format_observation(o) for o in case.observe(before, action, after))
-                        refused = f" (refused: {d['refused']})" if d.get("refused") else ""
-                        print(f"    {d.get('actor', '?')}: {d.get('action', action)}{refused}"
+                        refused = f" (refused: {what['refused']})" if what.get("refused") else ""
+                        print(f"    {what.get('actor', '?')}: {what.get('action', action)}{refused}"
                               + (f"  => {shown}" if shown else ""))
             sys.stdout.flush()
     if args.json:
@@ -83,10 +80,18 @@ def cmd_conform(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, name: str) -> None:
-    p = sub.add_parser(name, help="check recorded traces against the model")
-    p.add_argument("traces", nargs="+", metavar="TRACE", help="a JSON Lines trace (harness/TRACE_FORMAT.md)")
-    p.add_argument("--config", help="check against this named configuration instead of the trace's own")
-    p.add_argument("--max-states", type=int, default=2_000_000, help="search bound per trace")
+    p = add_command(sub, name, help="check recorded traces against the model",
+                    description="Is each recorded trace a behaviour of the model? Prints `accepted` or the "
+                    "first divergence per trace, and what the model could do there instead.",
+                    examples=["migmodel conform tests/fixtures/traces/*.jsonl",
+                              "migmodel conform TRACE --config qemu-11.1 --verbose"],
+                    exits={EXIT_OK: "every trace accepted",
+                           EXIT_REJECTED: "some trace rejected (or the search bound was reached before a match)"})
+    p.add_argument("traces", nargs="+", metavar="TRACE", help="a recorded trace, in the format the model suite reads")
+    p.add_argument("--config", metavar="NAME",
+                   help="check against this named configuration instead of the trace's own")
+    p.add_argument("--max-states", type=at_least(1), default=2_000_000, metavar="N",
+                   help="search bound per trace (default 2,000,000)")
     p.add_argument("--no-settle", action="store_true",
                    help="accept where the recording ends even if the model would still take internal steps")
     p.add_argument("--json", action="store_true", help="print one JSON object")

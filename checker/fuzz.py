@@ -1,90 +1,35 @@
 """Hypothesis stateful search of a model's interleavings: the second driver over the same model.
 
 ``explore`` enumerates every reachable state; ``fuzz`` walks the same ``Model.successors`` at
-random with Hypothesis (``RuleBasedStateMachine``) and shortens what it finds to a short sequence
-of actions. Nothing about the protocol is restated here: the machine is built from the model and
-the properties alone.
+random with a Hypothesis ``RuleBasedStateMachine`` (public API only: every choice is an
+``st.integers`` draw through ``st.data()``) and shortens what it finds. Nothing about the protocol
+is restated here: the machine is built from the model and the properties alone, and each state is
+judged by ``checker.kinds`` (the same meaning of each property kind as the exhaustive judges).
 
-The machine (``machine_class``):
+- The *alphabet* is the set of action labels (``"actor: action"``, as ``migmodel simulate
+  --script`` replays them), learnt by a breadth-first search bounded by ``alphabet_limit``. One
+  rule takes one step: it draws a label (an index into the fixed alphabet, so a label keeps its
+  meaning when Hypothesis deletes other steps), else one of the allowed labels. One rule rather
+  than one per label because Hypothesis evaluates every rule's precondition at every step.
+- *Swarm subsets, per walk*: each walk defers every label with a drawn probability; a deferred
+  label is taken only where nothing else is enabled, so a walk is never killed by its subset
+  (Hypothesis's own swarm rejects such runs, which makes deep races rarer).
+- *Walks*: at a dead end a run walks again from the initial state instead of standing still.
+- *Environment* labels (actions some property's ``via`` refuses: faults) are taken by one run in
+  ``ENV_ODDS``; every state is judged with its environment lookahead instead, so the usual single
+  fault is not spent long before the narrow windows.
+- Reachability (ALWAYS_POSSIBLE, EVENTUALLY) is a bounded, memoised breadth-first search; a search
+  that hits its bound is inconclusive, never a violation (``FuzzResult.inconclusive``).
+- Choices are drawn far above any constant Hypothesis injects into draws. A seed gives the same
+  runs (no example database) for one Hypothesis version and one set of *local* modules: Hypothesis
+  also steers generation with constants it reads from modules that are not installed in
+  site-packages (an editable install of this project is such a module), so editing the source can
+  change what a seed does; it does not change how likely a run is to find something.
 
-- The *alphabet* is the set of action labels (``"actor: action"``, as ``describe_action`` names
-  them and ``migmodel simulate --script`` replays them), learnt up front by a breadth-first search
-  bounded by ``alphabet_limit`` states; labels first met deeper are never taken
-  (``FuzzResult.alphabet.complete`` says whether the search saw everything). Labels only ever seen
-  on self-loops (refused commands) are left out: they change nothing.
-- One ``@initialize`` rule draws the run's set-up, one ``@rule`` (``step``) takes one action. A
-  step draws an index into the fixed alphabet; if that label is not allowed here, a second draw
-  picks uniformly among the allowed ones (so every allowed label is equally likely, and a label
-  drawn directly keeps its meaning when Hypothesis deletes other steps). If several successors
-  share the label, a third draw picks one. One rule rather than one rule per label: Hypothesis
-  evaluates every rule's precondition, with its own bookkeeping, at every step (about 65 rules
-  here); measured on qemu-11.1-busy-guest, the single rule runs about 1.6 times as many steps per
-  second (3,500 instead of 2,200), and with the walks below about 3 times as many actions.
-- *Swarm subsets, per walk*: each walk defers every label with probability ``p`` (drawn from
-  ``SWARM_DEFER``); a deferred label is taken only where no other allowed label is enabled. This
-  silences distracting actions (the operator's cancel, quit, pause; the system's own failure
-  branches) for a whole walk without ever killing it. Hypothesis's own swarm (feature flags keyed
-  by rule name) rejects a run as soon as every enabled rule is switched off, and was measured to
-  make the deep races 4 to 40 times rarer. In a random-walk simulation of qemu-11.1-to-7.2 (the
-  deepest race, 20 steps), walks without deferral hit it about 4 times less often than with
-  ``p`` = 0.25 (0.2% of 40-step walks instead of 0.9%), and drawing the subset per walk rather
-  than per run made hits about 1.6 to 1.9 times as frequent.
-- *Walks*: a run of ``steps`` steps is a sequence of walks from the first initial state. When the
-  run may take no step (every enabled action is a self-loop, or the state has none), it walks
-  again from the initial state with a new subset, instead of spending its remaining steps
-  standing still (random walks of these models reach such a dead end after about 10 steps, and
-  the races need 16 to 20). A violation is reported with the current walk.
-- Labels with an action that some property's ``via`` refuses (faults) are the *environment*. A run
-  takes them itself only if it drew so (one run in ``ENV_ODDS``). Instead, each state of every walk
-  is judged together with its environment lookahead (``LOOKAHEAD``, default 1): every state one
-  environment step away (with 2, also every state one system step after that; measured, it found
-  nothing sooner on these configurations). A fault taken at a random step spends the (usually
-  single) fault budget long before the narrow windows.
-- An ``@invariant`` judges each property on every state (so a run fails at its first bad state):
-
-  * ALWAYS: ``predicate`` holds.
-  * ALWAYS_POSSIBLE: where ``where`` holds, a ``predicate`` state is reachable over ``via`` edges.
-  * EVENTUALLY: a ``predicate`` state is reachable over ``via`` edges (with goal states absorbing
-    this is exactly "no bottom component without a goal", the exhaustive checker's judgement).
-  * DEADLOCK_FREE: the state is final or has a ``via`` successor other than itself.
-  * SOMETIMES: nothing to falsify; the states satisfying it are counted as witnesses.
-
-  Reachability is a breadth-first search over ``via`` edges bounded by ``search_limit`` states,
-  memoised per state across all runs (a search that exhausts its region without a goal marks the
-  whole region hopeless; one that finds a goal marks the path to it). A search that hits the bound
-  is inconclusive: never reported as a violation, counted in ``FuzzResult.inconclusive``. The
-  verdict of each property at each state, lookahead included, is memoised too.
-- ``hypothesis.target``: off by default (``TARGET_SCORES``). Measured on qemu-11.1-to-7.2 (30
-  seeds, 300 examples, 60 steps), runs found the race in 30 of 30 seeds without it, 26 with the
-  count of ``where`` states as the score and 27 with the count of distinct states: below 1000
-  examples Hypothesis runs one unbounded hill-climbing pass from half the budget on, and those runs
-  replace fresh random ones.
-- Every choice is drawn as an integer far above any constant Hypothesis knows (``_draw``), so its
-  constant injection (integers collected from whatever local modules are loaded) never applies:
-  the same ``seed`` gives the same runs whichever program calls ``fuzz`` (no example database).
-
-Shrinking: Hypothesis's shrink phase is off by default (``hypothesis_shrink``). Measured (seed 0 on
-the ten configurations where the property fails), it made a run take 0.8 to 23 s instead of 0.1
-to 1.2 s, and left walks of 7 to 26 steps (it minimises the choice sequence, not the walk; on
-qemu-7.2 the walk grew from 12 to 19 steps), while ``shorten`` alone brought the run as found to
-the breadth-first length every time, here and in every seed of the benchmark.
-``shorten`` makes the counterexample short, bounded and local: it cuts the cycles (a state visited
-twice), cuts the path at its first violating state, then repeats to a fixpoint (1) dropping one
-step, or any two, and replaying the rest (each action by value, else by label), stopping at the
-first state that violates the property; (2) shortcuts: from each state of the path a breadth-first
-search of ``SHORTCUT_DEPTH`` steps and ``SHORTCUT_STATES`` states looks for a later state of the
-path reached in fewer steps than the path takes, or for any state the oracle judges to violate the
-same property, and splices it in. All its searches together visit at most ``SHORTEN_BUDGET``
-states. The result is checked (a path of the model from the initial state whose last state
-violates the property); if the check failed, the run as found would be returned. The counterexample
-is returned as ``Step`` values, printable with ``steps_to_json`` and replayable with
-``checker.simulate.run_script`` through ``replay_script``.
-
-Measured by benchmarks/bench_fuzz.py (10 seeds, 300 examples, 60 steps, 2 cores shared): the
-violations of source-resumable-before-pong are found in every seed of every configuration where
-the exhaustive checker finds them, the first failing run after a median 0.1 to 1.2 s (at most
-2.0 s; 3 to 52 runs), and shortened to exactly the breadth-first length; nothing is found where
-the property holds.
+Hypothesis's shrinker is off by default: it minimises the choice sequence, not the walk, and was
+slower and no shorter than ``shorten``, which cuts cycles, drops steps and splices in shortcuts
+found by small breadth-first searches, and checks that the result is a real path of the model
+ending in a violating state. Measurements: ``benchmarks/bench_fuzz.py``.
 """
 
 from __future__ import annotations
@@ -100,7 +45,6 @@ from typing import Any
 import hypothesis
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, Phase, Verbosity
-from hypothesis.internal.conjecture.data import ConjectureData
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -111,8 +55,9 @@ from hypothesis.stateful import (
 
 from checker.analysis import steps_to_json
 from checker.explore import Exploration, Step
+from checker.kinds import meaning
 from checker.simulate import action_text
-from checker.spec import Action, Kind, Model, Property, State
+from checker.spec import Action, Model, Property, State
 
 __all__ = (
     "Alphabet",
@@ -151,12 +96,6 @@ LOOKAHEAD = 1
 RESTART = True
 """A run that reaches a state where it may take no step walks again from the initial state (so its
 remaining steps are not spent standing still); a violation is reported with the current walk."""
-
-TARGET_SCORES: tuple[str, ...] = ()
-"""What runs report to ``hypothesis.target`` (with ``target=True``): ``"where"``, the distinct
-``where`` states of the ALWAYS_POSSIBLE properties a run visited or had one environment step away;
-``"distinct"``, the distinct states it visited. None by default: measured, both lower the share of
-seeds that find the hardest race (see the module doc)."""
 
 SHORTCUT_DEPTH = 5
 """Depth of the breadth-first searches that shorten a counterexample (see ``shorten``)."""
@@ -323,27 +262,13 @@ class _Oracle:
             memo[node] = False
         return False
 
+    def is_final(self, state: State) -> bool:
+        return bool(self.model.is_final(state))
+
     def judge(self, prop: Property, state: State) -> str | None:
-        """Why ``prop`` fails in ``state``, or ``None`` (holds, or the search was inconclusive)."""
-        kind = prop.kind
-        if kind is Kind.ALWAYS:
-            return None if prop.predicate(state) else "the predicate is false in this state"
-        if kind is Kind.ALWAYS_POSSIBLE:
-            if not prop.where(state):
-                return None
-            reach = self.can_reach(state, prop.predicate, prop.via)
-            return "no goal state is reachable from this `where` state over `via` steps" if reach is False else None
-        if kind is Kind.EVENTUALLY:
-            reach = self.can_reach(state, prop.predicate, prop.via)
-            return "no goal state is reachable from here over `via` steps" if reach is False else None
-        if kind is Kind.DEADLOCK_FREE:
-            if self.model.is_final(state):
-                return None
-            for action, succ in self.successors(state):
-                if succ != state and self.admits(prop.via, action):
-                    return None
-            return "a non-final state without a `via` step to another state"
-        return None
+        """Why ``prop`` fails in ``state``, or ``None`` (holds, or the search was inconclusive):
+        the kind's meaning at one state (``checker.kinds``)."""
+        return meaning(prop.kind).at_state(self, prop, state)
 
     def verdict(self, index: int, prop: Property, state: State) -> Verdict:
         """``judge`` at ``state``, else at the states of its environment lookahead (memoised;
@@ -384,17 +309,35 @@ class _Oracle:
 _OFFSET = 2**80
 """Every choice is drawn as an integer in ``[_OFFSET, _OFFSET + n)``: no constant Hypothesis knows
 lies there, so its constant injection (integers collected from whatever local modules are loaded)
-never applies, and a seed gives the same runs whichever program calls ``fuzz``."""
+never replaces one of our choices (see the module doc for what a seed does and does not fix)."""
+
+_CHOICE_BITS = 6
+"""Wider choices are drawn in pieces of this many bits: ``st.integers`` favours the ends of a range
+wider than 128 values, which would make some swarm keys far likelier than others."""
+
+_RANGES: dict[int, st.SearchStrategy[int]] = {}
 
 
-def _draw(cd: ConjectureData, n: int) -> int:
-    """A choice in ``range(n)``, uniform, shrinking towards 0."""
-    return cd.draw_integer(_OFFSET, _OFFSET + n - 1, shrink_towards=_OFFSET) - _OFFSET
+def _draw(data: st.DataObject, n: int) -> int:
+    """A choice in ``range(n)``, shrinking towards 0; uniform up to 128 values (wider ranges favour
+    their ends, as ``st.integers`` does)."""
+    strategy = _RANGES.get(n)
+    if strategy is None:
+        strategy = _RANGES[n] = st.integers(_OFFSET, _OFFSET + n - 1)
+    return data.draw(strategy) - _OFFSET
+
+
+def _draw_bits(data: st.DataObject, bits: int) -> int:
+    """A uniform choice in ``range(2 ** bits)``, drawn ``_CHOICE_BITS`` bits at a time."""
+    value = 0
+    for _ in range(0, bits, _CHOICE_BITS):
+        value = (value << _CHOICE_BITS) | _draw(data, 1 << _CHOICE_BITS)
+    return value
 
 
 def environment_labels(oracle: _Oracle, alphabet: Alphabet, properties: Sequence[Property]) -> frozenset[str]:
     """Labels with an action that some property's ``via`` refuses (faults)."""
-    vias = list(dict.fromkeys(p.via for p in properties if p.kind not in (Kind.ALWAYS, Kind.SOMETIMES)))
+    vias = list(dict.fromkeys(p.via for p in properties if "via" in meaning(p.kind).reads))
     return frozenset(
         label for label in alphabet.labels
         if any(not oracle.admits(via, a) for via in vias for a in alphabet.actions.get(label, ()))
@@ -407,13 +350,11 @@ def machine_class(
     *,
     alphabet: Alphabet | None = None,
     search_limit: int = 20_000,
-    target: bool = True,
     stats: _Stats | None = None,
     oracle: _Oracle | None = None,
 ) -> type[RuleBasedStateMachine]:
     """A ``RuleBasedStateMachine`` subclass that walks ``model`` from its first initial state and
-    checks ``properties`` (see the module doc). ``alphabet`` defaults to
-    ``discover_alphabet(model)``; ``target``: steer generation with ``hypothesis.target``;
+    checks ``properties`` (see the module doc). ``alphabet`` defaults to ``discover_alphabet(model)``;
     ``stats`` and ``oracle`` (internal) collect what runs visited and share the memoised searches.
     A violated property raises ``Violation`` carrying the run (plus the lookahead steps)."""
     found = alphabet if alphabet is not None else discover_alphabet(model)
@@ -423,9 +364,8 @@ def machine_class(
         oracle.environment = environment_labels(oracle, found, properties)
     shared: _Oracle = oracle
     environment = shared.environment
-    checked = [p for p in properties if p.kind is not Kind.SOMETIMES]
-    sometimes = [p for p in properties if p.kind is Kind.SOMETIMES]
-    where_scored = [p for p in checked if p.kind is Kind.ALWAYS_POSSIBLE and target and "where" in TARGET_SCORES]
+    checked = [p for p in properties if meaning(p.kind).falsifiable]
+    sometimes = [(p, w) for p in properties if (w := meaning(p.kind).witness) is not None]
     inits = list(model.init_states())
     if not inits:
         raise ValueError("the model has no initial state")
@@ -440,7 +380,6 @@ def machine_class(
             self.state: State = first
             self.steps: list[Step] = [Step(None, first)]
             self.seen: set[State] = {first}
-            self.scoped_seen: set[State] = set()
             self.environment = False
             self.deferred: frozenset[str] = frozenset()
             self._allowed: dict[State, tuple[str, ...]] = {}
@@ -450,16 +389,8 @@ def machine_class(
 
         def _visit(self, state: State) -> None:
             record.states.add(state)
-            for p in where_scored:
-                if p.where(state):
-                    self.scoped_seen.add(state)
-                for label, options in shared.moves(state).items():
-                    if label in environment:
-                        for _, succ in options:
-                            if p.where(succ):
-                                self.scoped_seen.add(succ)
-            for p in sometimes:
-                if p.name not in record.witnessed and p.predicate(state):
+            for p, witness in sometimes:
+                if p.name not in record.witnessed and witness(p, state):
                     record.witnessed.add(p.name)
 
         def allowed(self) -> tuple[str, ...]:
@@ -481,19 +412,18 @@ def machine_class(
                 self.seen.add(succ)
                 self._visit(succ)
 
-        def new_walk(self, cd: ConjectureData) -> None:
+        def new_walk(self, data: st.DataObject) -> None:
             """Draw the labels this walk defers (its swarm subset)."""
-            rng = random.Random(_draw(cd, 1 << 24))
+            rng = random.Random(_draw_bits(data, 24))
             p = rng.choice(SWARM_DEFER)
             self.deferred = frozenset(label for label in swarmable if rng.random() < p)
             self._allowed.clear()
 
         @initialize(data=st.data())
         def setup(self, data: st.DataObject) -> None:
-            cd = data.conjecture_data
             if environment:
-                self.environment = _draw(cd, ENV_ODDS) == ENV_ODDS - 1
-            self.new_walk(cd)
+                self.environment = _draw(data, ENV_ODDS) == ENV_ODDS - 1
+            self.new_walk(data)
 
         @rule(data=st.data())
         def step(self, data: st.DataObject) -> None:
@@ -503,14 +433,13 @@ def machine_class(
                     self.state = first
                     self.steps = [Step(None, first)]
                     record.walks += 1
-                    self.new_walk(data.conjecture_data)
+                    self.new_walk(data)
                 return
-            cd = data.conjecture_data
-            label = labels[_draw(cd, len(labels))]
+            label = labels[_draw(data, len(labels))]
             if label not in allowed:
-                label = allowed[_draw(cd, len(allowed))] if len(allowed) > 1 else allowed[0]
+                label = allowed[_draw(data, len(allowed))] if len(allowed) > 1 else allowed[0]
             options = shared.moves(self.state)[label]
-            self.take(*options[_draw(cd, len(options))] if len(options) > 1 else options[0])
+            self.take(*options[_draw(data, len(options))] if len(options) > 1 else options[0])
 
         @invariant()
         def check(self) -> None:
@@ -523,12 +452,6 @@ def machine_class(
                         record.steps_at_find = record.steps
                     reason, extra = verdict
                     raise Violation(prop, [*self.steps, *extra], reason)
-
-        def teardown(self) -> None:
-            if where_scored:
-                hypothesis.target(float(len(self.scoped_seen)), label="`where` states")
-            if target and "distinct" in TARGET_SCORES:
-                hypothesis.target(float(len(self.seen)), label="distinct states")
 
         def __repr__(self) -> str:
             return f"ModelMachine(after {len(self.steps) - 1} steps)"
@@ -738,7 +661,6 @@ def fuzz(
     seed: int = 0,
     search_limit: int = 20_000,
     alphabet_limit: int = ALPHABET_LIMIT,
-    target: bool = True,
     shrink: bool = True,
     hypothesis_shrink: bool = False,
 ) -> FuzzResult:
@@ -758,7 +680,7 @@ def fuzz(
     oracle = _Oracle(model, search_limit, stats)
     oracle.environment = environment_labels(oracle, alphabet, properties)
     machine = machine_class(model, properties, alphabet=alphabet, search_limit=search_limit,
-                            target=target, stats=stats, oracle=oracle)
+                            stats=stats, oracle=oracle)
     hypothesis.seed(seed)(machine)
     violation: Violation | None = None
     try:

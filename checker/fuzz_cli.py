@@ -9,21 +9,17 @@ import argparse
 import json
 from typing import Any
 
-from checker.spec import Kind
-from checker.verify import UsageError
+from checker.cli_base import EXIT_OK, UsageError, add_command, at_least, columns, load_suite
+from checker.kinds import falsifiable
 
-EXIT_OK, EXIT_FOUND = 0, 1
+EXIT_FOUND = 1
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from checker.cli import load_suite
     from checker.explore import explore
     from checker.fuzz import coverage, fuzz, replay_script, result_to_json
-    from checker.render import ending_lines, timeline_lines
+    from checker.render import ending_lines, paragraph, timeline_lines
 
-    for flag, value, least in (("--max-examples", args.max_examples, 1), ("--steps", args.steps, 1)):
-        if value < least:
-            raise UsageError(f"{flag} must be >= {least}, not {value}")
     suite = load_suite()
     configs = suite.configs()
     if args.config not in configs:
@@ -33,7 +29,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         if name not in known:
             raise UsageError(f"unknown property {name!r} (known: {', '.join(known)})")
     props = [known[n] for n in args.property] if args.property else list(known.values())
-    props = [p for p in props if p.kind is not Kind.SOMETIMES]
+    props = [p for p in props if falsifiable(p.kind)]
     if not props:
         raise UsageError("nothing to falsify: every property named is a `sometimes` property")
     model = suite.build(configs[args.config])
@@ -58,11 +54,15 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     if result.seconds_to_find is not None:
         found_in = (f", first failing run (#{result.examples_to_find}, {result.found_length} steps) "
                     f"after {result.seconds_to_find:.2f}s")
-    print(f"\n== {result.violated.name} violated ({len(steps) - 1} steps{found_in}): {result.reason}")
-    print(f"   claim: {result.violated.claim}")
-    for line in timeline_lines(model, steps):
+    print()
+    for line in paragraph("", f"== {result.violated.name} violated ({len(steps) - 1} steps{found_in}): "
+                          f"{result.reason}", width=columns()):
+        print(line)
+    for line in paragraph("claim: ", result.violated.claim, width=columns(), indent="   "):
+        print(line)
+    for line in timeline_lines(model, steps, width=columns() - 3):
         print("   " + line)
-    for line in ending_lines(model, steps[-1].state, suite.explain_state):
+    for line in ending_lines(model, steps[-1].state, suite.explain_state, width=columns() - 3):
         print("   " + line)
     print(f"\nreplay with: migmodel simulate --config {args.config} --script FILE, FILE holding:")
     for line in replay_script(model, steps):
@@ -71,11 +71,19 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, name: str) -> None:
-    p = sub.add_parser(name, help="search interleavings with Hypothesis (stateful testing)")
-    p.add_argument("--config", required=True)
-    p.add_argument("--property", action="append", help="a property (repeatable; default: all)")
-    p.add_argument("--max-examples", type=int, default=300, help="Hypothesis runs (default 300)")
-    p.add_argument("--steps", type=int, default=60, help="steps per run (default 60)")
-    p.add_argument("--seed", type=int, default=0)
+    p = add_command(sub, name, help="search interleavings with Hypothesis (stateful testing)",
+                    description="Walk one configuration at random with Hypothesis, judging every property "
+                    "(except `sometimes` ones) at each state; a violation is shortened and printed with a "
+                    "script that `migmodel simulate --script` replays. The same seed gives the same run.",
+                    examples=["migmodel fuzz --config qemu-11.1",
+                              "migmodel fuzz --config qemu-11.1-to-7.2 --property source-resumable-before-pong "
+                              "--seed 3 --json"],
+                    exits={EXIT_OK: "no counterexample found (not a proof: see `migmodel verify`)",
+                           EXIT_FOUND: "a counterexample was found"})
+    p.add_argument("--config", required=True, metavar="NAME", help="the configuration (see `migmodel configs`)")
+    p.add_argument("--property", action="append", metavar="NAME", help="a property (repeatable; default: all)")
+    p.add_argument("--max-examples", type=at_least(1), default=300, metavar="N", help="Hypothesis runs (default 300)")
+    p.add_argument("--steps", type=at_least(1), default=60, metavar="N", help="steps per run (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="the seed: the same seed gives the same runs (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_fuzz)

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from checker import graphs as G
+from checker.cli_base import EXIT_LIMIT, EXIT_OK, UsageError, add_command, at_least, load_suite, write_atomic
 
 KINDS = ("machine", "reachable", "product")
 FORMATS = ("svg", "png", "dot", "mermaid", "graphml")
@@ -36,7 +37,7 @@ def build_graphs(suite: Any, name: str, config: Any, kinds: list[str], *, max_st
     if "machine" in kinds:
         machines = G.machine_graphs(suite, config, result.exploration)
         if not machines:
-            print(f"migmodel: suite {suite.name!r} draws no machine diagrams", file=sys.stderr)
+            print(f"migmodel graph: note: suite {suite.name!r} draws no machine diagrams", file=sys.stderr)
         for side, g in machines.items():
             out[f"{name}-machine-{_slug(side)}"] = g
     if "reachable" in kinds:
@@ -48,8 +49,6 @@ def build_graphs(suite: Any, name: str, config: Any, kinds: list[str], *, max_st
 
 def write_graph(folder: str, stem: str, g: G.Graph, formats: list[str]) -> tuple[list[str], bool]:
     """Write one graph; returns the paths written and whether a picture was skipped (no dot)."""
-    from checker.cli import write_atomic
-
     written: list[str] = []
     dot = G.to_dot(g)
     for ext, text in (("dot", dot), ("mmd", G.to_mermaid(g))):
@@ -75,13 +74,12 @@ def write_graph(folder: str, stem: str, g: G.Graph, formats: list[str]) -> tuple
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from checker.cli import load_suite
-    from checker.verify import UsageError
-
     suite = load_suite()
     configs = suite.configs()
     if args.config not in configs:
         raise UsageError(f"unknown configuration {args.config!r} (known: {', '.join(configs)})")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out!r} exists and is not a folder")
     kinds = [args.kind] if args.kind else list(KINDS)
     formats = args.format or ["svg"]
     graphs = build_graphs(suite, args.config, configs[args.config], kinds, max_states=args.max_states)
@@ -94,17 +92,25 @@ def cmd_graph(args: argparse.Namespace) -> int:
         for note in g.notes:
             print(f"  {stem}: {note}")
     if any_skipped:
-        print(f"migmodel: {G.GRAPHVIZ_HINT}", file=sys.stderr)
-    return 0
+        print(f"migmodel graph: note: {G.GRAPHVIZ_HINT}", file=sys.stderr)
+    return EXIT_OK
 
 
 def register(sub: Any, name: str) -> None:
-    p = sub.add_parser(name, help="draw state graphs (machine, reachable, product)")
-    p.add_argument("--config", required=True, help="the configuration to draw")
+    p = add_command(sub, name, help="draw state graphs (machine, reachable, product)",
+                    description="Draw one configuration's state graphs: each side's machine, the reachable "
+                    "graph and its product projection, as DOT and Mermaid (always), SVG/PNG (with Graphviz) "
+                    "and GraphML. Files are named CONFIG-KIND[-SIDE].EXT and printed one per line.",
+                    examples=["migmodel graph --config qemu-11.1 --out graphs/",
+                              "migmodel graph --config qemu-11.1 --kind product --format png --out graphs/"],
+                    exits={EXIT_OK: "the graphs were written",
+                           EXIT_LIMIT: "the state limit (--max-states) was reached"})
+    p.add_argument("--config", required=True, metavar="NAME", help="the configuration to draw")
     p.add_argument("--kind", choices=KINDS, help="one kind of graph (default: all three)")
     p.add_argument("--format", choices=FORMATS, action="append",
                    help="svg, png, dot, mermaid or graphml (repeatable; default svg). DOT and Mermaid "
                         "are always written")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created if needed)")
-    p.add_argument("--max-states", type=int, default=5_000_000)
+    p.add_argument("--max-states", type=at_least(1), default=5_000_000, metavar="N",
+                   help="stop with exit code 3 beyond N states (default 5,000,000)")
     p.set_defaults(func=cmd_graph)

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from checker.explore import Exploration, Step
-from checker.spec import Kind, Suite
+from checker.explore import Exploration
+from checker.kinds import meaning, violated_here
+from checker.spec import Suite
 
 __all__ = (
     "GRAPHVIZ_HINT",
@@ -79,16 +80,16 @@ class Graph:
 
 def machine_graphs(suite: Suite, config: Any, exploration: Exploration | None) -> dict[str, Graph]:
     """One ``Graph`` per side machine the suite draws (empty when the suite has no hook)."""
-    if suite.machine_diagrams is None:
+    if suite.presentation.machine_diagrams is None:
         return {}
     fired = frozenset(exploration.actions) if exploration is not None else None
     seen: dict[str, set[str]] = {}
-    if exploration is not None and suite.project is not None:
+    if exploration is not None and suite.presentation.project is not None:
         pairs = set(_project(suite, exploration))
-        for k, axis in enumerate(suite.project_axes):
+        for k, axis in enumerate(suite.presentation.project_axes):
             seen[axis] = {p[k] for p in pairs}
     out: dict[str, Graph] = {}
-    for side, spec in suite.machine_diagrams(config, fired).items():
+    for side, spec in suite.presentation.machine_diagrams(config, fired).items():
         g = Graph(title=f"{side} machine", rankdir="TB")
         merged: dict[tuple[str, str, str], list[str]] = {}
         names: set[str] = {spec["initial"]}
@@ -122,18 +123,18 @@ def _bad_mask(exploration: Exploration, verdicts: Sequence[Any]) -> tuple[Any, d
     which: dict[int, list[str]] = {}
     for v in verdicts:
         prop = v.property
-        if prop.kind is not Kind.ALWAYS or v.holds:
+        if not meaning(prop.kind).local or v.holds:
             continue
         for i, s in enumerate(exploration.states):
-            if not prop.predicate(s):
+            if violated_here(prop, s):
                 bad[i] = True
                 which.setdefault(i, []).append(prop.name)
     return bad, which
 
 
 def _project(suite: Suite, exploration: Exploration) -> list[tuple[str, str]]:
-    if suite.project is not None:
-        return [suite.project(s) for s in exploration.states]
+    if suite.presentation.project is not None:
+        return [suite.presentation.project(s) for s in exploration.states]
     model = exploration.model
     out = []
     for s in exploration.states:
@@ -195,7 +196,7 @@ def reachable_graph(suite: Suite, exploration: Exploration, verdicts: Sequence[A
             edges.setdefault((a, b), set()).add(_action_name(exploration, act))
     for (a, b), names in sorted(edges.items()):
         g.edges.append((_node_id("r", a), _node_id("r", b), "", "normal", _join_names(sorted(names), 8)))
-    axes = " x ".join(suite.project_axes)
+    axes = " x ".join(suite.presentation.project_axes)
     g.notes.append(
         f"{exploration.state_count:,} states merged into {len(keys):,} nodes "
         f"({exploration.state_count - len(keys):,} merged: same summary once message queues are ignored), "
@@ -220,7 +221,7 @@ def product_graph(suite: Suite, exploration: Exploration, verdicts: Sequence[Any
     for i, failing in which.items():
         violated.setdefault(int(node_of[i]), set()).update(failing)
     init_nodes = {int(node_of[i]) for i in exploration.init}
-    a0, a1 = suite.project_axes
+    a0, a1 = suite.presentation.project_axes
     g = Graph(title=f"product: {a0} x {a1}", rankdir="TB")
     for p, n in sorted(ids.items(), key=lambda kv: kv[1]):
         label = f"{a0}: {p[0]}\n{a1}: {p[1]}\n({count[n]} states)"
@@ -399,8 +400,8 @@ def inline_svg(svg: bytes, prefix: str) -> str:
 def sequence_chart(suite: Suite, steps: list[dict[str, Any]]) -> dict[str, Any]:
     """The suite's chart of ``steps`` (``steps_to_json`` output), or a generic one: one lane per
     actor, each step a note on its actor's lane."""
-    if suite.sequence is not None:
-        return suite.sequence(steps)
+    if suite.presentation.sequence is not None:
+        return suite.presentation.sequence(steps)
     lanes: list[str] = []
     events = []
     for s in steps:
@@ -553,9 +554,3 @@ def sequence_svg(chart: dict[str, Any], title: str = "") -> str:
         head.append(f'<text x="{x[lane]}" y="24" class="lh">{_esc(lane)}</text>')
     return "\n".join([*head, *body, "</svg>"]) + "\n"
 
-
-def steps_chart_input(model: Any, steps: Sequence[Step]) -> list[dict[str, Any]]:
-    """Convenience: ``steps_to_json`` without importing analysis at call sites."""
-    from checker.analysis import steps_to_json
-
-    return steps_to_json(model, steps)

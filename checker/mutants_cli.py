@@ -1,7 +1,8 @@
 """``migmodel mutants``: does the checker notice a broken model?
 
-Generic: the suite provides the mutants (``Suite.mutants``: name -> (doc, configuration names,
-build, equivalent)); this module only explores and compares verdicts.
+Generic: the suite provides the mutants (``Suite.variants_of("mutants")``: ``Variant`` values with
+a doc, configuration names, build and ``equivalent``); this module only explores and compares
+verdicts.
 
 A mutant is **killed** on a configuration when some property gets a *worse* verdict on the mutant
 than on the unmodified model of the same configuration:
@@ -29,13 +30,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checker.analysis import Verdict, check
+from checker.cli_base import EXIT_LIMIT, EXIT_OK, UsageError, add_command, at_least, columns, load_suite
 from checker.explore import explore
-from checker.spec import Kind, Model, Property, Suite
-from checker.verify import UsageError
+from checker.kinds import falsifiable
+from checker.spec import Model, Property, Suite
 
 __all__ = ("ConfigKill", "MutantResult", "kills", "register", "run_mutants")
 
-EXIT_OK, EXIT_SURVIVORS = 0, 1
+EXIT_SURVIVORS = 1
 
 
 @dataclass
@@ -103,7 +105,7 @@ def kills(base: Sequence[Verdict], mutant: Sequence[Verdict]) -> list[Verdict]:
 
 
 def _cex_steps(v: Verdict) -> int | None:
-    if v.property.kind is Kind.SOMETIMES or v.counterexample is None:
+    if not falsifiable(v.property.kind) or v.counterexample is None:
         return None
     return len(v.counterexample) - 1
 
@@ -116,9 +118,9 @@ def run_mutants(
     progress: Callable[[str, str], None] | None = None,
 ) -> list[MutantResult]:
     """Explore every selected mutant on its configurations and compare with the model."""
-    if suite.mutants is None:
+    catalogue = suite.variants_of("mutants")
+    if catalogue is None:
         raise UsageError(f"model suite {suite.name!r} defines no mutants")
-    catalogue = suite.mutants()
     for n in names or []:
         if n not in catalogue:
             raise UsageError(f"unknown mutant {n!r} (known: {', '.join(catalogue)})")
@@ -128,7 +130,8 @@ def run_mutants(
     base_cache: dict[str, list[Verdict]] = {}
     results: list[MutantResult] = []
     for name in chosen:
-        doc, config_names, build, equivalent = catalogue[name]
+        variant = catalogue[name]
+        doc, config_names, build, equivalent = variant.doc, variant.configs, variant.build, variant.equivalent
         started = time.perf_counter()
         per_config: list[ConfigKill] = []
         for cname in config_names:
@@ -154,21 +157,17 @@ def run_mutants(
     return results
 
 
-def table_lines(results: Sequence[MutantResult]) -> list[str]:
-    rows = [["mutant", "verdict", "cex", "configurations", "killed by"]]
+def table_lines(results: Sequence[MutantResult], width: int = 120) -> list[str]:
+    from checker.render import table_lines as fit
+
+    rows = []
     for r in results:
         verdict = "killed" if r.killed else ("equivalent" if r.equivalent else "SURVIVED")
         if r.killed and r.equivalent:
             verdict = "killed (marked equivalent)"
         cex = "-" if r.cex_len is None else str(r.cex_len)
-        rows.append([r.name, verdict, cex, ", ".join(c.config for c in r.configs),
-                     ", ".join(r.killed_by) or "-"])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    out = []
-    for i, row in enumerate(rows):
-        out.append("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip())
-        if i == 0:
-            out.append("  ".join("-" * w for w in [*widths, len(row[-1])]))
+        rows.append([r.name, verdict, cex, ", ".join(c.config for c in r.configs), ", ".join(r.killed_by) or "-"])
+    out = fit(["mutant", "verdict", "cex", "configurations", "killed by"], rows, width=width, max_lines=50)
     counted = [r for r in results if not r.equivalent]
     killed = sum(r.killed for r in counted)
     out.append("")
@@ -179,24 +178,28 @@ def table_lines(results: Sequence[MutantResult]) -> list[str]:
 
 
 def cmd_mutants(args: argparse.Namespace) -> int:
-    from checker.cli import load_suite
-
-    if args.max_states < 0:
-        raise UsageError(f"--max-states must be >= 0, not {args.max_states}")
     suite = load_suite()
     results = run_mutants(suite, args.mutant, max_states=args.max_states)
     if args.json:
         print(json.dumps({"mutants": {r.name: r.to_json() for r in results}}, indent=2))
     else:
-        for line in table_lines(results):
+        for line in table_lines(results, columns()):
             print(line)
     survivors = [r for r in results if not r.equivalent and not r.killed]
     return EXIT_SURVIVORS if survivors else EXIT_OK
 
 
 def register(sub: Any, name: str) -> None:
-    p = sub.add_parser(name, help="run the checker on known-bad variants of the model")
+    p = add_command(sub, name, help="run the checker on known-bad variants of the model",
+                    description="Does the checker notice a broken model? Each mutant (a known-bad variant of "
+                    "the model) is explored on its configurations; it is killed when some property gets a worse "
+                    "verdict than on the model.",
+                    examples=["migmodel mutants", "migmodel mutants --mutant ignore-shut-1 --json"],
+                    exits={EXIT_OK: "every mutant that is not equivalent is killed",
+                           EXIT_SURVIVORS: "some mutant survived",
+                           EXIT_LIMIT: "the state limit (--max-states) was reached"})
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--mutant", action="append", metavar="NAME", help="a mutant (repeatable; default: all)")
-    p.add_argument("--max-states", type=int, default=5_000_000)
+    p.add_argument("--max-states", type=at_least(1), default=5_000_000, metavar="N",
+                   help="stop with exit code 3 beyond N states per exploration (default 5,000,000)")
     p.set_defaults(func=cmd_mutants)

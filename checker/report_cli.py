@@ -18,13 +18,12 @@ import importlib.util
 import sys
 from typing import Any
 
+from checker.cli_base import EXIT_LIMIT, EXIT_OK, EXIT_VIOLATED, add_command, at_least, load_suite
 from checker.report import ManifestMismatch, build_report, write_report_dir
 from checker.verify import load_manifest
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from checker.cli import load_suite
-
     suite = load_suite()
     show = not args.quiet and sys.stderr.isatty() and importlib.util.find_spec("rich") is not None
     bar: Any = None
@@ -52,7 +51,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"manifest: {problem}", file=sys.stderr)
         print(f"migmodel report: {args.out} not written: the results differ from {args.check_manifest} "
               "(after a deliberate model change: make manifest)", file=sys.stderr)
-        return 1
+        return EXIT_VIOLATED
     finally:
         if bar is not None:
             bar.stop()
@@ -60,14 +59,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         total = sum(sizes.values())
         print(f"report written to {args.out}: {len(sizes)} files, {total / 1e6:.1f} MB "
               f"(index.html {sizes.get('index.html', 0) / 1e6:.1f} MB)")
-    return 0
+    return EXIT_OK
 
 
 def register(sub: Any, name: str) -> None:
-    p = sub.add_parser(name, help="write the verification report (Markdown, HTML, JSON)")
+    p = add_command(sub, name, help="write the verification report (Markdown, HTML, JSON)",
+                    description="Verify the configurations and write the report (Markdown, HTML, JSON, "
+                    "graphs) into a folder, replaced whole and atomically; the same model gives the same bytes.",
+                    examples=["migmodel report --out reports", "migmodel report --out /tmp/r --config qemu-11.1"],
+                    exits={EXIT_OK: "the report was written",
+                           EXIT_VIOLATED: "the results differ from --check-manifest; nothing was written",
+                           EXIT_LIMIT: "the state limit (--max-states) was reached; nothing was written"})
     p.add_argument("--out", required=True, metavar="DIR", help="the report folder (replaced whole)")
-    p.add_argument("--config", action="append", help="a configuration (repeatable; default: all)")
-    p.add_argument("--max-states", type=int, default=5_000_000)
+    p.add_argument("--config", action="append", metavar="NAME", help="a configuration (repeatable; default: all)")
+    p.add_argument("--max-states", type=at_least(1), default=5_000_000, metavar="N",
+                   help="stop with exit code 3 beyond N states per configuration (default 5,000,000)")
     p.add_argument("--check-manifest", metavar="FILE",
                    help="exit 1, writing nothing, unless verdicts and counts match FILE (as verify does)")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary line")

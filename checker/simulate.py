@@ -10,9 +10,9 @@ import json
 import random
 from collections.abc import Sequence
 
+from checker.cli_base import UsageError
 from checker.explore import Step
 from checker.spec import Action, Model
-from checker.verify import UsageError
 
 
 def action_text(model: Model, action: Action) -> str:

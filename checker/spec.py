@@ -11,10 +11,17 @@ with a deterministic order, so that counterexamples are reproducible run to run.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from checker.kinds import Kind
+
+if TYPE_CHECKING:
+    from checker.conform import Case
+
+__all__ = ("Action", "Component", "Conformance", "Factoring", "Kind", "Model", "Presentation", "Property", "State",
+           "Suite", "Variant", "Variants")
 
 State = Hashable
 Action = Hashable
@@ -86,30 +93,6 @@ class Factoring:
     components: tuple[Component, ...]
 
 
-class Kind(enum.Enum):
-    """How a property is judged over the reachable graph."""
-
-    ALWAYS = "always"
-    """``predicate`` holds in every reachable state (an invariant)."""
-
-    SOMETIMES = "sometimes"
-    """``predicate`` holds in at least one reachable state (a witness that something is not vacuous)."""
-
-    ALWAYS_POSSIBLE = "always-possible"
-    """From every reachable state where ``where`` holds, some state satisfying ``predicate`` is
-    reachable using only edges whose action satisfies ``via`` (reverse reachability)."""
-
-    EVENTUALLY = "eventually"
-    """Fair liveness: once the actions outside ``via`` (faults) stop, every run reaches a state
-    satisfying ``predicate``. Judged by bottom strongly connected components of the ``via`` graph in
-    which ``predicate`` states are made absorbing: a bottom component without such a state is a
-    run that never gets there."""
-
-    DEADLOCK_FREE = "deadlock-free"
-    """Every reachable state is final (``Model.is_final``) or has a ``via`` successor other than
-    itself."""
-
-
 def _true(_: Any) -> bool:
     return True
 
@@ -133,37 +116,10 @@ class Property:
 
 
 @dataclass(frozen=True)
-class Variant:
-    """A proposed change to a model (a design), to compare verdict by verdict with the model.
+class Presentation:
+    """How a suite draws itself in graphs and reports (``checker/graphs.py``, ``checker/report.py``).
+    Every hook may be left out; the checker then falls back to a generic view."""
 
-    ``origin`` says where the proposal comes from (a patch, an RFC, a review remark), ``intends``
-    names the properties it means to fix, ``configs`` the configurations to judge it on (name ->
-    configuration value, as ``Suite.configs`` gives them; a design may add a configuration of its
-    own, e.g. with a fault its fix is about), and ``build(config)`` is the changed model.
-    """
-
-    name: str
-    doc: str
-    origin: str
-    intends: tuple[str, ...]
-    configs: Mapping[str, Any]
-    build: Callable[[Any], Model]
-
-
-@dataclass(frozen=True)
-class Suite:
-    """A family of models (one per named configuration) with the properties to check on them."""
-
-    name: str
-    configs: Callable[[], dict[str, Any]]
-    """Named configurations, in display order: name -> configuration value."""
-    build: Callable[[Any], Model]
-    """Configuration -> model."""
-    properties: Callable[[], Sequence[Property]]
-    describe_config: Callable[[Any], str] = field(default=lambda c: str(c))
-
-    # Optional presentation hooks (graphs and reports, ``checker/graphs.py`` and
-    # ``checker/report.py``). Each may be left out; the checker then falls back to a generic view.
     machine_diagrams: Callable[[Any, frozenset[Any] | None], dict[str, dict[str, Any]]] | None = None
     """(configuration, actions seen in its exploration or None) -> one machine per side:
     ``{"initial": state, "edges": [(from, to, label, style), ...], "note": str}``; ``style`` is
@@ -174,22 +130,115 @@ class Suite:
     """What the two names of ``project`` are."""
     explain: Callable[[list[dict[str, Any]]], str] | None = None
     """A counterexample (``steps_to_json`` output) -> one plain-English paragraph."""
-    explain_state: Callable[[Any], Sequence[tuple[str, str]]] | None = None
-    """A state (the model's own value) -> (thread, what it is doing or blocked on) for each thread:
-    how a counterexample ends (``checker.stepinfo.final_state``)."""
     sequence: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
     """Steps (``steps_to_json`` output) -> a sequence chart: ``{"lanes": [name, ...], "events":
     [{"step": i, "kind": "message" | "note" | "fault" | "lost", "from": lane, "to": lane,
     "text": str}, ...]}``."""
     questions: Callable[[], Sequence[tuple[str, str]]] | None = None
     """Headline questions a report answers from the verdicts: (question, property name)."""
-    mutants: Callable[[], dict[str, tuple[str, Sequence[str], Callable[[Any], Model], bool]]] | None = None
-    """Known-bad variants of the model, for ``migmodel mutants``: name -> (doc, names of the
-    configurations to check it on, configuration -> mutated model, equivalent). An equivalent
-    mutant cannot be told apart from the model (its doc says why): reported, not counted."""
-    conformance: Callable[..., Any] | None = None
+    explain_state: Callable[[Any], Sequence[tuple[str, str]]] | None = None
+    """A state -> what each actor is doing or blocked on, ``[(actor, text), ...]``: the end of a
+    counterexample explained (``checker/stepinfo.py``)."""
+
+
+class Conformance(Protocol):
     """For ``migmodel conform``: (trace path, configuration or None) -> a ``checker.conform.Case``
     (the model of the trace's configuration, or of the one given, and what the recording shows).
     Raises ``ValueError`` with a one-line message for a file that is not a checkable trace."""
-    designs: Callable[[], Sequence[Variant]] | None = None
-    """Proposed changes to the model, for ``migmodel whatif`` and the report's what-if page."""
+
+    def __call__(self, path: str, config: Any | None, /) -> Case: ...
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named variant of the model: a known-bad mutant (``migmodel mutants``), a proposed design
+    (``migmodel whatif``), ... Each is checked on the configurations it names."""
+
+    name: str
+    doc: str
+    """What it changes and why it matters (one paragraph)."""
+    configs: tuple[str, ...]
+    """Names of the configurations to check it on."""
+    build: Callable[[Any], Model]
+    """Configuration -> the varied model."""
+    equivalent: bool = False
+    """(Mutants) It cannot be told apart from the model; ``doc`` says why. Reported, not counted."""
+    origin: str = ""
+    """(Designs) Where the proposal comes from: a patch, an RFC, a review remark."""
+    intends: tuple[str, ...] = ()
+    """(Designs) The properties it means to fix."""
+    own_configs: Mapping[str, Any] = field(default_factory=dict)
+    """Configuration values by name for the names in ``configs`` the suite does not have (a
+    design may bring a configuration of its own, e.g. with the fault its fix is about)."""
+
+
+Variants = Callable[[], Sequence[Variant]]
+"""A family of variants, built on demand (building one may be costly)."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A family of models (one per named configuration) with the properties to check on them.
+
+    The core is ``configs``, ``build``, ``properties`` and ``describe_config``; the rest are
+    optional capabilities, each its own small type: ``presentation``, ``conformance`` and the
+    ``variants`` families (``"mutants"``, ``"designs"``, ...; see ``variants_of``).
+    """
+
+    name: str
+    configs: Callable[[], dict[str, Any]]
+    """Named configurations, in display order: name -> configuration value."""
+    build: Callable[[Any], Model]
+    """Configuration -> model."""
+    properties: Callable[[], Sequence[Property]]
+    describe_config: Callable[[Any], str] = field(default=lambda c: str(c))
+    presentation: Presentation = Presentation()
+    conformance: Conformance | None = None
+    variants: Mapping[str, Variants] = field(default_factory=dict)
+    """Families of variants of the model by name: ``"mutants"`` for ``migmodel mutants``."""
+
+    def variants_of(self, family: str) -> dict[str, Variant] | None:
+        """The variants of ``family`` by name, in the suite's order; None if the suite has none."""
+        make = self.variants.get(family)
+        return None if make is None else {v.name: v for v in make()}
+
+    # Read-only aliases of the fields the suite had before the capabilities were split out.
+    @property
+    def machine_diagrams(self) -> Callable[[Any, frozenset[Any] | None], dict[str, dict[str, Any]]] | None:
+        return self.presentation.machine_diagrams
+
+    @property
+    def project(self) -> Callable[[Any], tuple[str, str]] | None:
+        return self.presentation.project
+
+    @property
+    def project_axes(self) -> tuple[str, str]:
+        return self.presentation.project_axes
+
+    @property
+    def explain(self) -> Callable[[list[dict[str, Any]]], str] | None:
+        return self.presentation.explain
+
+    @property
+    def sequence(self) -> Callable[[list[dict[str, Any]]], dict[str, Any]] | None:
+        return self.presentation.sequence
+
+    @property
+    def explain_state(self) -> Callable[[Any], Sequence[tuple[str, str]]] | None:
+        return self.presentation.explain_state
+
+    @property
+    def questions(self) -> Callable[[], Sequence[tuple[str, str]]] | None:
+        return self.presentation.questions
+
+    @property
+    def mutants(self) -> Callable[[], dict[str, tuple[str, Sequence[str], Callable[[Any], Model], bool]]] | None:
+        """The old shape of ``variants_of("mutants")``: name -> (doc, configs, build, equivalent)."""
+        if "mutants" not in self.variants:
+            return None
+
+        def old() -> dict[str, tuple[str, Sequence[str], Callable[[Any], Model], bool]]:
+            found = self.variants_of("mutants") or {}
+            return {n: (v.doc, v.configs, v.build, v.equivalent) for n, v in found.items()}
+
+        return old

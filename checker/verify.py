@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker.analysis import check, verdict_to_json
+from checker.cli_base import UsageError
 from checker.explore import Exploration, explore
-from checker.spec import Kind, Model, Property, Suite
+from checker.kinds import Kind, meaning
+from checker.spec import Model, Property, Suite
 
-
-class UsageError(Exception):
-    """Bad input from the user: reported in one line, exit code 2."""
+__all__ = ("ConfigResult", "UsageError", "diff_manifest", "load_manifest", "manifest_of", "result_to_json",
+           "run_config", "select", "verdict_word")
 
 
 @dataclass
@@ -168,6 +169,5 @@ def _manifest_entry_problem(entry: Any) -> str:
 
 def verdict_word(kind: Kind, holds: bool) -> str:
     """How a verdict reads in the matrix: a SOMETIMES that fails means "never reached"."""
-    if kind is Kind.SOMETIMES:
-        return "reached" if holds else "never"
-    return "holds" if holds else "VIOLATED"
+    held, failed = meaning(kind).words
+    return held if holds else failed

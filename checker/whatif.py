@@ -1,6 +1,6 @@
 """``migmodel whatif``: proposed designs judged side by side with today's model.
 
-Generic: the suite provides the designs (``Suite.designs``, a sequence of ``checker.spec.Variant``:
+Generic: the suite provides the designs (``Suite.variants_of("designs")``: ``checker.spec.Variant`` values,
 a name, where the proposal comes from, the properties it intends to fix, the configurations to
 judge it on and ``build(config)``); this module knows nothing of QEMU. For every design and every
 one of its configurations, today's model (``Suite.build``) and the design's model are explored and
@@ -38,9 +38,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checker.analysis import Verdict, check, steps_to_json
+from checker.cli_base import UsageError, add_command, at_least
 from checker.explore import Step, explore
-from checker.spec import Kind, Model, Property, Suite, Variant
-from checker.verify import UsageError, verdict_word
+from checker.kinds import falsifiable, goal_of
+from checker.spec import Model, Property, Suite, Variant
+from checker.verify import verdict_word
 
 __all__ = ("Cell", "ConfigComparison", "DesignResult", "register", "run_whatif", "whatif_files")
 
@@ -77,12 +79,8 @@ def replay_then_finish(model: Model, today: Sequence[Step], prop: Property) -> t
         a, t = (exact or options)[0]
         path.append(Step(a, t))
         replayed += 1
-    kind = prop.kind
-    if kind is Kind.DEADLOCK_FREE:
-        goal: Callable[[Any], bool] = model.is_final
-    elif kind in (Kind.ALWAYS_POSSIBLE, Kind.EVENTUALLY):
-        goal = prop.predicate
-    else:
+    goal = goal_of(prop, model.is_final)
+    if goal is None:
         return path, replayed
     return path + _shortest_to(model, path[-1].state, goal, prop.via), replayed
 
@@ -132,7 +130,7 @@ class Cell:
         An ``intended`` property the design leaves violated shows the design's counterexample:
         why the intended fix does not work."""
         mark = self.mark
-        sometimes = self.prop.kind is Kind.SOMETIMES
+        sometimes = not falsifiable(self.prop.kind)
         if mark == UNCHANGED and intended and not sometimes and self.design.counterexample is not None:
             return ("design", "counterexample", self.design)
         if mark == BROKEN:
@@ -221,9 +219,9 @@ class DesignResult:
 
 
 def _choose(suite: Suite, designs: Sequence[str] | None) -> list[Variant]:
-    if suite.designs is None:
+    catalogue = suite.variants_of("designs")
+    if catalogue is None:
         raise UsageError(f"model suite {suite.name!r} defines no designs")
-    catalogue = {v.name: v for v in suite.designs()}
     for n in designs or []:
         if n not in catalogue:
             raise UsageError(f"unknown design {n!r} (known: {', '.join(catalogue)})")
@@ -248,7 +246,7 @@ def run_whatif(
         for p in v.intends:
             if p not in names:
                 raise UsageError(f"design {v.name!r} intends an unknown property {p!r}")
-        for n, cfg in v.configs.items():
+        for n, cfg in v.own_configs.items():
             pool.setdefault(n, cfg)
     for cname in configs or []:
         if cname not in pool:
@@ -257,7 +255,7 @@ def run_whatif(
     results: list[DesignResult] = []
     for v in chosen:
         result = DesignResult(v.name, v.doc, v.origin, v.intends)
-        targets = {n: v.configs.get(n, pool[n]) for n in configs} if configs else dict(v.configs)
+        targets = {n: v.own_configs.get(n, pool[n]) for n in (configs or v.configs)}
         for cname, cfg in targets.items():
             if progress is not None:
                 progress(v.name, cname)
@@ -353,7 +351,7 @@ def text_lines(results: Sequence[DesignResult], *, show_paths: bool = True) -> l
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
-    from checker.cli import load_suite
+    from checker.cli_base import load_suite
 
     if args.max_states < 0:
         raise UsageError(f"--max-states must be >= 0, not {args.max_states}")
@@ -368,13 +366,23 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, name: str) -> None:
-    p = sub.add_parser(name, help="judge proposed designs side by side with today's model")
+    p = add_command(
+        sub, name, help="judge proposed designs side by side with today's model",
+        description="For each proposed design (a variant of the model the suite provides), explore its "
+                    "configurations and judge every property with and without it: each cell fixed, broken or "
+                    "unchanged, with the counterexample of what it breaks and the witness of what it fixes.",
+        examples=["migmodel whatif", "migmodel whatif --design wake-listen-thread --config qemu-11.1",
+                  "migmodel whatif --json --no-counterexamples"],
+        exits={0: "no design breaks a property that holds today",
+               1: "a design breaks a property that holds today, or changes nothing",
+               3: "the state limit (--max-states) was reached"})
     p.add_argument("--design", action="append", metavar="NAME", help="a design (repeatable; default: all)")
     p.add_argument("--config", action="append", metavar="NAME",
                    help="a configuration (repeatable; default: each design's own)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-counterexamples", action="store_true", help="only the matrices")
-    p.add_argument("--max-states", type=int, default=5_000_000)
+    p.add_argument("--max-states", type=at_least(1), default=5_000_000, metavar="N",
+                   help="stop with exit code 3 beyond N states per configuration (default 5,000,000)")
     p.set_defaults(func=cmd_whatif)
 
 
@@ -544,7 +552,7 @@ def _html_steps(title: str, steps: list[dict[str, Any]]) -> list[str]:
 def whatif_files(suite: Suite, *, max_states: int | None = None) -> dict[str, str]:
     """The report's what-if page (``whatif.md``, ``whatif.html``); empty when the suite has no
     designs."""
-    if suite.designs is None:
+    if "designs" not in suite.variants:
         return {}
     results = run_whatif(suite, max_states=max_states)
     return {"whatif.md": whatif_md(suite, results), "whatif.html": whatif_html(suite, results)}

@@ -10,7 +10,8 @@ Modules:
 * :mod:`harness.qmp` -- QMP connection and the trace recorder.
 * :mod:`harness.proxy` -- the TCP fault proxy (drop one direction, reset with RST).
 * :mod:`harness.scenarios` -- the scenario catalogue and the code that drives one run.
-* :mod:`harness.record` -- ``migmodel record`` (``main(argv)``).
+* :mod:`harness.record_cmd` -- the ``migmodel record`` subcommand (entry point ``migmodel.commands``).
+* :mod:`harness.record` -- records one scenario (``main(argv)``, ``run(args)``).
 * :mod:`harness.record_all` -- record the whole catalogue for a pairing.
 * :mod:`harness.traces` -- read traces back (MIGRATION sequences, README table).
 * :mod:`harness.expected` -- the sequences that docs/real-qemu.md reports.

@@ -28,64 +28,58 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from checker.advise import Advice, AdviceError, Consistent, advise, consistent_states, graph_successors
-from checker.verify import UsageError
+from checker.cli_base import EXIT_OK, UsageError, add_command, at_least
 from harness.traces import Trace, TraceError, parse_lines
 from model.config import NAMED, Config
 from model.system import MigrationModel
 from properties.advice import ADVISOR
 from properties.conformance import BadTrace, case_of, config_for
 
-EXIT_OK, EXIT_IMPOSSIBLE, EXIT_USAGE = 0, 1, 2
+EXIT_IMPOSSIBLE = 1
 
 READ_ONLY = frozenset({"qmp_capabilities", "query-migrate", "query-status", "query-version",
                        "query-migrate-capabilities", "query-name"})
 """The only QMP commands ``--live`` sends: none of them changes a QEMU's state."""
 
-EPILOG = """\
-examples:
-  migmodel advise run.jsonl                 advice after everything recorded so far
-  migmodel advise --each --json run.jsonl   one JSON line per observation (as an operator saw it)
-  tail -f run.jsonl | migmodel advise --each -
-  migmodel advise --live --src-qmp /run/src.qmp --dst-qmp /run/dst.qmp
-
-exit codes: 0 advice given; 1 no model state is consistent with the observations;
-2 bad input; 130 interrupted."""
-
-
 def register(sub: Any, name: str) -> None:
-    p = sub.add_parser(name, help="what an operator may safely do now, from a trace prefix or live QMP",
-                       description="Compute every model state consistent with what was observed and answer: "
-                                   "where is the newest guest state, is resuming the source safe, is the "
-                                   "pair stuck, what can still happen, which operator actions are safe.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("trace", nargs="?", help="a trace (JSON Lines), or - for standard input")
-    p.add_argument("--config", help="check against this named configuration instead of the trace's meta")
+    p = add_command(
+        sub, name, help="what an operator may safely do now, from a trace prefix or live QMP",
+        description="Compute every model state consistent with what was observed and answer: where is the "
+                    "newest guest state, is resuming the source safe, is the pair stuck, what can still happen, "
+                    "which operator actions are safe.",
+        examples=["migmodel advise run.jsonl",
+                  "migmodel advise --each --json run.jsonl",
+                  "tail -f run.jsonl | migmodel advise --each -",
+                  "migmodel advise --live --src-qmp /run/src.qmp --dst-qmp /run/dst.qmp"],
+        exits={EXIT_OK: "advice given",
+               EXIT_IMPOSSIBLE: "no model state is consistent with the observations (see `migmodel conform`)"})
+    p.add_argument("trace", nargs="?", metavar="TRACE", help="a trace (JSON Lines), or - for standard input")
+    p.add_argument("--config", metavar="NAME", help="use this named configuration instead of the trace's meta")
     p.add_argument("--json", action="store_true", help="print JSON (one object, or one line per advice with --each)")
     p.add_argument("--each", action="store_true", help="one advice per observation, in order")
     p.add_argument("--live", action="store_true", help="read both QEMUs' QMP monitors (read-only)")
     p.add_argument("--src-qmp", metavar="SOCK", help="the source's QMP unix socket (with --live)")
     p.add_argument("--dst-qmp", metavar="SOCK", help="the destination's QMP unix socket (with --live)")
-    p.add_argument("--max-states", type=int, default=1_000_000, help="search bound (default 1,000,000)")
+    p.add_argument("--max-states", type=at_least(1), default=1_000_000, metavar="N",
+                   help="search bound (default 1,000,000)")
     p.add_argument("--settle", type=float, default=SETTLE, metavar="SECONDS",
                    help="how long an event may lag the step that caused it (default 0.005)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.max_states <= 0:
-        raise UsageError(f"advise: --max-states must be positive, not {args.max_states}")
     config = _named(args.config) if args.config else None
     if args.live:
         if args.trace or not (args.src_qmp and args.dst_qmp):
-            raise UsageError("advise: --live takes --src-qmp SOCK and --dst-qmp SOCK and no trace")
+            raise UsageError("--live takes --src-qmp SOCK and --dst-qmp SOCK and no trace")
         return _live(args, config)
     if not args.trace:
-        raise UsageError("advise: give a trace file, - for standard input, or --live")
+        raise UsageError("give a trace file, - for standard input, or --live")
     lines = _read_lines(args.trace)
     code = EXIT_OK
     if args.each:
         if not 0 <= args.settle < 60:
-            raise UsageError(f"advise: --settle must be between 0 and 60 seconds, not {args.settle}")
+            raise UsageError(f"--settle must be between 0 and 60 seconds, not {args.settle}")
         for k, advice_or_error in advice_points(args.trace, lines, config, args.max_states, args.settle):
             code = max(code, _emit(args, advice_or_error, k))
             sys.stdout.flush()
@@ -96,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _named(name: str) -> Config:
     if name not in NAMED:
-        raise UsageError(f"advise: unknown configuration {name!r} (known: {', '.join(NAMED)})")
+        raise UsageError(f"unknown configuration {name!r} (known: {', '.join(NAMED)})")
     return NAMED[name]
 
 
@@ -107,9 +101,9 @@ def _read_lines(source: str) -> Iterator[str]:
         with open(source, encoding="utf-8") as f:
             text = f.read()
     except OSError as e:
-        raise UsageError(f"advise: cannot read {source}: {e.strerror or e}") from None
+        raise UsageError(f"cannot read {source}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
-        raise UsageError(f"advise: {source}: not UTF-8 text ({e.reason})") from None
+        raise UsageError(f"{source}: not UTF-8 text ({e.reason})") from None
     return iter(text.splitlines())
 
 
@@ -121,7 +115,7 @@ def _trace(source: str, lines: list[str]) -> Trace:
     try:
         return parse_lines(Path(source if source != "-" else "<stdin>"), lines)
     except TraceError as e:
-        raise UsageError(f"advise: {e}") from None
+        raise UsageError(f"{e}") from None
 
 
 def _advise_prefix(source: str, lines: list[str], config: Config | None, max_states: int) -> Result:
@@ -129,7 +123,7 @@ def _advise_prefix(source: str, lines: list[str], config: Config | None, max_sta
     try:
         case = case_of(trace, config)
     except BadTrace as e:
-        raise UsageError(f"advise: {e}") from None
+        raise UsageError(f"{e}") from None
     observed = {"lines": len(trace.lines),
                 "observations": {s: sum(1 for o in case.observations if o[0] == s) for s in case.sides},
                 "last": f"{case.observations[-1][0]} {case.observations[-1][1]}" if case.observations else None,
@@ -229,7 +223,7 @@ def _is_observation(source: str, k: int, raw: str) -> bool:
     try:
         line = json.loads(raw)
     except json.JSONDecodeError:
-        raise UsageError(f"advise: {source}:{k}: not JSON") from None
+        raise UsageError(f"{source}:{k}: not JSON") from None
     return isinstance(line, dict) and line.get("side") in ("src", "dst") and (
         "event" in line or "command" in line or "exit" in line)
 
@@ -306,14 +300,14 @@ class _Monitor:
         self.events: list[dict[str, Any]] = []
         self.gone = False
         if not os.path.exists(path):
-            raise UsageError(f"advise: no {side} QMP monitor socket at {path}")
+            raise UsageError(f"no {side} QMP monitor socket at {path}")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(10)
         try:
             self.sock.connect(path)
         except OSError as e:
             if e.errno not in (errno.ECONNREFUSED, errno.ENOENT):
-                raise UsageError(f"advise: cannot connect to the {side} QMP monitor {path}: "
+                raise UsageError(f"cannot connect to the {side} QMP monitor {path}: "
                                  f"{e.strerror or e}") from None
             self.gone = True
             return
@@ -332,7 +326,7 @@ class _Monitor:
         try:
             msg = json.loads(raw)
         except json.JSONDecodeError:
-            raise UsageError(f"advise: the {self.side} QMP monitor sent something that is not JSON") from None
+            raise UsageError(f"the {self.side} QMP monitor sent something that is not JSON") from None
         return msg if isinstance(msg, dict) else {}
 
     def execute(self, command: str) -> Any:
@@ -449,14 +443,14 @@ def _live_config(src: _Monitor, dst: _Monitor) -> Config:
     for m in (src, dst):
         q = (m.execute("query-version") or {}).get("qemu", {})
         if m.gone or not q:
-            raise UsageError(f"advise: the {m.side} QEMU is gone: give --config")
+            raise UsageError(f"the {m.side} QEMU is gone: give --config")
         versions[m.side] = f"{q.get('major')}.{q.get('minor')}.{q.get('micro')}"
     caps = [str(c.get("capability")) for c in src.execute("query-migrate-capabilities") or [] if c.get("state")]
     try:
         return config_for({"src_version": versions["src"], "dst_version": versions["dst"],
                            "capabilities": caps}, name="live")
     except BadTrace as e:
-        raise UsageError(f"advise: {e}") from None
+        raise UsageError(f"{e}") from None
 
 
 def _wait_event(*monitors: _Monitor) -> None:

@@ -219,9 +219,9 @@ def build_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="a test path (e.g. postcopy/plain or /x86_64/migration/postcopy/plain); repeatable")
     p.add_argument("--set", choices=("in-scope", "ci"), default="in-scope",
                    help="the tests to run when no --test is given (default: every in-scope test)")
-    p.add_argument("--out-dir", default="qtest-traces", help="where the traces go")
-    p.add_argument("--build", default=str(DEFAULT_BUILD), help="the configured 10.2.2 build tree")
-    p.add_argument("--timeout", type=float, default=300.0, help="bound per test, seconds")
+    p.add_argument("--out-dir", default="qtest-traces", metavar="DIR", help="where the traces go")
+    p.add_argument("--build", default=str(DEFAULT_BUILD), metavar="DIR", help="the configured 10.2.2 build tree")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="bound per test, seconds")
     p.add_argument("--no-conform", action="store_true", help="record only")
     p.add_argument("--keep-raw", metavar="DIR", help="also keep the wrapper's per-instance files under DIR/<test>")
     p.add_argument("--list", action="store_true", help="list the in-scope and out-of-scope tests")
@@ -229,7 +229,7 @@ def build_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from checker.verify import UsageError
+    from checker.cli_base import UsageError
 
     try:
         return cmd_qtest(args)
@@ -239,7 +239,17 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any, name: str) -> None:
     """The ``migmodel qtest`` subcommand (entry point group ``migmodel.commands``)."""
-    p = sub.add_parser(name, help="run QEMU's migration-test on the built 10.2 and check its traces")
+    from checker.cli_base import add_command
+
+    p = add_command(
+        sub, name, help="run QEMU's migration-test on the built 10.2 and check its traces",
+        description="Run tests of QEMU's own tests/qtest/migration-test on the QEMU 10.2.2 built by "
+                    "harness/setup-qemu.sh --with-10.2, record every QEMU a test starts as a trace (through "
+                    "harness/qtest_wrapper.py) and check each trace with conform against its configuration.",
+        examples=["migmodel qtest --list", "migmodel qtest --test postcopy/recovery/plain --out-dir /tmp/qt",
+                  "migmodel qtest --set ci"],
+        exits={0: "every test passed and every trace was accepted",
+               1: "a test failed or a trace was rejected"})
     build_parser(p)
     p.set_defaults(func=_run)
 

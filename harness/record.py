@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
+
+from harness.record_cmd import add_arguments
 
 try:
     from harness.scenarios import (
@@ -39,8 +40,7 @@ except ImportError as _exc:  # qemu.qmp missing: report it in main() as a usage 
 else:
     _IMPORT_ERROR = None
 
-#: Shared by both QEMUs; setup-qemu.sh bind-mounts it into the chroot at the same path.
-DEFAULT_RUN_DIR = Path(os.environ.get("MIGMODEL_RUN_DIR", "/var/cache/migmodel/run"))
+PROG = "migmodel record"
 
 
 class _Usage(Exception):
@@ -52,16 +52,24 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(message)
 
 
-def build_parser(prog: str = "migmodel record") -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p = _Parser(prog=prog, description="Record a real QEMU migration scenario as a JSON Lines trace.")
-    p.add_argument("--scenario", required=True, help="scenario name (see --list)")
-    p.add_argument("--src-qemu", required=True, help="source QEMU binary")
-    p.add_argument("--dst-qemu", required=True, help="destination QEMU binary")
-    p.add_argument("--out", required=True, type=Path, help="trace file to write (JSON Lines)")
-    p.add_argument("--timeout", type=float, default=60.0, help="bound on the whole run, seconds")
-    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
-                   help="run directory shared by both QEMUs (bind-mounted into the chroot)")
+    add_arguments(p)
     return p
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def list_scenarios() -> int:
+    """Print the scenarios, one per line; 2 if the harness cannot load."""
+    if _IMPORT_ERROR is not None:
+        _error(f"cannot load the harness ({_IMPORT_ERROR}); pip install qemu.qmp")
+        return 2
+    for name, sc in CATALOGUE.items():
+        print(f"{name:40s} {sc.summary}")
+    return 0
 
 
 def _sigterm(_signum: int, _frame: FrameType | None) -> None:
@@ -89,39 +97,42 @@ def record_one(
 
 def main(argv: list[str]) -> int:
     """``record --scenario NAME --src-qemu PATH --dst-qemu PATH --out FILE [--timeout S]``."""
-    if _IMPORT_ERROR is not None:
-        print(f"record: cannot load the harness ({_IMPORT_ERROR}); pip install qemu.qmp", file=sys.stderr)
-        return 2
-    if argv and argv[0] in ("--list", "list"):
-        for name, sc in CATALOGUE.items():
-            print(f"{name:40s} {sc.summary}")
-        return 0
+    if argv and argv[0] == "list":
+        return list_scenarios()
     try:
         args = build_parser().parse_args(argv)
     except _Usage as exc:
-        print(f"record: {exc}", file=sys.stderr)
+        _error(str(exc))
+        return 2
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Record the scenario ``args`` name (parsed by ``harness.record_cmd.add_arguments``)."""
+    if _IMPORT_ERROR is not None:
+        _error(f"cannot load the harness ({_IMPORT_ERROR}); pip install qemu.qmp")
         return 2
     if args.scenario not in CATALOGUE:
-        print(f"record: unknown scenario {args.scenario!r} (known: {', '.join(CATALOGUE)})", file=sys.stderr)
+        _error(f"unknown scenario {args.scenario!r} (known: {', '.join(CATALOGUE)})")
         return 2
     try:
         src = probe_binary(args.src_qemu)
         dst = probe_binary(args.dst_qemu)
     except BinaryError as exc:
-        print(f"record: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 2
     reason = CATALOGUE[args.scenario].applicable(src, dst)
     if reason:
-        print(f"record: not applicable: {reason}", file=sys.stderr)
+        _error(f"not applicable: {reason}")
         return 3
     install_signal_handlers()
     try:
         result = record_one(args.scenario, src, dst, args.out, args.timeout, args.run_dir)
     except KeyboardInterrupt:
-        print("record: interrupted; QEMU processes killed", file=sys.stderr)
+        print(f"{PROG}: interrupted; QEMU processes killed", file=sys.stderr)
         return 130
     if not result.ok:
-        print(f"record: {args.scenario}: {result.message} (trace written to {args.out})", file=sys.stderr)
+        _error(f"{args.scenario}: {result.message} (trace written to {args.out})")
         return 1
     print(f"{args.scenario}: {src.version} -> {dst.version}: {result.wall_s:.1f} s -> {args.out}")
     return 0

@@ -6,10 +6,10 @@ This is the one place where the checker meets QEMU: the ``migmodel.suites`` entr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from checker.spec import Model, Suite, Variant
+from checker.spec import Model, Presentation, Suite, Variant
 from model import config as configs
 from model.system import MigrationModel
 from properties import conformance, presentation
@@ -24,26 +24,27 @@ def _describe(config: Any) -> str:
     return f"{config.description} ({config.summary()})"
 
 
-def _mutants() -> dict[str, tuple[str, Sequence[str], Callable[[Any], Model], bool]]:
+def _mutants() -> list[Variant]:
     from model.mutants import MUTANTS
     from model.system import all_rows
 
     def builder(rows: tuple[Any, ...]) -> Callable[[Any], Model]:
         return lambda config: MigrationModel(config, rows=rows)
 
-    return {name: (m.doc, m.configs, builder(m.rows(all_rows())), m.equivalent)
-            for name, m in MUTANTS.items()}
+    return [Variant(name, m.doc, tuple(m.configs), builder(m.rows(all_rows())), m.equivalent)
+            for name, m in MUTANTS.items()]
 
 
-def _designs() -> tuple[Variant, ...]:
+def _designs() -> list[Variant]:
     from model.designs import DESIGNS
     from model.system import all_rows
 
     def builder(rows: tuple[Any, ...]) -> Callable[[Any], Model]:
         return lambda config: MigrationModel(config, rows=rows)
 
-    return tuple(Variant(d.name, d.doc, d.origin, d.intends, {c.name: c for c in d.configs},
-                         builder(d.rows(all_rows()))) for d in DESIGNS.values())
+    return [Variant(d.name, d.doc, tuple(c.name for c in d.configs), builder(d.rows(all_rows())),
+                    origin=d.origin, intends=tuple(d.intends), own_configs={c.name: c for c in d.configs})
+            for d in DESIGNS.values()]
 
 
 def qemu_suite() -> Suite:
@@ -53,14 +54,15 @@ def qemu_suite() -> Suite:
         build=_build,
         properties=lambda: PROPERTIES,
         describe_config=_describe,
-        machine_diagrams=presentation.machine_diagrams,
-        project=presentation.project,
-        project_axes=("source", "destination"),
-        explain=presentation.explain,
-        explain_state=presentation.explain_state,
-        sequence=presentation.sequence,
-        questions=lambda: presentation.QUESTIONS,
-        mutants=_mutants,
+        presentation=Presentation(
+            machine_diagrams=presentation.machine_diagrams,
+            project=presentation.project,
+            project_axes=("source", "destination"),
+            explain=presentation.explain,
+            sequence=presentation.sequence,
+            questions=lambda: presentation.QUESTIONS,
+            explain_state=presentation.explain_state,
+        ),
         conformance=conformance.load_case,
-        designs=_designs,
+        variants={"mutants": _mutants, "designs": _designs},
     )

@@ -409,7 +409,7 @@ def test_cli_bad_input(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[
     code, out, err = run_cli(["conform", good, path], capsys)
     assert code == 2, out + err
     assert out == ""  # bad input is reported before any trace is searched
-    assert err.count("\n") == 1 and err.startswith("migmodel: error: ")
+    assert err.count("\n") == 1 and err.startswith("migmodel conform: error: ")
     assert "Traceback" not in err
     if kind == "unknown-version":
         assert "8.2.0" in err

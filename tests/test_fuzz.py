@@ -36,8 +36,14 @@ CONFIGS = SUITE.configs()
 # Configurations where the measured numbers (benchmarks/bench_fuzz.py: 10 seeds, 300 examples,
 # 60 steps) miss a target: name -> the numbers. A configuration leaves this list only when the
 # benchmark meets the bar. The CI profile skips them; the thorough profile runs them as non-strict
-# xfails. Empty since every configuration meets the bar (see benchmarks/bench_fuzz.py).
-BELOW_BAR: dict[str, str] = {}
+# xfails.
+BELOW_BAR: dict[str, str] = {
+    "qemu-11.1-to-7.2": "found in 9/10 seeds (seed 0 misses at 300 examples), always at the BFS length 20, "
+                        "median 4.96 s / max 14.6 s to find on a loaded machine, median 38 / max 323 runs: its "
+                        "race is hit about once in 40-100 runs, and which seeds find it moves with the project's "
+                        "source (Hypothesis reads constants from local modules: with those emptied, seed 0 "
+                        "misses before and after the CLI rework alike), see benchmarks/bench_fuzz.py",
+}
 
 
 @cache

@@ -13,15 +13,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from checker.verify import UsageError
+from checker.cli_base import UsageError, add_command
 
 EXIT_OK, EXIT_DRIFT = 0, 1
 
 
 def register(sub: Any, name: str) -> None:
-    p = sub.add_parser(name, help="compare a QEMU source tree with the model rows of its version")
+    p = add_command(
+        sub, name, help="compare a QEMU source tree with the model rows of its version",
+        description="Parse the migration code of a QEMU source tree (tree-sitter) and compare its state "
+                    "transitions, QMP guards, statuses, messages and PING values with the model rows of the "
+                    "version the tree declares: what is in QEMU and not in the model, what the model has that "
+                    "QEMU no longer does, and what is explained (harness/drift/explained.toml).",
+        examples=["migmodel drift --qemu-src /var/cache/migmodel/src/qemu-10.2.2",
+                  "migmodel drift --qemu-src ./qemu --version 10.2 --json"],
+        exits={0: "nothing unexplained", 1: "something in QEMU or in the model is unexplained"})
     p.add_argument("--qemu-src", required=True, metavar="DIR", help="an unpacked QEMU source tree")
-    p.add_argument("--version", help="the QEMU version to compare with (default: the tree's VERSION file)")
+    p.add_argument("--version", metavar="V", help="the QEMU version to compare with (default: the tree's VERSION file)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--explained", metavar="FILE", help="the explanation file (default: harness/drift/explained.toml)")
     p.add_argument("--verbose", action="store_true", help="also list what is modelled")
