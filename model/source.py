@@ -115,14 +115,21 @@ def connect_ok(c: Config, w: World) -> bool:
 
 
 def connect_fails(c: Config, w: World) -> bool:
-    return w.s_pc == PC_SETUP and not connect_ok(c, w)
+    return w.s_pc == PC_SETUP and w.link == LINK_NONE and not connect_ok(c, w)
+
+
+def connected(c: Config, w: World) -> bool:
+    """The channel is up (or already broken again): the migration thread is in its setup."""
+    return w.s_pc == PC_SETUP and w.link != LINK_NONE
 
 
 def do_connect(c: Config, w: World) -> World:
     """``migration_connect``: the channel is up; the return path opens iff postcopy-ram or
-    return-path; ADVISE announces postcopy. Then ``qemu_savevm_state_setup`` (S3)."""
-    w = w._replace(link=LINK_UP, main=(), rp=(), s_pc=PC_ITERATE,
-                   s_rp=RP_ON if c.has_return_path else RP_OFF)
+    return-path; ADVISE announces postcopy. The migration thread's setup
+    (``qemu_savevm_state_setup``, then SETUP -> ACTIVE) is a later step: the destination, which
+    goes ACTIVE as soon as it accepts the channel, may show ``active`` first (it does, by 1-2 ms, in
+    the recordings of tests/fixtures/traces)."""
+    w = w._replace(link=LINK_UP, main=(), rp=(), s_rp=RP_ON if c.has_return_path else RP_OFF)
     msgs = []
     if c.has_return_path:
         msgs.append(OPEN_RETURN_PATH)
@@ -175,8 +182,11 @@ def completed(c: Config, w: World) -> World:
 
 def postcopy_requested(c: Config, w: World) -> bool:
     """``postcopy_start`` may run; with postcopy-preempt only once a PONG arrived
-    (``migration_wait_main_channel``)."""
-    return (_iterating(c, w) and w.s_start_postcopy and _stream_ok(w) and w.s_status is S.ACTIVE
+    (``migration_wait_main_channel``). Also on a connection that broke since the thread last
+    wrote: it notices only when it writes the package (steps 13/17, ``package_fails``). Real
+    sources did so 90 ms after their destination was killed (the a_kill_dst_after_start_postcopy
+    recordings), as 10.0.2's stranded ``device`` runs show too (docs/real-qemu.md, QEMU 10.0.2)."""
+    return (_iterating(c, w) and w.s_start_postcopy and w.s_status is S.ACTIVE
             and (w.s_acked or not c.postcopy_preempt))
 
 
@@ -494,8 +504,11 @@ ITER = statuses(S.ACTIVE, S.POSTCOPY_DEVICE, S.POSTCOPY_ACTIVE)
 
 ROWS: tuple[Row, ...] = (
     # --- migration thread: setup ---------------------------------------------------------------
-    Row("src", "mig", "migration_connect", statuses(S.SETUP), S.ACTIVE, connect_ok, do_connect,
-        f"{MC}:migration_connect", "S3: channel up, return path opened, ADVISE sent, setup done"),
+    Row("src", "mig", "migration_connect", statuses(S.SETUP), None, connect_ok, do_connect,
+        f"{MC}:migration_connect", "S3: channel up, return path opened, ADVISE sent"),
+    Row("src", "mig", "migration_thread: setup done", statuses(S.SETUP), S.ACTIVE, connected,
+        lambda c, w: w._replace(s_pc=PC_ITERATE), f"{MC}:migration_thread",
+        "S3: qemu_savevm_state_setup done, SETUP -> ACTIVE"),
     Row("src", "mig", "migration_connect: connect error", statuses(S.SETUP), S.FAILED, connect_fails,
         to_finish, f"{MC}:migration_connect_set_error", "S2: nobody listens", fails=True),
     # --- migration thread: the loop -------------------------------------------------------------
