@@ -167,10 +167,9 @@ class _Side:
     leading: list[bool]
     probe: list[bool]
     by_label: dict[Hashable, list[int]]
-
-    @property
-    def n(self) -> int:
-        return len(self.labels)
+    nextprobe: list[int]
+    """nextprobe[i]: the first probe index >= i (n if none); length n + 1."""
+    n: int
 
 
 class _Index:
@@ -250,18 +249,28 @@ class _Index:
             by_label: dict[Hashable, list[int]] = {}
             for j, label in enumerate(labels):
                 by_label.setdefault(label, []).append(j)
-            self.per.append(_Side(labels, gl, need, mand, nextmand, reach, lead,
-                                  [g in case.probes for g in gl], by_label))
+            probe = [g in case.probes for g in gl]
+            nextprobe = [m] * (m + 1)
+            for j in range(m - 1, -1, -1):
+                nextprobe[j] = j if probe[j] else nextprobe[j + 1]
+            self.per.append(_Side(labels, gl, need, mand, nextmand, reach, lead, probe, by_label, nextprobe, m))
         self.k_of = k_of
-        self.start: Frontier = tuple((0, 0) for _ in case.sides)
-        self.start = tuple(_normal(sd, 0, 0) for sd in self.per)
+        self.start: Frontier = tuple(_normal(sd, 0, 0) for sd in self.per)
+        self._firsts: dict[tuple[int, int, int], int] = {}
 
     def first_undone(self, k: int, p: int, mask: int) -> int:
         """The first mandatory observation of side k not yet matched (n if none)."""
+        key = (k, p, mask)
+        got = self._firsts.get(key)
+        if got is not None:
+            return got
         sd = self.per[k]
         i = sd.nextmand[p] if p <= sd.n else sd.n
         while i < sd.n and (mask >> (i - p)) & 1:
             i = sd.nextmand[i + 1]
+        if len(self._firsts) > 1_000_000:
+            self._firsts.clear()
+        self._firsts[key] = i
         return i
 
     def finished(self, fr: Frontier) -> bool:
@@ -271,22 +280,27 @@ class _Index:
         """How many observations are done (matched, or optional and skipped) in all."""
         return sum(p + m.bit_count() for p, m in fr)
 
-    def apply(self, fr: Frontier, chosen: Sequence[tuple[int, int]]) -> Frontier | None:
-        """Match the (side, index) pairs of one step at once; None if the order forbids it."""
+    def apply(self, fr: Frontier, chosen: Sequence[tuple[int, int]], strict: bool = False) -> Frontier | None:
+        """Match the (side, index) pairs of one step at once; None if the order forbids it (or,
+        ``strict``, if it would leave an optional observation unmatched for good)."""
         tent = list(fr)
         for k, j in chosen:
             p, m = tent[k]
             if j < p or (m >> (j - p)) & 1:
                 return None
             tent[k] = (p, m | 1 << (j - p))
-        firsts = [self.first_undone(k, p, m) for k, (p, m) in enumerate(tent)]
+        firsts: list[int | None] = [None] * len(tent)
         advance = [p for p, _ in tent]
         for k, j in chosen:
             sd = self.per[k]
             need = sd.need[j]
             for k2, nd in enumerate(need):
-                if nd > firsts[k2]:
-                    return None
+                if nd > tent[k2][0]:
+                    f = firsts[k2]
+                    if f is None:
+                        f = firsts[k2] = self.first_undone(k2, *tent[k2])
+                    if nd > f:
+                        return None
                 if nd > advance[k2]:
                     advance[k2] = nd
             if sd.leading[j]:
@@ -297,6 +311,8 @@ class _Index:
         for k, (p, m) in enumerate(tent):
             q = advance[k]
             if q > p:
+                if strict and m & ((1 << (q - p)) - 1) != (1 << (q - p)) - 1:
+                    return None
                 m >>= q - p
                 p = q
             out.append(_normal(self.per[k], p, m))
@@ -342,6 +358,7 @@ class _Search:
         self.case = case
         self.ix = _Index(case)
         self.cache: dict[Any, Any] = {} if case.cache is None else case.cache
+        self.seen: set[Node] = set()
 
     def steps(self, state: State) -> list[Step]:
         got = self.cache.get(state)
@@ -355,6 +372,13 @@ class _Search:
     def advance(self, fr: Frontier, obs: tuple[Observation, ...]) -> list[Frontier]:
         if not obs:
             return [fr]
+        if len(obs) == 1:  # the common case, without the product below
+            k = self.ix.k_of.get(obs[0][0])
+            if k is None:
+                return []
+            cands = self.ix.candidates(fr, k, (obs[0][1],))
+            got = {nfr for j in cands[0] if (nfr := self.ix.apply(fr, ((k, j),))) is not None} if cands else set()
+            return sorted(got)
         by_side: dict[int, list[Hashable]] = {}
         for side, label in obs:
             k = self.ix.k_of.get(side)
@@ -378,8 +402,53 @@ class _Search:
                 out.add(nfr)
         return sorted(out)
 
+    def children(self, state: State, fr: Frontier) -> list[tuple[Node, Any]]:
+        """The nodes one step (or one probe) from ``(state, fr)``, settled; a child already
+        produced before (by any node) is left out: it was handled then."""
+        out: list[tuple[Node, Any]] = []
+        seen = self.seen
+        for side, nfr in self.probes(state, fr):
+            out.append(((state, self.settle(state, nfr)), _Probe(side)))
+        for action, nxt, obs in self.steps(state):
+            for nfr in self.advance(fr, obs):
+                raw = (nxt, nfr)
+                if raw in seen:
+                    continue
+                seen.add(raw)
+                out.append(((nxt, self.settle(nxt, nfr)), action))
+        return out
+
+    def settle(self, state: State, fr: Frontier) -> Frontier:
+        """Match every probe ``state`` shows that may be matched now without giving up an
+        optional observation: matching it now loses no run (a probe changes no state, and
+        whatever may follow it later may follow it now), and it keeps the search from trying
+        each hidden step before and after each query."""
+        if not self.case.probes:
+            return fr
+        holds = self.case.holds
+        assert holds is not None
+        changed = True
+        while changed:
+            changed = False
+            for k, sd in enumerate(self.ix.per):
+                p, m = fr[k]
+                j = sd.nextprobe[min(p, sd.n)]
+                if j >= sd.n:
+                    continue
+                f = self.ix.first_undone(k, p, m)
+                hi = sd.reach[min(f, sd.n)]
+                while j <= hi:
+                    if not (m >> (j - p)) & 1 and holds(state, self.ix.sides[k], sd.labels[j]):
+                        nfr = self.ix.apply(fr, [(k, j)], strict=True)
+                        if nfr is not None:
+                            fr, changed = nfr, True
+                            break
+                    j = sd.nextprobe[j + 1]
+        return fr
+
     def probes(self, state: State, fr: Frontier) -> list[tuple[str, Frontier]]:
-        """Frontiers after matching one probe observation that ``state`` shows."""
+        """Frontiers after matching one probe observation that ``state`` shows (those
+        ``settle`` leaves: matching them gives up an optional observation)."""
         if not self.case.probes:
             return []
         holds = self.case.holds
@@ -387,13 +456,17 @@ class _Search:
         out = []
         for k, sd in enumerate(self.ix.per):
             p, m = fr[k]
+            j = sd.nextprobe[min(p, sd.n)]
+            if j >= sd.n:
+                continue
             f = self.ix.first_undone(k, p, m)
             hi = sd.reach[min(f, sd.n)]
-            for j in range(p, hi + 1):
-                if sd.probe[j] and not (m >> (j - p)) & 1 and holds(state, self.ix.sides[k], sd.labels[j]):
+            while j <= hi:
+                if not (m >> (j - p)) & 1 and holds(state, self.ix.sides[k], sd.labels[j]):
                     nfr = self.ix.apply(fr, [(k, j)])
                     if nfr is not None:
                         out.append((self.ix.sides[k], nfr))
+                j = sd.nextprobe[j + 1]
         return out
 
 
@@ -407,10 +480,10 @@ def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
     heap: list[tuple[int, int, Node]] = []
     seq = itertools.count()
     for s0 in case.model.init_states():
-        node: Node = (s0, ix.start)
+        node: Node = (s0, search.settle(s0, ix.start))
         if node not in parent:
             parent[node] = None
-            heapq.heappush(heap, (-ix.matched(ix.start), next(seq), node))
+            heapq.heappush(heap, (-ix.matched(node[1]), next(seq), node))
     best = -1
     frontier: list[Node] = []
     limit = False
@@ -426,11 +499,7 @@ def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
         if ix.finished(fr) and (case.can_stop is None or case.can_stop(state)):
             found = node
             break
-        children: list[tuple[Node, Any]] = [((state, nfr), _Probe(side)) for side, nfr in search.probes(state, fr)]
-        for action, nxt, obs in search.steps(state):
-            for nfr in search.advance(fr, obs):
-                children.append(((nxt, nfr), action))
-        for child, action in children:
+        for child, action in search.children(state, fr):
             if child in parent:
                 continue
             if len(parent) >= max_states:
@@ -450,8 +519,8 @@ def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
             hidden += not seen
             for side, _ in seen:
                 matched[side] += 1
-        for side in _probes_on_path(parent, found):
-            matched[side] += 1
+        for g in case.probes:  # all matched (mandatory), some by ``settle`` without a parent link
+            matched[case.observations[g][0]] += 1
         return Result(True, len(parent), limit, None, run, matched, hidden)
     return Result(False, len(parent), limit, _divergence(case, ix, search, frontier))
 
@@ -481,17 +550,6 @@ def _path(parent: Parents, node: Node) -> list[tuple[State, Action, State]]:
     return run
 
 
-def _probes_on_path(parent: Parents, node: Node) -> list[str]:
-    out = []
-    link = parent[node]
-    while link is not None:
-        prev, action = link
-        if isinstance(action, _Probe):
-            out.append(action.side)
-        link = parent[prev]
-    return out
-
-
 @dataclass
 class Consistent:
     """The model states consistent with a recording (all of its observations consumed)."""
@@ -518,7 +576,7 @@ def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Consi
     parent: Parents = {}
     queue: deque[Node] = deque()
     for s0 in case.model.init_states():
-        node: Node = (s0, ix.start)
+        node: Node = (s0, search.settle(s0, ix.start))
         if node not in parent:
             parent[node] = None
             queue.append(node)
@@ -529,11 +587,7 @@ def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Consi
         state, fr = node
         if ix.finished(fr) and state not in out:
             out[state] = _path(parent, node)
-        children: list[tuple[Node, Any]] = [((state, nfr), _Probe(side)) for side, nfr in search.probes(state, fr)]
-        for action, nxt, obs in search.steps(state):
-            for nfr in search.advance(fr, obs):
-                children.append(((nxt, nfr), action))
-        for child, action in children:
+        for child, action in search.children(state, fr):
             if child in parent:
                 continue
             if len(parent) >= max_states:

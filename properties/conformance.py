@@ -119,6 +119,9 @@ KINDS = ("events", "commands", "faults", "exits")
 MAX_BYTES = 512 * 1024 * 1024
 
 
+_DECODER = json.JSONDecoder()
+
+
 class BadTrace(ValueError):
     """A trace that cannot be checked: unreadable, not the trace format, or an unknown setup."""
 
@@ -340,15 +343,20 @@ def _parse_lines(path: str) -> tuple[list[tuple[int, Any]], str]:
     except UnicodeDecodeError as e:
         raise BadTrace(f"{path}: not UTF-8 text (byte {e.start})") from None
     out: list[tuple[int, Any]] = []
+    decode = _DECODER.raw_decode
     for n, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
+        line = raw.strip()
+        if not line:
             continue
         try:
-            out.append((n, json.loads(raw)))
+            value, end = decode(line)
         except RecursionError:
             raise BadTrace(f"{path}:{n}: JSON nested too deeply") from None
         except ValueError as e:
             raise BadTrace(f"{path}:{n}: not JSON ({str(e)[:80]})") from None
+        if end != len(line):
+            raise BadTrace(f"{path}:{n}: not JSON (extra data after the value)")
+        out.append((n, value))
     if not out:
         raise BadTrace(f"{path}: empty trace")
     return out, text
