@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from checker.conform import Case, Observation
+from checker.conform import Case, Consistent, Observation, consistent_states
 from model.config import Config, ConfigError, Faults, Version
 from model.events import events
 from model.management import ROWS as MANAGEMENT_ROWS
@@ -600,6 +600,23 @@ def load_case(path: str, config: Config | None = None, tolerance: float = DEFAUL
                                                       rec.observed.exits), strict=True) if on]
               + ([] if rec.observed.migration_events else ["no-migration-events"])},
     )
+
+
+def consistent(path: str, config: Config | None = None, tolerance: float = DEFAULT_TOLERANCE,
+               max_states: int = 2_000_000) -> Consistent:
+    """The model states consistent with the trace (prefix) at ``path``, each with one witness run
+    (:func:`checker.conform.consistent_states`): what a live advisor (``migmodel advise``) needs
+    to know where the migration may be now.
+
+    What the trace does not log is hidden (``meta.observed``): for a libvirt event log, the
+    operator's commands and every fault may have happened unseen. A prefix is read as it is: no
+    teardown marker, so the model need not have settled. A command still in flight has no line
+    yet (the harness writes it at the reply): its effects may already show, so give the caller's
+    pending commands a line with an ``error`` of class ``HarnessError`` (it may or may not have
+    taken effect) rather than leaving them out. States are ``model.world.World`` values, or a
+    :class:`Prelaunch` before the source guest was started.
+    """
+    return consistent_states(load_case(path, config, tolerance), max_states)
 
 
 def _settled(model: RecordingModel) -> Any:

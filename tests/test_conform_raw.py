@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from checker.cli import main
 from checker.conform import Case, conform, consistent_states
-from properties.conformance import BadTrace, load_case
+from properties.conformance import BadTrace, consistent, load_case
 
 TRACES = Path(__file__).parent / "fixtures" / "traces"
 FILES = sorted(TRACES.glob("**/*.jsonl"))
@@ -596,7 +596,49 @@ def test_consistent_states_on_a_recording_prefix(tmp_path: Path) -> None:
     state has the source in postcopy-active, and some have a fault already taken."""
     lines = _lines(TRACES / "11.1-to-11.1" / "postcopy_ok.jsonl")
     i = next(k for k, ln in enumerate(lines) if '"status": "postcopy-active"' in ln and '"side": "src"' in ln)
-    case = load_case(write(tmp_path, lines[:i + 1]))
-    got = consistent_states(case)
+    got = consistent(write(tmp_path, lines[:i + 1]))
     assert got.states and not got.limit_reached
     assert {s.s_status.value for s in got.states} == {"postcopy-active"}
+    # every witness explains the prefix: conform accepts the prefix, and each witness ends there
+    for state, run in got.states.items():
+        assert run and run[-1][2] == state
+    # an events-only prefix (commands hidden): more states, the logged ones among them
+    only = consistent(write(tmp_path, events_only(lines[:i + 1]), "e.jsonl"))
+    assert set(got.states) <= set(only.states)
+    assert {s.s_status.value for s in only.states} == {"postcopy-active"}
+    # a prefix no run explains: nothing is consistent
+    bad = [ln.replace('"status": "postcopy-active"', '"status": "cancelled"') if '"side": "src"' in ln else ln
+           for ln in lines[:i + 1]]
+    assert consistent(write(tmp_path, bad, "b.jsonl")).states == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# QMP commands in every state (docs/conform.md): recorded answers accepted, the opposite rejected
+
+COMMAND_TRACES = sorted(TRACES.glob("*/[ij]_commands_*.jsonl"))
+
+
+def _flip(line: dict[str, Any]) -> dict[str, Any]:
+    """The same command with the opposite answer: refused if it was accepted, and vice versa."""
+    out = {k: v for k, v in line.items() if k not in ("return", "error")}
+    if "error" in line:
+        out["return"] = {}
+    else:
+        out["error"] = {"class": "GenericError", "desc": "flipped"}
+    return out
+
+
+@pytest.mark.parametrize("path", COMMAND_TRACES, ids=_id)
+def test_command_answers(path: Path, tmp_path: Path) -> None:
+    lines = [json.loads(ln) for ln in _lines(path)]
+    assert check(write(tmp_path, lines))[0] == 0
+    flipped = 0
+    for g, ln in enumerate(lines):
+        if ln.get("teardown"):
+            break
+        if ln.get("command") in ("migrate_cancel", "migrate-pause", "migrate-continue", "stop", "migrate-recover") \
+                or (ln.get("command") in ("migrate", "cont") and "error" in ln):
+            code, out = check(write(tmp_path, [*lines[:g], _flip(ln), *lines[g + 1:]], f"f{g}.jsonl"))
+            assert code == 1, (ln["command"], out)
+            flipped += 1
+    assert flipped >= 3
