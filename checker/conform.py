@@ -402,14 +402,20 @@ class _Search:
                 out.add(nfr)
         return sorted(out)
 
-    def children(self, state: State, fr: Frontier) -> list[tuple[Node, Any]]:
-        """The nodes one step (or one probe) from ``(state, fr)``, settled; a child already
-        produced before (by any node) is left out: it was handled then."""
+    def children(self, state: State, fr: Frontier, observed: bool = True,
+                 hidden: bool = True) -> list[tuple[Node, Any]]:
+        """The nodes one step (or one probe) from ``(state, fr)``, settled: through steps (and
+        probes) that match observations if ``observed``, through steps that observe nothing if
+        ``hidden``. A child already produced before (by any node) is left out: it was handled
+        then."""
         out: list[tuple[Node, Any]] = []
         seen = self.seen
-        for side, nfr in self.probes(state, fr):
-            out.append(((state, self.settle(state, nfr)), _Probe(side)))
+        if observed:
+            for side, nfr in self.probes(state, fr):
+                out.append(((state, self.settle(state, nfr)), _Probe(side)))
         for action, nxt, obs in self.steps(state):
+            if not (observed if obs else hidden):
+                continue
             for nfr in self.advance(fr, obs):
                 raw = (nxt, nfr)
                 if raw in seen:
@@ -477,36 +483,42 @@ def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
     if case.impossible is not None:
         return Result(False, 0, False, _impossible(case, ix, *case.impossible))
     parent: Parents = {}
-    heap: list[tuple[int, int, Node]] = []
+    # (-progress, phase, order, node): a node is expanded twice, first through the steps that
+    # match observations (phase 0), then, once nothing with more progress is left, through its
+    # hidden steps (phase 1). An accepted trace is usually followed without ever taking the
+    # hidden steps off every matched observation.
+    heap: list[tuple[int, int, int, Node]] = []
     seq = itertools.count()
     for s0 in case.model.init_states():
         node: Node = (s0, search.settle(s0, ix.start))
         if node not in parent:
             parent[node] = None
-            heapq.heappush(heap, (-ix.matched(node[1]), next(seq), node))
+            heapq.heappush(heap, (-ix.matched(node[1]), 0, next(seq), node))
     best = -1
     frontier: list[Node] = []
     limit = False
     found: Node | None = None
     while heap:
-        negp, _, node = heapq.heappop(heap)
+        negp, phase, _, node = heapq.heappop(heap)
         state, fr = node
-        progress = -negp
-        if progress > best:
-            best, frontier = progress, [node]
-        elif progress == best:
-            frontier.append(node)
-        if ix.finished(fr) and (case.can_stop is None or case.can_stop(state)):
-            found = node
-            break
-        for child, action in search.children(state, fr):
+        if phase == 0:
+            progress = -negp
+            if progress > best:
+                best, frontier = progress, [node]
+            elif progress == best:
+                frontier.append(node)
+            if ix.finished(fr) and (case.can_stop is None or case.can_stop(state)):
+                found = node
+                break
+            heapq.heappush(heap, (negp, 1, next(seq), node))
+        for child, action in search.children(state, fr, observed=phase == 0, hidden=phase == 1):
             if child in parent:
                 continue
             if len(parent) >= max_states:
                 limit = True
                 break
             parent[child] = (node, action)
-            heapq.heappush(heap, (-ix.matched(child[1]), next(seq), child))
+            heapq.heappush(heap, (-ix.matched(child[1]), 0, next(seq), child))
         if limit:
             break
 
