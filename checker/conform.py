@@ -341,6 +341,10 @@ class _Index:
         return out
 
 
+_LOOK = 4
+"""``_Search.pending`` covers the steps of up to this many observations; larger ones are tried."""
+
+
 def _normal(sd: _Side, p: int, m: int) -> tuple[int, int]:
     while m & 1:
         m >>= 1
@@ -413,8 +417,12 @@ class _Search:
         if observed:
             for side, nfr in self.probes(state, fr):
                 out.append(((state, self.settle(state, nfr)), _Probe(side)))
+        pending = self.pending(fr) if observed else frozenset()
         for action, nxt, obs in self.steps(state):
-            if not (observed if obs else hidden):
+            if obs:
+                if not observed or (len(obs) <= _LOOK and any(o not in pending for o in obs)):
+                    continue
+            elif not hidden:
                 continue
             for nfr in self.advance(fr, obs):
                 raw = (nxt, nfr)
@@ -422,6 +430,27 @@ class _Search:
                     continue
                 seen.add(raw)
                 out.append(((nxt, self.settle(nxt, nfr)), action))
+        return out
+
+    def pending(self, fr: Frontier) -> set[Observation]:
+        """Every observation a step could match at ``fr`` (a superset: the unmatched ones in
+        each side's window), to skip at once the steps that cannot match."""
+        out: set[Observation] = set()
+        ix = self.ix
+        for k, sd in enumerate(ix.per):
+            p, m = fr[k]
+            if p >= sd.n:
+                continue
+            f, mm = ix.first_undone(k, p, m), m
+            for _ in range(_LOOK - 1):  # as ``candidates`` does for a step of up to _LOOK labels
+                if f < sd.n:
+                    mm |= 1 << (f - p)
+                    f = ix.first_undone(k, p, mm)
+            hi = sd.reach[min(f, sd.n)]
+            side = ix.sides[k]
+            for j in range(p, min(hi, sd.n - 1) + 1):
+                if not (m >> (j - p)) & 1:
+                    out.add((side, sd.labels[j]))
         return out
 
     def settle(self, state: State, fr: Frontier) -> Frontier:
