@@ -642,3 +642,49 @@ def test_command_answers(path: Path, tmp_path: Path) -> None:
             assert code == 1, (ln["command"], out)
             flipped += 1
     assert flipped >= 3
+
+
+def _stranded_10_0(version: str = "10.0.2") -> list[dict[str, Any]]:
+    """A 10.0 source stranded in ``device`` (docs/real-qemu.md, "QEMU 10.0.2" and "QMP commands in
+    stuck and terminal states"; no 10.0 binary here, so written from that description): the
+    destination dies right after ``migrate-start-postcopy``, the source stops, shows ``device``
+    and nothing more; ``cont`` refused, ``stop`` accepted, ``migrate-pause`` and a new
+    ``migrate`` refused, ``migrate_cancel`` accepted and ``cancelling`` for good."""
+
+    def c(side: str, name: str, t: float, err: str | None = None, **kw: Any) -> dict[str, Any]:
+        line: dict[str, Any] = {"side": side, "command": name, "t_sent": t - 0.002, "t": t, **kw}
+        if err:
+            line["error"] = {"class": "GenericError", "desc": err}
+        else:
+            line["return"] = {}
+        return line
+
+    meta = {"meta": {"format": 1, "scenario": "stranded", "src_version": version, "dst_version": version,
+                     "capabilities": ["events", "postcopy-ram", "return-path"]}}
+    return [meta, ev("src", None, 0.1008, "RESUME"), c("src", "cont", 0.101),
+            ev("dst", "setup", 0.2), c("dst", "migrate-incoming", 0.201, arguments={"uri": "tcp:x"}),
+            ev("src", "setup", 0.3), c("src", "migrate", 0.301, arguments={"uri": "tcp:x"}),
+            ev("dst", "active", 0.4), ev("src", "active", 0.402),
+            c("src", "migrate-start-postcopy", 1.4), {"side": "harness", "fault": "kill-dst", "t": 1.401},
+            {"side": "dst", "exit": -9, "t": 1.43}, ev("src", None, 1.5, "STOP"), ev("src", "device", 1.5001),
+            c("src", "cont", 2.0, "Migration is not finalized yet"), c("src", "stop", 2.01),
+            c("src", "migrate-pause", 2.02, "migrate-pause is currently only supported during postcopy-active"),
+            c("src", "migrate", 2.03, "There's a migration process in progress", arguments={"uri": "tcp:y"}),
+            ev("src", "cancelling", 2.0395), c("src", "migrate_cancel", 2.04),
+            c("src", "cont", 2.05, "Migration is not finalized yet"),
+            {"side": "src", "command": "query-status", "t_sent": 3.0, "t": 3.001,
+             "return": {"status": "finish-migrate", "running": False}},
+            {"side": "src", "command": "query-migrate", "t_sent": 3.002, "t": 3.003,
+             "return": {"status": "cancelling"}},
+            {"side": "harness", "teardown": True, "t": 3.1}]
+
+
+def test_stranded_10_0_source(tmp_path: Path) -> None:
+    lines = _stranded_10_0()
+    assert check(write(tmp_path, lines))[0] == 0
+    # the first `cont` accepted instead: rejected (the guest cannot run in finish-migrate)
+    g = next(i for i, ln in enumerate(lines) if ln.get("command") == "cont" and "error" in ln)
+    assert check(write(tmp_path, [*lines[:g], _flip(lines[g]), *lines[g + 1:]]))[0] == 1
+    # the same on 10.2 or 7.2: a fixed source fails (and 7.2 has no `device` in postcopy)
+    assert check(write(tmp_path, _stranded_10_0("10.2.2")))[0] == 1
+    assert check(write(tmp_path, _stranded_10_0("7.2.22")))[0] == 1
