@@ -397,10 +397,10 @@ def test_events_only_impossible_mutants_rejected(tmp_path: Path) -> None:
     total = rejected = 0
     for path in FILES:
         for n, (kind, lines) in enumerate(raw_mutants(path)):
-            if kind not in ("swap", "duplicate"):
-                continue
+            if kind not in ("swap", "duplicate") or (n + len(lines)) % 3:
+                continue  # a third of them (events-only rejections search more): still hundreds
             total += 1
-            rejected += check(write(tmp_path, events_only(lines), f"e{n}.jsonl"))[0] == 1
+            rejected += check_fast(write(tmp_path, events_only(lines), f"e{n}.jsonl")) == 1
     assert total > 100 and rejected == total
 
 
