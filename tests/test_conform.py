@@ -15,9 +15,10 @@ properties/conformance.py).
   ``migrate-pause`` where the recording had a network fault is scenario g): counted and listed,
   with a floor on the rejection rate and fixed examples that must be rejected;
 * bad input (unreadable file, not JSON, no meta, a version without a model) exits 2 with one line;
-* the generic search on a toy model: per-side order, free interleaving, any order within a step,
-  spans (overlapping observations in either order), leading and optional observations, and the
-  divergence report.
+* the generic search on a toy model: free interleaving without spans, the divergence report, the
+  search limit (spans, tolerance, optional and probe observations: tests/test_conform_raw.py).
+
+These mutants change parsed observations; tests/test_conform_raw.py mutates the raw lines.
 """
 
 from __future__ import annotations
