@@ -688,3 +688,29 @@ def test_stranded_10_0_source(tmp_path: Path) -> None:
     # the same on 10.2 or 7.2: a fixed source fails (and 7.2 has no `device` in postcopy)
     assert check(write(tmp_path, _stranded_10_0("10.2.2")))[0] == 1
     assert check(write(tmp_path, _stranded_10_0("7.2.22")))[0] == 1
+
+
+@pytest.mark.parametrize("path", sorted(TRACES.glob("*/postcopy_ok.jsonl")), ids=_id)
+def test_postcopy_needs_its_command(path: Path, tmp_path: Path) -> None:
+    lines = _lines(path)
+    cut = [ln for ln in lines if '"command": "migrate-start-postcopy"' not in ln]
+    assert len(cut) == len(lines) - 1
+    assert check(write(tmp_path, cut))[0] == 1
+
+
+@pytest.mark.parametrize("path", sorted(TRACES.glob("*/h_partition_lost_pong.jsonl")), ids=_id)
+def test_h_needs_its_reset(path: Path, tmp_path: Path) -> None:
+    """The reset of h is the model's link-cut at the `reset` line, not a destination
+    `migrate-pause`; moved 1 s earlier than the line says (before the switchover), the recording
+    is rejected."""
+    case = load_case(str(path))
+    r = conform(case)
+    assert r.accepted
+    assert [a for _, a, _ in r.run if str(a).startswith("fault: link-cut")]
+    assert not [a for _, a, _ in r.run if str(a).startswith("dst/qmp: migrate-pause")]
+    lines = [json.loads(ln) for ln in _lines(path)]
+    g = next(i for i, ln in enumerate(lines) if ln.get("fault") == "reset")
+    early = {**lines[g], "t": lines[g]["t"] - 1.0}
+    k = next(i for i, ln in enumerate(lines) if ln.get("t", 0) > early["t"] and i > 0)
+    moved = [*lines[:k], early, *[ln for i, ln in enumerate(lines[k:], start=k) if i != g]]
+    assert check(write(tmp_path, moved))[0] == 1
