@@ -714,3 +714,38 @@ def test_h_needs_its_reset(path: Path, tmp_path: Path) -> None:
     k = next(i for i, ln in enumerate(lines) if ln.get("t", 0) > early["t"] and i > 0)
     moved = [*lines[:k], early, *[ln for i, ln in enumerate(lines[k:], start=k) if i != g]]
     assert check(write(tmp_path, moved))[0] == 1
+
+
+MODELLED = {"src": ("migrate-start-postcopy", "migrate_cancel", "migrate-pause", "cont", "migrate-continue"),
+            "dst": ("migrate-pause", "migrate-recover", "cont", "quit")}
+
+
+def test_command_lines_dropped_or_inserted(tmp_path: Path) -> None:
+    """A recorded command line dropped, or one the recording never made inserted (answered
+    ``{}``, 0.1 ms after an event): rejected, except where another real run exists (a dropped
+    ``migrate-pause`` when a link cut shows the same, a command that changes nothing there)."""
+    counts = {"drop-command": [0, 0], "insert-command": [0, 0]}
+    for n, path in enumerate(FILES):
+        lines = [json.loads(ln) for ln in _lines(path)]
+        end = next(i for i, ln in enumerate(lines) if ln.get("teardown"))
+        mutants: list[tuple[str, list[dict[str, Any]]]] = []
+        for g in range(1, end):
+            ln = lines[g]
+            if ln.get("command") in MODELLED.get(ln.get("side", ""), ()) + ("migrate", "migrate-incoming") \
+                    and "return" in ln and g > 2:
+                mutants.append(("drop-command", [*lines[:g], *lines[g + 1:]]))
+        events = [g for g in range(1, end) if lines[g].get("event") == "MIGRATION"]
+        for k, (side, name) in enumerate((s, c) for s in ("src", "dst") for c in MODELLED[s]):
+            g = events[(n * 7 + k * 5) % len(events)]
+            t = lines[g]["t"] + 0.0001
+            line = {"side": side, "command": name, "t_sent": t, "t": t, "return": {}}
+            if name == "migrate-continue":
+                line["arguments"] = {"state": "pre-switchover"}
+            mutants.append(("insert-command", [*lines[:g + 1], line, *lines[g + 1:]]))
+        for i, (kind, m) in enumerate(mutants):
+            counts[kind][check_fast(write(tmp_path, m, f"c{i}.jsonl")) == 0] += 1
+    print()
+    for kind, (rejected, accepted) in counts.items():
+        print(f"raw mutants {kind}: {rejected} rejected, {accepted} accepted")
+    for kind, (rejected, accepted) in counts.items():
+        assert rejected > 5 * accepted, (kind, rejected, accepted)
