@@ -731,7 +731,7 @@ def test_command_lines_dropped_or_inserted(tmp_path: Path) -> None:
         mutants: list[tuple[str, list[dict[str, Any]]]] = []
         for g in range(1, end):
             ln = lines[g]
-            if ln.get("command") in MODELLED.get(ln.get("side", ""), ()) + ("migrate", "migrate-incoming") \
+            if ln.get("command") in (*MODELLED.get(ln.get("side", ""), ()), "migrate", "migrate-incoming") \
                     and "return" in ln and g > 2:
                 mutants.append(("drop-command", [*lines[:g], *lines[g + 1:]]))
         events = [g for g in range(1, end) if lines[g].get("event") == "MIGRATION"]
