@@ -27,7 +27,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker.conform import Case, _extend, _sides
+from checker.conform import Case, consistent_states
 from checker.spec import Action, Model, State
 
 OPERATOR, FAULT, INTERNAL = "operator", "fault", "internal"
@@ -123,95 +123,28 @@ class Advice:
 
 @dataclass
 class Consistent:
-    """The model states consistent with a case, with one witness run to each."""
+    """The model states consistent with what was observed, with one witness run to each
+    (``checker.conform.consistent_states`` for a trace prefix; a filter of the reachable states
+    for a live snapshot)."""
 
     states: list[State]
     paths: dict[State, list[tuple[State, Action, State]]]
     searched: int
 
 
-def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES,
-                      successors: Callable[[State], Sequence[tuple[Action, State]]] | None = None,
-                      settled: bool = False) -> Consistent:
-    """Every model state a run can be in after showing all of ``case.observations`` (per side,
-    in order) and then any number of steps that show nothing. ``case.can_stop`` is ignored: the
-    observations are a prefix of what will be seen. Raises :class:`AdviceError` when none is
-    (the observations are impossible) or the search exceeds ``max_states`` nodes.
-    ``successors``: the model's, from a graph already built (:func:`graph_successors`).
-    ``settled``: the recording is complete and was at rest when it ended; keep only the states
-    where ``case.can_stop`` holds (as ``conform`` does)."""
-    per = _sides(case)
-    sides = case.sides
-    side_list = [per[s] for s in sides]
-    index_of = {s: k for k, s in enumerate(sides)}
-    model, observe = case.model, case.observe
-    cache: dict[Any, Any] = {} if case.cache is None else case.cache
-    succ = model.successors if successors is None else successors
-
-    def steps(state: State) -> list[tuple[Action, State, tuple[tuple[str, Hashable], ...]]]:
-        got = cache.get(state)
-        if got is None:
-            got = [(a, t, tuple(observe(state, a, t))) for a, t in succ(state)]
-            cache[state] = got
-        return got
-
-    def advance(pos: tuple[int, ...], obs: tuple[tuple[str, Hashable], ...]) -> list[tuple[int, ...]]:
-        if not obs:
-            return [pos]
-        by_side: dict[str, list[Hashable]] = {}
-        for side, label in obs:
-            by_side.setdefault(side, []).append(label)
-        options = [pos]
-        for side, labels in by_side.items():
-            k = index_of.get(side)
-            if k is None:
-                return []
-            nxt = _extend(side_list[k], pos[k], labels)
-            if not nxt:
-                return []
-            options = [(*p[:k], m, *p[k + 1:]) for p in options for m in nxt]
-        return options
-
-    def finished(pos: tuple[int, ...]) -> bool:
-        return all(m & sd.done == sd.done for m, sd in zip(pos, side_list, strict=True))
-
-    Node = tuple[State, tuple[int, ...]]
-    parent: dict[Node, tuple[Node, Action] | None] = {}
-    queue: deque[Node] = deque()
-    for s0 in model.init_states():
-        node: Node = (s0, (0,) * len(sides))
-        if node not in parent:
-            parent[node] = None
-            queue.append(node)
-    found: dict[State, Node] = {}
-    stop = case.can_stop if settled and case.can_stop is not None else None
-    while queue:
-        node = queue.popleft()
-        state, pos = node
-        if finished(pos) and state not in found and (stop is None or stop(state)):
-            found[state] = node
-        for action, nxt, obs in steps(state):
-            for npos in advance(pos, obs):
-                child = (nxt, npos)
-                if child in parent:
-                    continue
-                if len(parent) >= max_states:
-                    raise AdviceError(f"the search for consistent states passed {max_states:,} nodes")
-                parent[child] = (node, action)
-                queue.append(child)
-    if not found:
+def from_case(case: Case, max_states: int = DEFAULT_MAX_STATES, settled: bool = False) -> Consistent:
+    """The states consistent with ``case`` (a trace prefix): ``checker.conform.consistent_states``,
+    keeping only those where ``case.can_stop`` holds when ``settled`` (a complete recording, at
+    rest when it ended). Raises :class:`AdviceError` when none is (the observations are
+    impossible) or the search passed ``max_states`` nodes."""
+    found = consistent_states(case, max_states)
+    if found.limit_reached:
+        raise AdviceError(f"the search for consistent states passed {max_states:,} nodes")
+    stop = case.can_stop if settled else None
+    paths = {s: p for s, p in found.states.items() if stop is None or stop(s)}
+    if not paths:
         raise AdviceError("no run of the model shows these observations (check it with `conform`)")
-    paths: dict[State, list[tuple[State, Action, State]]] = {}
-    for state, end in found.items():
-        run: list[tuple[State, Action, State]] = []
-        cur = end
-        while (link := parent[cur]) is not None:
-            prev, action = link
-            run.append((prev[0], action, cur[0]))
-            cur = prev
-        run.reverse()
-        paths[state] = run
-    return Consistent(list(found), paths, len(parent))
+    return Consistent(list(paths), paths, found.nodes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,21 +236,6 @@ def _graph(model: Model, advisor: Advisor, max_states: int) -> _Ahead:
         got = (model, advisor, _Ahead(model, advisor, max_states))
         _GRAPHS[key] = got
     return got[2]
-
-
-def graph_successors(model: Model, advisor: Advisor,
-                     max_states: int = DEFAULT_MAX_STATES) -> Callable[[State], list[tuple[Action, State]]]:
-    """``model.successors`` read off the model's reachable graph (built once, then shared with
-    :func:`advise`): the consistent-state search then computes no successor itself."""
-    g = _graph(model, advisor, max_states)
-
-    def successors(state: State) -> list[tuple[Action, State]]:
-        i = g.index.get(state)
-        if i is None:
-            return list(model.successors(state))
-        return [(a, g.states[j]) for a, j in g.succ[i]]
-
-    return successors
 
 
 def _lines(ahead: _Ahead, steps: list[tuple[int, Action, int]]) -> list[str]:

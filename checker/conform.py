@@ -1,41 +1,52 @@
 """Conformance: is a recorded trace a behaviour of the model?
 
 Generic like the rest of ``checker/``: it knows the model only through ``Model`` and the trace only
-as observations, ``(side, label)`` pairs in the order they were recorded. The suite supplies
+as observations, ``(side, label)`` pairs in recorded order. The suite supplies
 ``observe(before, action, after)``, the observations one model step makes (on any side; an
 unobservable step observes nothing), and turns its own trace files into a :class:`Case`.
 
-The question is trace inclusion with one relaxation per side: each side's observations must come
-in the recorded order, but the interleaving of the two sides is free (the recorder's cross-side
-order is only as good as its clocks). Two more relaxations are the suite's to ask for:
+The question is trace validation as TLA+ trace validation asks it: a trace is accepted only when
+one run of the model, from an initial state, explains *every* observation of the trace, with
+steps that observe nothing (internal steps, unrecorded commands, hidden faults) in between.
+Which observation may come before which is a partial order built from the case:
 
-* ``Case.spans``: when an observation was made is known only within an interval (a request whose
-  effect happened somewhere between sending it and reading the reply). Within a side, an
-  observation must then be matched before another only if its interval ends before the other's
-  begins; observations with overlapping intervals may be matched in either order.
-* ``Case.optional``: observations a run may also leave unmatched (the recording cannot tell
-  whether the step happened at all); matched, they keep their place in the order.
-* ``Case.leading``: observations no other observation of their step may wholly precede (a
-  request and the events it causes: they may arrive before its reply, never before it was sent).
+* **within a side**, recorded order (one QMP monitor delivers its events and replies in order),
+  whatever the timestamps say; except that a ``leading`` observation (a request, recorded when
+  its reply came) may be matched before the earlier-recorded observations of its side whose
+  span ends at or after its own span begins (what arrived while it was in flight);
+* **across sides**, observation ``i`` precedes ``j`` only if ``i``'s span ends more than
+  ``Case.tolerance`` before ``j``'s begins (the sides' clocks and delivery are only that good);
+  without ``spans`` the sides are independent;
+* ``optional`` observations may be left unmatched (a request whose reply never came may or may
+  not have taken effect); matched, they keep their place in the order;
+* ``probes`` are observations of a state, not of a step (a ``query-*`` return): matched where
+  ``Case.holds(state, side, label)`` is true, between steps;
+* the observations of one step match in any order (the model's step is atomic, the real system
+  emits them one after the other), except that a ``leading`` observation's step may not also
+  match an observation that wholly precedes it (what a request causes does not arrive before it
+  was sent).
 
-The search is a breadth-first search over ``(model state, observations matched on each side)``
-(a bit set per side):
+The search explores ``(model state, progress)`` nodes, highest progress first (so an accepted
+trace is usually followed straight through). Progress is, per side, a prefix length and a small
+bit set of matched observations past it: every observation before the prefix is matched, or
+optional and can no longer be; so a node stays small however long the trace is, and each step is
+checked in time independent of the trace's length (near-linear search).
 
-* a step that observes nothing is free (internal steps, faults, unobserved actions);
-* a step that observes something must match, side by side, observations of that side whose
-  predecessors are all matched (the next ones, without spans); the observations of one step match
-  in any order (the model's step is atomic, the real system emits them one after the other);
-* the trace is accepted once every side's observations are consumed. The model need not be final
-  there (a recording ends when the recorder stops); ``Case.can_stop`` may demand more.
+The trace is accepted once every mandatory observation is matched (and ``Case.can_stop`` holds,
+if given). When no run matches, the divergence is reported at the furthest progress: the
+observation no run could match next, and what the model could observe there instead.
 
-When no run matches, the divergence is reported at the furthest progress (most observations
-consumed): the observation no run could match next, and what the model could observe there
-instead (the observations of the successors of every state reached at that progress).
+:func:`consistent_states` answers the question a live advisor asks of a trace prefix: which model
+states are consistent with everything observed so far, each with one run that leads there.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+import heapq
+import itertools
+import math
+from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,9 +59,14 @@ Observation = tuple[str, Hashable]
 Observe = Callable[[Any, Any, Any], Sequence[Observation]]
 """(state before, action, state after) -> what the step shows, in any order."""
 
-Node = tuple[State, tuple[int, ...]]
-"""A search node: a model state and, per side, the set of its observations matched (bit i: the
-side's i-th observation)."""
+Holds = Callable[[Any, str, Hashable], bool]
+"""(state, side, label) -> does this state show what a probe observation says?"""
+
+Frontier = tuple[tuple[int, int], ...]
+"""Per side: (p, mask): every observation of the side before index p is done (matched, or
+optional and past its chance); bit i of mask: observation p + i is matched."""
+
+Node = tuple[State, Frontier]
 
 DEFAULT_MAX_STATES = 2_000_000
 
@@ -75,16 +91,27 @@ class Case:
     """Memo of ``model.successors`` with their observations, by state. Cases with the same model
     and ``observe`` may share one (the suite decides); None: a fresh one per search."""
     spans: Sequence[tuple[float, float]] | None = None
-    """Parallel to ``observations``: (earliest, latest) moment each was made, on one clock. On one
-    side, an observation precedes another iff its span ends before the other's begins; the
-    recorded order must agree (a later observation never wholly precedes an earlier one). None:
-    each side in strict recorded order."""
+    """Parallel to ``observations``: (earliest, latest) moment each was made, on one clock; the
+    start may be ``-inf`` (known only to have happened by the end). Orders observations of
+    different sides (see the module docstring) and lets a ``leading`` one reach back within its
+    side. None: the sides are independent and each is in strict recorded order."""
     optional: frozenset[int] = frozenset()
     """Indices into ``observations`` a run may leave unmatched."""
     leading: frozenset[int] = frozenset()
-    """Indices into ``observations`` that come first among their step's observations on their side:
-    the step may not also match one that wholly precedes it (by ``spans``). For a request: what
-    it causes does not arrive before it was sent."""
+    """Indices into ``observations`` of requests: recorded when their reply came, made when they
+    were sent (their span's start)."""
+    tolerance: float = 0.0
+    """Across sides, spans order two observations only when they are further apart than this."""
+    probes: frozenset[int] = frozenset()
+    """Indices into ``observations`` that observe a state (matched by ``holds``), not a step."""
+    holds: Holds | None = None
+    where: Sequence[str] | None = None
+    """Parallel to ``observations``: where each comes from (``"line 12"``), for messages."""
+    info: dict[str, Any] = field(default_factory=dict, compare=False)
+    """What the suite counted while reading the recording (ignored lines...), reported as is."""
+    impossible: tuple[int, str] | None = None
+    """(index into ``observations``, why): the suite knows no run can show this observation (a
+    name the system never sends); the case is rejected there without a search."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +120,7 @@ class Divergence:
 
     side: str
     index: int
-    """Position of the unmatched observation in ``side``'s own sequence (its first unmatched one)."""
+    """Position of the unmatched observation in ``side``'s own sequence."""
     expected: Hashable
     consumed: dict[str, int]
     """How many observations of each side some run matched before getting stuck."""
@@ -101,258 +128,574 @@ class Divergence:
     """What the model could observe next at that progress, one tuple per distinct step."""
     others: tuple[tuple[str, int, Hashable], ...] = ()
     """The other sides' next unmatched observations at that progress (side, index, label)."""
+    where: str = ""
+    """Where the unmatched observation comes from (``Case.where``), if known."""
+    reason: str = ""
+    """Why it cannot be matched, when known without a search (``Case.impossible``)."""
 
 
 @dataclass
 class Result:
     accepted: bool
     states: int
-    """Search nodes visited: (model state, positions) pairs."""
+    """Search nodes visited: (model state, progress) pairs."""
     limit_reached: bool = False
     divergence: Divergence | None = None
     run: list[tuple[State, Action, State]] = field(default_factory=list)
     """A matching run, step by step (state before, action, state after), when accepted."""
+    matched: dict[str, int] = field(default_factory=dict)
+    """Observations the run matched, per side (optional ones it left out are not counted)."""
+    hidden_steps: int = 0
+    """Steps of the run that observe nothing (internal steps, hidden commands and faults)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Side:
-    """One side's observations as a partial order: ``preds[j]``, the bit set of the mandatory
-    observations that must be matched before ``j``; ``succs[j]``, those ``j`` must precede (kept for
-    optional ``j``: it cannot be matched once one of them is)."""
+    """One side's observations, indexed for the search."""
 
     labels: list[Hashable]
-    preds: list[int]
-    succs: list[int]
-    before: list[int]
-    """For a leading ``j``: every observation wholly preceding it (optional ones included)."""
+    glob: list[int]
+    """Global index (into ``Case.observations``) of each."""
+    need: list[tuple[int, ...]]
+    """need[j][k]: every mandatory observation of side k before this index precedes j."""
+    mand: list[bool]
+    nextmand: list[int]
+    """nextmand[i]: the first mandatory index >= i (n if none); length n + 1."""
+    reach: list[int]
+    """reach[f]: the largest j whose own-side need is <= f (what may be matched while f is the
+    first unmatched mandatory observation); length n + 1."""
+    leading: list[bool]
+    probe: list[bool]
     by_label: dict[Hashable, list[int]]
-    done: int
-    """The mandatory observations: the side is done once these are matched."""
-    optional: int
+    nextprobe: list[int]
+    """nextprobe[i]: the first probe index >= i (n if none); length n + 1."""
+    n: int
 
 
-def _per_side(case: Case) -> dict[str, list[Hashable]]:
-    per: dict[str, list[Hashable]] = {s: [] for s in case.sides}
-    for side, label in case.observations:
-        if side not in per:
-            raise ValueError(f"observation on unknown side {side!r} (sides: {', '.join(case.sides)})")
-        per[side].append(label)
-    return per
+class _Index:
+    """The case's observations as per-side sequences with their orders."""
+
+    def __init__(self, case: Case) -> None:
+        obs = case.observations
+        n = len(obs)
+        if case.spans is not None and len(case.spans) != n:
+            raise ValueError(f"{len(case.spans)} spans for {n} observations")
+        for g in case.optional | case.leading | case.probes:
+            if not 0 <= g < n:
+                raise ValueError("optional, leading or probe observation index out of range")
+        if case.probes and case.holds is None:
+            raise ValueError("probe observations need Case.holds")
+        tol = float(case.tolerance)
+        if not tol >= 0 or math.isinf(tol):
+            raise ValueError(f"tolerance must be a finite number >= 0, not {case.tolerance!r}")
+        self.sides = case.sides
+        k_of = {s: k for k, s in enumerate(case.sides)}
+        per_glob: list[list[int]] = [[] for _ in case.sides]
+        for g, (side, _) in enumerate(obs):
+            k = k_of.get(side)
+            if k is None:
+                raise ValueError(f"observation on unknown side {side!r} (sides: {', '.join(case.sides)})")
+            per_glob[k].append(g)
+        spans = case.spans
+        if spans is not None:
+            for g, (lo, hi) in enumerate(spans):
+                if not (lo <= hi) or math.isnan(hi) or math.isinf(hi):
+                    raise ValueError(f"observation {g}: bad span ({lo}, {hi})")
+        # Per side: the running maximum of span ends (a side's spans should grow with recorded
+        # order; the maximum keeps the cross-side needs prefixes even if they do not).
+        cummax: list[list[float]] = []
+        for k in range(len(case.sides)):
+            acc, run = -math.inf, []
+            for g in per_glob[k]:
+                if spans is not None:
+                    acc = max(acc, spans[g][1])
+                run.append(acc)
+            cummax.append(run)
+        self.per: list[_Side] = []
+        for k in range(len(case.sides)):
+            gl = per_glob[k]
+            m = len(gl)
+            labels = [obs[g][1] for g in gl]
+            lead = [g in case.leading for g in gl]
+            own: list[int] = []
+            for j, g in enumerate(gl):
+                lo = j
+                if lead[j] and spans is not None:
+                    start = spans[g][0]
+                    while lo > 0 and spans[gl[lo - 1]][1] >= start:
+                        lo -= 1
+                own.append(lo)
+            need: list[tuple[int, ...]] = []
+            for j, g in enumerate(gl):
+                row = []
+                for k2 in range(len(case.sides)):
+                    if k2 == k:
+                        row.append(own[j])
+                    elif spans is None:
+                        row.append(0)
+                    else:
+                        start = spans[g][0]
+                        row.append(bisect_left(cummax[k2], start - tol) if start > -math.inf else 0)
+                need.append(tuple(row))
+            mand = [g not in case.optional for g in gl]
+            nextmand = [m] * (m + 1)
+            for j in range(m - 1, -1, -1):
+                nextmand[j] = j if mand[j] else nextmand[j + 1]
+            reach = [-1] * (m + 1)
+            for j in range(m):
+                reach[own[j]] = max(reach[own[j]], j)
+            for f in range(1, m + 1):
+                reach[f] = max(reach[f], reach[f - 1])
+            by_label: dict[Hashable, list[int]] = {}
+            for j, label in enumerate(labels):
+                by_label.setdefault(label, []).append(j)
+            probe = [g in case.probes for g in gl]
+            nextprobe = [m] * (m + 1)
+            for j in range(m - 1, -1, -1):
+                nextprobe[j] = j if probe[j] else nextprobe[j + 1]
+            self.per.append(_Side(labels, gl, need, mand, nextmand, reach, lead, probe, by_label, nextprobe, m))
+        self.k_of = k_of
+        self.start: Frontier = tuple(_normal(sd, 0, 0) for sd in self.per)
+        self._firsts: dict[tuple[int, int, int], int] = {}
+
+    def first_undone(self, k: int, p: int, mask: int) -> int:
+        """The first mandatory observation of side k not yet matched (n if none)."""
+        key = (k, p, mask)
+        got = self._firsts.get(key)
+        if got is not None:
+            return got
+        sd = self.per[k]
+        i = sd.nextmand[p] if p <= sd.n else sd.n
+        while i < sd.n and (mask >> (i - p)) & 1:
+            i = sd.nextmand[i + 1]
+        if len(self._firsts) > 1_000_000:
+            self._firsts.clear()
+        self._firsts[key] = i
+        return i
+
+    def finished(self, fr: Frontier) -> bool:
+        return all(self.first_undone(k, p, m) >= self.per[k].n for k, (p, m) in enumerate(fr))
+
+    def matched(self, fr: Frontier) -> int:
+        """How many observations are done (matched, or optional and skipped) in all."""
+        return sum(p + m.bit_count() for p, m in fr)
+
+    def apply(self, fr: Frontier, chosen: Sequence[tuple[int, int]], strict: bool = False) -> Frontier | None:
+        """Match the (side, index) pairs of one step at once; None if the order forbids it (or,
+        ``strict``, if it would leave an optional observation unmatched for good)."""
+        tent = list(fr)
+        for k, j in chosen:
+            p, m = tent[k]
+            if j < p or (m >> (j - p)) & 1:
+                return None
+            tent[k] = (p, m | 1 << (j - p))
+        firsts: list[int | None] = [None] * len(tent)
+        advance = [p for p, _ in tent]
+        for k, j in chosen:
+            sd = self.per[k]
+            need = sd.need[j]
+            for k2, nd in enumerate(need):
+                if nd > tent[k2][0]:
+                    f = firsts[k2]
+                    if f is None:
+                        f = firsts[k2] = self.first_undone(k2, *tent[k2])
+                    if nd > f:
+                        return None
+                if nd > advance[k2]:
+                    advance[k2] = nd
+            if sd.leading[j]:
+                for k2, j2 in chosen:
+                    if (k2, j2) != (k, j) and j2 < need[k2]:
+                        return None
+        out = []
+        for k, (p, m) in enumerate(tent):
+            q = advance[k]
+            if q > p:
+                if strict and m & ((1 << (q - p)) - 1) != (1 << (q - p)) - 1:
+                    return None
+                m >>= q - p
+                p = q
+            out.append(_normal(self.per[k], p, m))
+        return tuple(out)
+
+    def candidates(self, fr: Frontier, k: int, labels: Sequence[Hashable]) -> list[list[int]]:
+        """Per label, the indices of side k it might match (a superset; ``apply`` decides)."""
+        sd = self.per[k]
+        p, m = fr[k]
+        f = self.first_undone(k, p, m)
+        for _ in range(len(labels) - 1):  # the step's other labels may fill the next holes
+            if f < sd.n:
+                m |= 1 << (f - p)
+                f = self.first_undone(k, p, m)
+        hi = sd.reach[min(f, sd.n)]
+        out = []
+        for label in labels:
+            lst = sd.by_label.get(label)
+            if not lst:
+                return []
+            a, b = bisect_left(lst, p), bisect_right(lst, hi)
+            got = [j for j in lst[a:b] if not sd.probe[j]]
+            if not got:
+                return []
+            out.append(got)
+        return out
 
 
-def _sides(case: Case) -> dict[str, _Side]:
-    if case.spans is not None and len(case.spans) != len(case.observations):
-        raise ValueError(f"{len(case.spans)} spans for {len(case.observations)} observations")
-    if any(not 0 <= g < len(case.observations) for g in case.optional | case.leading):
-        raise ValueError("optional or leading observation index out of range")
-    labels = _per_side(case)
-    spans: dict[str, list[tuple[float, float]]] = {s: [] for s in case.sides}
-    optional: dict[str, int] = dict.fromkeys(case.sides, 0)
-    leading: dict[str, int] = dict.fromkeys(case.sides, 0)
-    for g, (side, _) in enumerate(case.observations):
-        if g in case.optional:
-            optional[side] |= 1 << len(spans[side])
-        if g in case.leading:
-            leading[side] |= 1 << len(spans[side])
-        if case.spans is None:
-            spans[side].append((float(g), float(g)))
-        else:
-            lo, hi = case.spans[g]
-            if lo > hi:
-                raise ValueError(f"observation {g}: span ({lo}, {hi}) ends before it begins")
-            spans[side].append((lo, hi))
-    out: dict[str, _Side] = {}
-    for side in case.sides:
-        sp, n, opt = spans[side], len(spans[side]), optional[side]
-        preds, succs, before = [0] * n, [0] * n, [0] * n
-        for j in range(n):
-            for i in range(n):
-                if sp[i][1] < sp[j][0]:
-                    if i > j:
-                        raise ValueError(f"{side} observation #{i + 1} wholly precedes #{j + 1} but was "
-                                         "recorded after it")
-                    succs[i] |= 1 << j
-                    if leading[side] >> j & 1:
-                        before[j] |= 1 << i
-                    if not opt >> i & 1:
-                        preds[j] |= 1 << i
-        by_label: dict[Hashable, list[int]] = {}
-        for j, label in enumerate(labels[side]):
-            by_label.setdefault(label, []).append(j)
-        out[side] = _Side(labels[side], preds, succs, before, by_label, ((1 << n) - 1) & ~opt, opt)
-    return out
+_LOOK = 4
+"""``_Search.pending`` covers the steps of up to this many observations; larger ones are tried."""
 
 
-def _extend(side: _Side, done: int, labels: list[Hashable]) -> list[int]:
-    """The sets of matched observations after one step observing ``labels`` (in any order) on
-    ``side``, from ``done``: usually one, none if the step does not fit."""
-    if len(labels) == 1:
-        got = []
-        for j in side.by_label.get(labels[0], ()):
-            if not done >> j & 1 and not side.preds[j] & ~done and not side.succs[j] & done:
-                got.append(done | 1 << j)
-        return got
-    results: set[int] = set()
-    chosen: list[int] = []
-
-    def pick(k: int, cur: int) -> None:
-        if k == len(labels):
-            step = cur & ~done
-            if all(not side.preds[j] & ~cur and not (side.optional >> j & 1 and side.succs[j] & done)
-                   and not side.before[j] & step for j in chosen):
-                results.add(cur)
-            return
-        for j in side.by_label.get(labels[k], ()):
-            if not cur >> j & 1:
-                chosen.append(j)
-                pick(k + 1, cur | 1 << j)
-                chosen.pop()
-
-    pick(0, done)
-    return sorted(results)
+def _normal(sd: _Side, p: int, m: int) -> tuple[int, int]:
+    while m & 1:
+        m >>= 1
+        p += 1
+    return p, m
 
 
-def _first_unmatched(side: _Side, done: int) -> int:
-    """The index of the side's first observation still to match (its length if none)."""
-    rest = ~(done | side.optional)
-    low = (rest & -rest).bit_length() - 1
-    return min(low, len(side.labels))
+Step = tuple[Action, State, tuple[Observation, ...]]
+
+
+class _Search:
+    """The search shared by :func:`conform` and :func:`consistent_states`."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.ix = _Index(case)
+        self.cache: dict[Any, Any] = {} if case.cache is None else case.cache
+        self.seen: set[Node] = set()
+
+    def steps(self, state: State) -> list[Step]:
+        got = self.cache.get(state)
+        if got is None:
+            observe = self.case.observe
+            got = [(a, t, tuple(observe(state, a, t))) for a, t in self.case.model.successors(state)]
+            self.cache[state] = got
+        result: list[Step] = got
+        return result
+
+    def advance(self, fr: Frontier, obs: tuple[Observation, ...]) -> list[Frontier]:
+        if not obs:
+            return [fr]
+        if len(obs) == 1:  # the common case, without the product below
+            k = self.ix.k_of.get(obs[0][0])
+            if k is None:
+                return []
+            cands = self.ix.candidates(fr, k, (obs[0][1],))
+            got = {nfr for j in cands[0] if (nfr := self.ix.apply(fr, ((k, j),))) is not None} if cands else set()
+            return sorted(got)
+        by_side: dict[int, list[Hashable]] = {}
+        for side, label in obs:
+            k = self.ix.k_of.get(side)
+            if k is None:
+                return []
+            by_side.setdefault(k, []).append(label)
+        choices: list[list[list[tuple[int, int]]]] = []
+        for k, labels in by_side.items():
+            cands = self.ix.candidates(fr, k, labels)
+            if not cands:
+                return []
+            opts = [[(k, j) for j in combo] for combo in itertools.product(*cands) if len(set(combo)) == len(combo)]
+            if not opts:
+                return []
+            choices.append(opts)
+        out: set[Frontier] = set()
+        for parts in itertools.product(*choices):
+            chosen = [c for part in parts for c in part]
+            nfr = self.ix.apply(fr, chosen)
+            if nfr is not None:
+                out.add(nfr)
+        return sorted(out)
+
+    def children(self, state: State, fr: Frontier, observed: bool = True,
+                 hidden: bool = True) -> list[tuple[Node, Any]]:
+        """The nodes one step (or one probe) from ``(state, fr)``, settled: through steps (and
+        probes) that match observations if ``observed``, through steps that observe nothing if
+        ``hidden``. A child already produced before (by any node) is left out: it was handled
+        then."""
+        out: list[tuple[Node, Any]] = []
+        seen = self.seen
+        if observed:
+            for side, nfr in self.probes(state, fr):
+                out.append(((state, self.settle(state, nfr)), _Probe(side)))
+        pending = self.pending(fr) if observed else frozenset()
+        for action, nxt, obs in self.steps(state):
+            if obs:
+                if not observed or (len(obs) <= _LOOK and any(o not in pending for o in obs)):
+                    continue
+            elif not hidden:
+                continue
+            for nfr in self.advance(fr, obs):
+                raw = (nxt, nfr)
+                if raw in seen:
+                    continue
+                seen.add(raw)
+                out.append(((nxt, self.settle(nxt, nfr)), action))
+        return out
+
+    def pending(self, fr: Frontier) -> set[Observation]:
+        """Every observation a step could match at ``fr`` (a superset: the unmatched ones in
+        each side's window), to skip at once the steps that cannot match."""
+        out: set[Observation] = set()
+        ix = self.ix
+        for k, sd in enumerate(ix.per):
+            p, m = fr[k]
+            if p >= sd.n:
+                continue
+            f, mm = ix.first_undone(k, p, m), m
+            for _ in range(_LOOK - 1):  # as ``candidates`` does for a step of up to _LOOK labels
+                if f < sd.n:
+                    mm |= 1 << (f - p)
+                    f = ix.first_undone(k, p, mm)
+            hi = sd.reach[min(f, sd.n)]
+            side = ix.sides[k]
+            for j in range(p, min(hi, sd.n - 1) + 1):
+                if not (m >> (j - p)) & 1:
+                    out.add((side, sd.labels[j]))
+        return out
+
+    def settle(self, state: State, fr: Frontier) -> Frontier:
+        """Match every probe ``state`` shows that may be matched now without giving up an
+        optional observation: matching it now loses no run (a probe changes no state, and
+        whatever may follow it later may follow it now), and it keeps the search from trying
+        each hidden step before and after each query."""
+        if not self.case.probes:
+            return fr
+        holds = self.case.holds
+        assert holds is not None
+        changed = True
+        while changed:
+            changed = False
+            for k, sd in enumerate(self.ix.per):
+                p, m = fr[k]
+                j = sd.nextprobe[min(p, sd.n)]
+                if j >= sd.n:
+                    continue
+                f = self.ix.first_undone(k, p, m)
+                hi = sd.reach[min(f, sd.n)]
+                while j <= hi:
+                    if not (m >> (j - p)) & 1 and holds(state, self.ix.sides[k], sd.labels[j]):
+                        nfr = self.ix.apply(fr, [(k, j)], strict=True)
+                        if nfr is not None:
+                            fr, changed = nfr, True
+                            break
+                    j = sd.nextprobe[j + 1]
+        return fr
+
+    def probes(self, state: State, fr: Frontier) -> list[tuple[str, Frontier]]:
+        """Frontiers after matching one probe observation that ``state`` shows (those
+        ``settle`` leaves: matching them gives up an optional observation)."""
+        if not self.case.probes:
+            return []
+        holds = self.case.holds
+        assert holds is not None
+        out = []
+        for k, sd in enumerate(self.ix.per):
+            p, m = fr[k]
+            j = sd.nextprobe[min(p, sd.n)]
+            if j >= sd.n:
+                continue
+            f = self.ix.first_undone(k, p, m)
+            hi = sd.reach[min(f, sd.n)]
+            while j <= hi:
+                if not (m >> (j - p)) & 1 and holds(state, self.ix.sides[k], sd.labels[j]):
+                    nfr = self.ix.apply(fr, [(k, j)])
+                    if nfr is not None:
+                        out.append((self.ix.sides[k], nfr))
+                j = sd.nextprobe[j + 1]
+        return out
 
 
 def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
-    """Search the model for a run showing exactly ``case.observations`` (per side, in order)."""
-    per = _sides(case)
-    sides = case.sides
-    side_list = [per[s] for s in sides]
-    index_of = {s: k for k, s in enumerate(sides)}
-    model = case.model
-    observe = case.observe
-
-    parent: dict[Node, tuple[Node, Action] | None] = {}
-    queue: deque[Node] = deque()
-    for s0 in model.init_states():
-        node: Node = (s0, (0,) * len(sides))
+    """Search the model for a run that explains every observation of ``case``."""
+    search = _Search(case)
+    ix = search.ix
+    if case.impossible is not None:
+        return Result(False, 0, False, _impossible(case, ix, *case.impossible))
+    parent: Parents = {}
+    # (-progress, phase, order, node): a node is expanded twice, first through the steps that
+    # match observations (phase 0), then, once nothing with more progress is left, through its
+    # hidden steps (phase 1). An accepted trace is usually followed without ever taking the
+    # hidden steps off every matched observation.
+    heap: list[tuple[int, int, int, Node]] = []
+    seq = itertools.count()
+    for s0 in case.model.init_states():
+        node: Node = (s0, search.settle(s0, ix.start))
         if node not in parent:
             parent[node] = None
-            queue.append(node)
-
+            heapq.heappush(heap, (-ix.matched(node[1]), 0, next(seq), node))
     best = -1
     frontier: list[Node] = []
     limit = False
-    # Successor observations are needed twice (matching, then the divergence report); memoise
-    # per model state, not per node.
-    succ_cache: dict[Any, Any] = {} if case.cache is None else case.cache
-
-    def steps(state: State) -> list[tuple[Action, State, tuple[Observation, ...]]]:
-        got = succ_cache.get(state)
-        if got is None:
-            got = [(a, t, tuple(observe(state, a, t))) for a, t in model.successors(state)]
-            succ_cache[state] = got
-        return got
-
-    def advance(pos: tuple[int, ...], obs: tuple[Observation, ...]) -> list[tuple[int, ...]]:
-        if not obs:
-            return [pos]
-        by_side: dict[str, list[Hashable]] = {}
-        for side, label in obs:
-            by_side.setdefault(side, []).append(label)
-        options: list[tuple[int, ...]] = [pos]
-        for side, labels in by_side.items():
-            k = index_of.get(side)
-            if k is None:
-                return []
-            nxt = _extend(side_list[k], pos[k], labels)
-            if not nxt:
-                return []
-            options = [(*p[:k], m, *p[k + 1:]) for p in options for m in nxt]
-        return options
-
-    def finished(pos: tuple[int, ...]) -> bool:
-        return all(m & sd.done == sd.done for m, sd in zip(pos, side_list, strict=True))
-
     found: Node | None = None
-    while queue:
-        node = queue.popleft()
-        state, pos = node
-        progress = sum(m.bit_count() for m in pos)
-        if progress > best:
-            best, frontier = progress, [node]
-        elif progress == best:
-            frontier.append(node)
-        if finished(pos) and (case.can_stop is None or case.can_stop(state)):
-            found = node
-            break
-        for action, nxt, obs in steps(state):
-            for npos in advance(pos, obs):
-                child = (nxt, npos)
-                if child in parent:
-                    continue
-                if len(parent) >= max_states:
-                    limit = True
-                    queue.clear()
-                    break
-                parent[child] = (node, action)
-                queue.append(child)
-            if limit:
+    while heap:
+        negp, phase, _, node = heapq.heappop(heap)
+        state, fr = node
+        if phase == 0:
+            progress = -negp
+            if progress > best:
+                best, frontier = progress, [node]
+            elif progress == best:
+                frontier.append(node)
+            if ix.finished(fr) and (case.can_stop is None or case.can_stop(state)):
+                found = node
                 break
+            heapq.heappush(heap, (negp, 1, next(seq), node))
+        for child, action in search.children(state, fr, observed=phase == 0, hidden=phase == 1):
+            if child in parent:
+                continue
+            if len(parent) >= max_states:
+                limit = True
+                break
+            parent[child] = (node, action)
+            heapq.heappush(heap, (-ix.matched(child[1]), 0, next(seq), child))
+        if limit:
+            break
 
     if found is not None:
-        run: list[tuple[State, Action, State]] = []
-        cur: Node = found
-        while True:
-            link = parent[cur]
-            if link is None:
-                break
-            prev, action = link
+        run = _path(parent, found)
+        matched: dict[str, int] = dict.fromkeys(case.sides, 0)
+        hidden = 0
+        for before, action, after in run:
+            seen = case.observe(before, action, after)
+            hidden += not seen
+            for side, _ in seen:
+                matched[side] += 1
+        for g in case.probes:  # all matched (mandatory), some by ``settle`` without a parent link
+            matched[case.observations[g][0]] += 1
+        return Result(True, len(parent), limit, None, run, matched, hidden)
+    return Result(False, len(parent), limit, _divergence(case, ix, search, frontier))
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """The pseudo-step of a matched probe observation (no model step)."""
+
+    side: str
+
+
+Parents = dict[Node, tuple[Node, Any] | None]
+
+
+def _path(parent: Parents, node: Node) -> list[tuple[State, Action, State]]:
+    run: list[tuple[State, Action, State]] = []
+    cur = node
+    while True:
+        link = parent[cur]
+        if link is None:
+            break
+        prev, action = link
+        if not isinstance(action, _Probe):
             run.append((prev[0], action, cur[0]))
-            cur = prev
-        run.reverse()
-        return Result(True, len(parent), limit, None, run)
-    return Result(False, len(parent), limit, _divergence(case, per, frontier, steps))
+        cur = prev
+    run.reverse()
+    return run
 
 
-def _divergence(
-    case: Case,
-    per: dict[str, _Side],
-    frontier: list[Node],
-    steps: Callable[[State], list[tuple[Action, State, tuple[Observation, ...]]]],
-) -> Divergence:
+@dataclass
+class Consistent:
+    """The model states consistent with a recording (all of its observations consumed)."""
+
+    states: dict[State, list[tuple[State, Action, State]]]
+    """Each state with one run from an initial state that explains every observation and ends
+    there (the first found, breadth-first: a shortest one)."""
+    nodes: int
+    limit_reached: bool = False
+
+
+def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Consistent:
+    """Every model state a run explaining all of ``case``'s observations can be in at its end.
+
+    For a trace prefix (build the ``Case`` from the lines seen so far): the states the system may
+    be in now, with the commands and faults the case leaves hidden possibly taken. ``can_stop``
+    is not applied (the recording goes on). Breadth-first, so each witness run is a shortest one.
+    Empty when no run explains the prefix (then :func:`conform` says where it diverges).
+    """
+    from collections import deque
+
+    search = _Search(case)
+    ix = search.ix
+    parent: Parents = {}
+    queue: deque[Node] = deque()
+    for s0 in case.model.init_states():
+        node: Node = (s0, search.settle(s0, ix.start))
+        if node not in parent:
+            parent[node] = None
+            queue.append(node)
+    out: dict[State, list[tuple[State, Action, State]]] = {}
+    limit = False
+    while queue:
+        node = queue.popleft()
+        state, fr = node
+        if ix.finished(fr) and state not in out:
+            out[state] = _path(parent, node)
+        for child, action in search.children(state, fr):
+            if child in parent:
+                continue
+            if len(parent) >= max_states:
+                limit = True
+                queue.clear()
+                break
+            parent[child] = (node, action)
+            queue.append(child)
+    return Consistent(out, len(parent), limit)
+
+
+def _divergence(case: Case, ix: _Index, search: _Search, frontier: list[Node]) -> Divergence:
     sides = case.sides
-    # Positions reached at the furthest progress; pick the one whose first unmatched observation
-    # comes latest in the recording (the run that followed the recording longest in time).
-    order = _global_positions(case)
-    positions = sorted({pos for _, pos in frontier})
+    # Among the frontiers at the furthest progress, pick the one whose first unmatched
+    # observation comes latest in the recording (the run that followed it longest).
+    frs = sorted({fr for _, fr in frontier})
 
-    def first_pending(pos: tuple[int, ...]) -> tuple[int, int]:
-        """(global index of the earliest unmatched observation, side number)."""
-        cands = [(order[s][i], k) for k, s in enumerate(sides)
-                 if (i := _first_unmatched(per[s], pos[k])) < len(per[s].labels)]
+    def first_pending(fr: Frontier) -> tuple[int, int]:
+        cands = []
+        for k, (p, m) in enumerate(fr):
+            i = ix.first_undone(k, p, m)
+            if i < ix.per[k].n:
+                cands.append((ix.per[k].glob[i], k))
         return min(cands) if cands else (len(case.observations), 0)
 
-    pos = max(positions, key=first_pending) if positions else (0,) * len(sides)
-    _, k = first_pending(pos)
+    fr = max(frs, key=first_pending) if frs else ix.start
+    _, k = first_pending(fr)
     side = sides[k]
     allowed: set[tuple[Observation, ...]] = set()
-    for state, p in frontier:
-        if p != pos:
+    for state, f in frontier:
+        if f != fr:
             continue
-        for _, _, obs in steps(state):
+        for _, _, obs in search.steps(state):
             if obs:
                 allowed.add(tuple(sorted(obs, key=repr)))
-    labels = per[side].labels
-    idx = _first_unmatched(per[side], pos[k])
-    # A step the model allowed may match the first few observations at idx (in any order) and
-    # fail on a later one: point at the first observation no allowed step covers.
-    idx += max((_covered(labels[idx:], [lb for s, lb in step if s == side]) for step in allowed), default=0)
-    label: Hashable = labels[idx] if idx < len(labels) else None
+    sd = ix.per[k]
+    p, m = fr[k]
+    idx = ix.first_undone(k, p, m)
+    if idx < sd.n:
+        # A step the model allowed may match the first few observations at idx (in any order)
+        # and fail on a later one: point at the first observation no allowed step covers.
+        rest = [sd.labels[j] for j in range(idx, sd.n) if not (j >= p and (m >> (j - p)) & 1)]
+        idx_extra = max((_covered(rest, [lb for s, lb in step if s == side]) for step in allowed), default=0)
+        pending = [j for j in range(idx, sd.n) if not (m >> (j - p)) & 1]
+        idx = pending[min(idx_extra, len(pending) - 1)]
+    label: Hashable = sd.labels[idx] if idx < sd.n else None
+    where = ""
+    if case.where is not None and idx < sd.n:
+        where = case.where[sd.glob[idx]]
     others = []
     for j, s in enumerate(sides):
-        i = _first_unmatched(per[s], pos[j])
-        if j != k and i < len(per[s].labels):
-            others.append((s, i, per[s].labels[i]))
-    return Divergence(side, idx, label, {s: pos[j].bit_count() for j, s in enumerate(sides)},
+        pj, mj = fr[j]
+        i = ix.first_undone(j, pj, mj)
+        if j != k and i < ix.per[j].n:
+            others.append((s, i, ix.per[j].labels[i]))
+    consumed = {s: fr[j][0] + fr[j][1].bit_count() for j, s in enumerate(sides)}
+    return Divergence(side, idx, label, consumed,
                       tuple(sorted(allowed, key=lambda step: (all(o[0] != side for o in step), repr(step)))),
-                      tuple(others))
+                      tuple(others), where)
+
+
+def _impossible(case: Case, ix: _Index, g: int, why: str) -> Divergence:
+    side = case.observations[g][0]
+    k = ix.k_of[side]
+    j = ix.per[k].glob.index(g)
+    return Divergence(side, j, case.observations[g][1], dict.fromkeys(case.sides, 0), (),
+                      where=case.where[g] if case.where is not None else "", reason=why)
 
 
 def _covered(want: Sequence[Hashable], labels: Sequence[Hashable]) -> int:
@@ -366,17 +709,6 @@ def _covered(want: Sequence[Hashable], labels: Sequence[Hashable]) -> int:
     return 0
 
 
-def _global_positions(case: Case) -> dict[str, list[int]]:
-    """For each side, the index in ``case.observations`` of each of its observations (plus one
-    past the end)."""
-    out: dict[str, list[int]] = {s: [] for s in case.sides}
-    for g, (side, _) in enumerate(case.observations):
-        out[side].append(g)
-    for s in case.sides:
-        out[s].append(len(case.observations))
-    return out
-
-
 def format_observation(obs: Observation) -> str:
     return f"{obs[0]} {obs[1]}"
 
@@ -384,16 +716,21 @@ def format_observation(obs: Observation) -> str:
 def format_result(case: Case, result: Result) -> str:
     """One line (plus indented detail lines for a divergence)."""
     if result.accepted:
-        return f"{case.title}: accepted ({result.states:,} states searched)"
+        per = ", ".join(f"{s} {n}" for s, n in result.matched.items())
+        return (f"{case.title}: accepted ({per} observations matched, {result.hidden_steps} hidden steps, "
+                f"{result.states:,} states searched)")
     d = result.divergence
     if d is None:  # pragma: no cover - conform always sets it on rejection
         return f"{case.title}: rejected"
     where = ", ".join(f"{s} {n}/{sum(1 for o in case.observations if o[0] == s)}" for s, n in d.consumed.items())
+    at = f" ({d.where})" if d.where else ""
     if d.expected is None:
         head = f"{case.title}: rejected: every observation matched but the model cannot stop there"
     else:
-        head = (f"{case.title}: rejected at {d.side} observation #{d.index + 1} `{d.expected}` "
+        head = (f"{case.title}: rejected at {d.side} observation #{d.index + 1}{at} `{d.expected}` "
                 f"(matched so far: {where})")
+    if d.reason:
+        return f"{case.title}: rejected at {d.side} observation #{d.index + 1}{at} `{d.expected}`: {d.reason}"
     allowed = "; ".join(" + ".join(format_observation(o) for o in step) for step in d.allowed) or "nothing"
     lines = [head, f"  the model allowed there: {allowed}"]
     for s, i, label in d.others:

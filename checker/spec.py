@@ -142,11 +142,12 @@ class Presentation:
 
 
 class Conformance(Protocol):
-    """For ``migmodel conform``: (trace path, configuration or None) -> a ``checker.conform.Case``
-    (the model of the trace's configuration, or of the one given, and what the recording shows).
+    """For ``migmodel conform``: (trace path, configuration or None, ``tolerance=`` seconds within
+    which lines of the two sides are not ordered) -> a ``checker.conform.Case`` (the model of the
+    trace's configuration, or of the one given, and what the recording shows).
     Raises ``ValueError`` with a one-line message for a file that is not a checkable trace."""
 
-    def __call__(self, path: str, config: Any | None, /) -> Case: ...
+    def __call__(self, path: str, config: Any | None = None, /, tolerance: float = ...) -> Case: ...
 
 
 @dataclass(frozen=True)

@@ -23,17 +23,18 @@ import itertools
 import json
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from checker.advise import Advice, AdviceError, Consistent, advise, consistent_states, graph_successors
+from checker.advise import Advice, AdviceError, Consistent, advise, from_case
 from checker.cli_base import EXIT_OK, UsageError, add_command, at_least
-from harness.traces import Trace, TraceError, parse_lines
+from checker.conform import Case
 from model.config import NAMED, Config
 from model.system import MigrationModel
 from properties.advice import ADVISOR
-from properties.conformance import BadTrace, case_of, config_for
+from properties.conformance import BadTrace, NothingToCheck, Prelaunch, config_for, load_case
 
 EXIT_IMPOSSIBLE = 1
 
@@ -111,30 +112,51 @@ Result = tuple[dict[str, Any], Advice | None, str | None]
 """(what was observed, the advice, or the reason there is none)."""
 
 
-def _trace(source: str, lines: list[str]) -> Trace:
-    try:
-        return parse_lines(Path(source if source != "-" else "<stdin>"), lines)
-    except TraceError as e:
-        raise UsageError(f"{e}") from None
+class NothingYet(UsageError):
+    """The lines so far hold nothing the model observes (conform's "nothing to check")."""
+
+
+def _case(source: str, lines: list[str], config: Config | None) -> Case:
+    """The conformance case of these lines (a prefix of a recording), read by ``conform``'s own
+    reader: they go through a private temporary file, named after the source in messages."""
+    name = "stdin" if source == "-" else Path(source).name
+    with tempfile.TemporaryDirectory(prefix="migmodel-advise-") as folder:
+        path = Path(folder) / name
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        try:
+            return load_case(str(path), config)
+        except NothingToCheck as e:
+            raise NothingYet(str(e).replace(str(path), source if source != "-" else "<stdin>")) from None
+        except BadTrace as e:
+            raise UsageError(str(e).replace(str(path), source if source != "-" else "<stdin>")) from None
 
 
 def _advise_prefix(source: str, lines: list[str], config: Config | None, max_states: int) -> Result:
-    trace = _trace(source, lines)
-    try:
-        case = case_of(trace, config)
-    except BadTrace as e:
-        raise UsageError(f"{e}") from None
-    observed = {"lines": len(trace.lines),
+    case = _case(source, lines, config)
+    observed = {"lines": len(lines),
                 "observations": {s: sum(1 for o in case.observations if o[0] == s) for s in case.sides},
                 "last": f"{case.observations[-1][0]} {case.observations[-1][1]}" if case.observations else None,
                 "config": case.config}
+    model = getattr(case.model, "inner", case.model)  # conform's RecordingModel wraps the QEMU model
     try:
-        complete = len(trace.body()) < len(trace.lines)  # the harness's teardown marker: it was at rest
-        found = consistent_states(case, max_states, graph_successors(case.model, ADVISOR, max_states),
-                                  settled=complete)
-        return observed, advise(case.model, ADVISOR, found, max_states), None
+        # a complete recording (teardown marker) was at rest when it ended: case.can_stop is set
+        found = from_case(case, max_states, settled=case.can_stop is not None)
+        return observed, advise(model, ADVISOR, _launched(found), max_states), None
     except AdviceError as e:
         return observed, None, str(e)
+
+
+def _launched(found: Consistent) -> Consistent:
+    """A source still waiting for ``cont`` (conform's ``Prelaunch``) is advised on as the model's
+    initial state it leads to: nothing has happened yet, the guest is the source's alone."""
+    states: list[Any] = []
+    paths: dict[Any, Any] = {}
+    for s in found.states:
+        w = s.world if isinstance(s, Prelaunch) else s
+        if w not in paths:
+            states.append(w)
+            paths[w] = found.paths[s]
+    return Consistent(states, paths, found.searched)
 
 
 PENDING = {"class": "HarnessError", "desc": "no reply yet at this point of the recording"}
@@ -197,7 +219,10 @@ def advice_points(source: str, lines: Iterator[str], config: Config | None, max_
 
     def advise_upto(k: int) -> Iterator[tuple[int, Result]]:
         nonlocal held
-        got = _advise_prefix(source, cut(everything, k) if whole else list(seen[:k]), config, max_states)
+        try:
+            got = _advise_prefix(source, cut(everything, k) if whole else list(seen[:k]), config, max_states)
+        except NothingYet:
+            return  # e.g. only the harness's set-up commands so far: nothing to advise on yet
         if got[1] is None:
             held = (k, got)
             return

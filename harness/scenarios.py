@@ -648,6 +648,41 @@ async def _h_partition_lost_pong(s: Session) -> None:
     await s.until_rest()
 
 
+async def _i_commands_after_failure(s: Session) -> None:
+    """SIGKILL the destination 1 s into precopy; once the source reports ``failed``, the commands
+    a management layer tries on it: ``migrate_cancel`` (accepted, changes nothing),
+    ``migrate-pause`` and ``migrate-continue`` (refused), ``cont`` (its guest already runs again:
+    accepted, changes nothing), ``query-migrate``."""
+    if await s.wait_mig("src", "active"):
+        await asyncio.sleep(1.0)
+        s.kill("dst")
+        if await s.wait_mig("src", "failed"):
+            await asyncio.sleep(0.5)
+            await s.src.qmp.execute("migrate_cancel")
+            await s.src.qmp.execute("migrate-pause")
+            await s.src.qmp.execute("migrate-continue", {"state": "pre-switchover"})
+            await s.src.qmp.execute("cont")
+            await s.src.qmp.execute("query-migrate")
+    await s.until_rest()
+
+
+async def _j_commands_in_postcopy_active(s: Session) -> None:
+    """0.3 s into the source's ``postcopy-active``, the commands a management layer may try while
+    the migration runs: on the source ``migrate`` (refused: one is in progress), ``cont``
+    (refused: runstate finish-migrate), ``stop`` (accepted, changes nothing: the guest is not
+    running), ``migrate-continue`` (refused), ``query-status``; on the destination
+    ``migrate-recover`` (refused: not paused). The migration then completes."""
+    if await s.start_postcopy_after_active() and await s.wait_mig("src", "postcopy-active"):
+        await asyncio.sleep(0.3)
+        await s.src.qmp.execute("migrate", {"uri": "tcp:127.0.0.1:1"})
+        await s.src.qmp.execute("cont")
+        await s.src.qmp.execute("stop")
+        await s.src.qmp.execute("migrate-continue", {"state": "pre-switchover"})
+        await s.src.qmp.execute("query-status")
+        await s.dst.qmp.execute("migrate-recover", {"uri": "tcp:127.0.0.1:1"})
+    await s.until_rest(timeout=40)
+
+
 _SERIAL = ("-chardev", "null,id=c0", "-device", "isa-serial,chardev=c0")
 
 CATALOGUE: dict[str, Scenario] = {
@@ -687,6 +722,12 @@ CATALOGUE: dict[str, Scenario] = {
                  _h_partition_lost_pong, proxy=True),
         Scenario("h_partition_lost_pong_shared_disk", "as h, with one raw disk image shared by both sides",
                  _h_partition_lost_pong, proxy=True, shared_disk=True),
+        Scenario("i_commands_after_failure",
+                 "SIGKILL dst in precopy; on the failed src: migrate_cancel, migrate-pause, migrate-continue, cont",
+                 _i_commands_after_failure),
+        Scenario("j_commands_in_postcopy_active",
+                 "in postcopy-active: src migrate, cont, stop, migrate-continue; dst migrate-recover",
+                 _j_commands_in_postcopy_active),
     ]
 }  # fmt: skip
 

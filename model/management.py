@@ -12,9 +12,17 @@ gives it):
   ``completed``); ``cont`` on the destination whenever its guest is paused (``-S``).
 * ``quit`` on the destination once the source's migration failed or was cancelled: management
   falls back to the source and tears the destination down.
-* Refusals are listed where an operator would plausibly try the command: in ``postcopy-device``
-  (``migrate_cancel``, ``migrate-pause``, ``cont``: scenario G2) and, since 10.0,
-  ``migrate_cancel`` anywhere in postcopy.
+* Refusals and no-ops (a self-loop each: they change nothing) wherever QEMU answers so, read in
+  the handlers of QEMU 7.2 and 10.2.2 and recorded on 7.2.22 and 11.1.3 (docs/conform.md,
+  "QMP commands in every state"): ``migrate`` while a migration runs, ``migrate_cancel`` in
+  postcopy since 10.0 and accepted without effect once the migration ended, ``migrate-pause``
+  outside "alive" postcopy (7.2: outside postcopy-active), ``migrate-recover`` outside
+  postcopy-paused, ``migrate-continue`` outside pre-switchover, ``cont`` in runstate
+  finish-migrate (refused) or on a running guest (no-op), ``stop`` on a guest that is not
+  running (no-op), a second ``migrate_cancel`` while ``cancelling`` (it emits ``cancelling``
+  again: QEMU's migration-test cancel/src/after/cancelling, docs/qemu-10.2.md). Not modelled:
+  ``stop`` of a running guest, ``cont`` on a completed source (both restart or stop a guest
+  against the operator policy above).
 """
 
 from __future__ import annotations
@@ -46,10 +54,14 @@ from model.world import (
 )
 
 MC = "migration/migration.c"
+QC = "monitor/qmp-cmds.c"
 CANCEL_REFUSED = "Postcopy migration in progress, cannot cancel."
 PAUSE_REFUSED = "migrate-pause is currently only supported during postcopy-active or postcopy-recover state"
 NOT_FINALIZED = "Migration is not finalized yet"
 LOCK_REFUSED = "Failed to get \"write\" lock"
+IN_PROGRESS = "There's a migration process in progress"
+RECOVER_REFUSED = "Migrate recover can only be run when postcopy is paused."
+CONTINUE_REFUSED = "Migration not in expected state"
 
 # --- source -------------------------------------------------------------------------------------
 
@@ -61,6 +73,18 @@ def can_migrate(c: Config, w: World) -> bool:
 def migrate(c: Config, w: World) -> World:
     """``migrate_init``: NONE (silent) then SETUP; the flag and event of PONG 0x42 are reset."""
     return w._replace(s_pc=PC_SETUP, s_loaded=False)
+
+
+def migration_is_running(c: Config, status: S) -> bool:
+    """``migration_is_running``: the states a new ``migrate`` is refused in (7.2 and 10.2.2 read;
+    11.1's ``failing`` is left out: its handler was not read)."""
+    return status in RUNNING_STATES and status is not S.FAILING
+
+
+def migrate_refused(c: Config, w: World) -> bool:
+    """``migrate_prepare``: "There's a migration process in progress" (7.2: QERR_MIGRATION_ACTIVE,
+    the same text)."""
+    return w.s_pc != PC_IDLE and migration_is_running(c, w.s_status)
 
 
 def can_start_postcopy(c: Config, w: World) -> bool:
@@ -83,8 +107,28 @@ def cancel(c: Config, w: World) -> World:
     return w
 
 
+def cancel_noop(c: Config, w: World) -> bool:
+    """``migration_cancel`` (10.2.2) / ``migrate_fd_cancel`` (7.2) on a migration that is no longer
+    running, or before any (status none: QEMU's migration-test cancel/src/after/none): the loop
+    breaks at once, nothing changes, no event; QMP answers ``{}`` (11.1.3 and 7.2.22 on a failed
+    source: docs/conform.md)."""
+    if w.s_status is S.NONE:
+        return w.s_pc == PC_IDLE
+    return w.s_pc == PC_DONE and w.s_status in (S.COMPLETED, S.FAILED, S.CANCELLED)
+
+
 def cancel_refused(c: Config, w: World) -> bool:
     return w.s_status in IN_POSTCOPY and c.src.cancel_refused_in_postcopy
+
+
+def postcopy_is_alive(c: Config, status: S) -> bool:
+    """``migration_postcopy_is_alive`` (10.2.2): postcopy-active or postcopy-recover; 7.2's
+    ``qmp_migrate_pause`` compares with POSTCOPY_ACTIVE only."""
+    return status is S.POSTCOPY_ACTIVE or (status is S.POSTCOPY_RECOVER and c.src.at_least("10.0"))
+
+
+def dst_postcopy_is_alive(c: Config, status: S) -> bool:
+    return status is S.POSTCOPY_ACTIVE or (status is S.POSTCOPY_RECOVER and c.dst.at_least("10.0"))
 
 
 def src_pause(c: Config, w: World) -> World:
@@ -130,6 +174,25 @@ def src_cont_ok(c: Config, w: World) -> bool:
 def src_cont_locked(c: Config, w: World) -> bool:
     return (w.s_status in (S.FAILED, S.CANCELLED) and w.s_pc == PC_DONE and w.s_run is not RunState.RUNNING
             and not activate_disk(c, w, DISK_SRC)[1])
+
+
+def finish_migrate(c: Config, w: World) -> bool:
+    """``qmp_cont`` refuses while the runstate is finish-migrate (7.2 and 10.2.2)."""
+    return w.s_run is RunState.FINISH_MIGRATE
+
+
+def src_already_running(c: Config, w: World) -> bool:
+    """``cont`` on a running guest: ``vm_start`` finds it running and does nothing (a management
+    layer resuming a source that restarted its guest by itself, 10.2+ after a failure)."""
+    return w.s_run is RunState.RUNNING and w.s_status is not S.NONE
+
+
+def src_stop_noop(c: Config, w: World) -> bool:
+    """``stop`` while the guest is not running (finish-migrate, postmigrate, paused):
+    ``do_vm_stop`` changes nothing and sends no STOP (7.2.22 and 11.1.3 in postcopy-active,
+    docs/conform.md; 10.0.2 in ``cancelling``, docs/real-qemu.md "QMP commands in stuck and
+    terminal states")."""
+    return w.s_run is not RunState.RUNNING
 
 
 def src_cont(c: Config, w: World) -> World:
@@ -195,6 +258,8 @@ ROWS: tuple[Row, ...] = (
         f"{MC}:qmp_migrate_incoming", "D1: listen (exit-on-error from the configuration)"),
     Row("src", "qmp", "migrate", statuses(S.NONE), S.SETUP, can_migrate, migrate,
         f"{MC}:qmp_migrate", "S1: migrate_init, then the migration thread"),
+    Row("src", "qmp", "migrate: refused", frozenset(S), None, migrate_refused, unchanged,
+        f"{MC}:migrate_prepare", "a second migration while one runs", refusal=IN_PROGRESS),
     Row("src", "qmp", "migrate-start-postcopy", statuses(S.SETUP, S.ACTIVE), None, can_start_postcopy,
         lambda c, w: w._replace(s_start_postcopy=True), f"{MC}:qmp_migrate_start_postcopy",
         "sets start_postcopy; the migration thread switches later"),
@@ -207,14 +272,14 @@ ROWS: tuple[Row, ...] = (
         "cancelling still counts as running: CANCELLING -> CANCELLING, whose compare-and-swap succeeds, "
         "so migrate_set_state emits MIGRATION cancelling again (model/events.py; migration-test "
         "cancel/src/after/cancelling; docs/qemu-10.2.md)"),
-    Row("src", "qmp", "migrate_cancel: nothing to cancel", statuses(S.COMPLETED, S.FAILED, S.CANCELLED), None,
-        lambda c, w: True, unchanged, f"{MC}:migration_cancel",
-        "the migration no longer runs: the loop breaks at once, QEMU answers ok and nothing changes "
-        "(QEMU's migration-test cancel/src/after/{completed,failed,cancelled}; docs/qemu-10.2.md)"),
-    Row("src", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None, lambda c, w: True, src_pause,
+    Row("src", "qmp", "migrate_cancel: not running", statuses(S.NONE, S.COMPLETED, S.FAILED, S.CANCELLED), None,
+        cancel_noop, unchanged, f"{MC}:migration_cancel", "accepted, changes nothing (7.2: migrate_fd_cancel)"),
+    Row("src", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None,
+        lambda c, w: postcopy_is_alive(c, w.s_status), src_pause,
         f"{MC}:qmp_migrate_pause", "the stream is shut down; S14/S21 follow"),
-    Row("src", "qmp", "migrate-pause: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,
-        f"{MC}:qmp_migrate_pause", "postcopy-device is not 'alive' postcopy", refusal=PAUSE_REFUSED),
+    Row("src", "qmp", "migrate-pause: refused", frozenset(S) - {S.NONE}, None,
+        lambda c, w: not postcopy_is_alive(c, w.s_status), unchanged,
+        f"{MC}:qmp_migrate_pause", "only 'alive' postcopy (not postcopy-device, not paused)", refusal=PAUSE_REFUSED),
     Row("src", "qmp", "migrate resume=true", statuses(S.POSTCOPY_PAUSED), S.POSTCOPY_RECOVER_SETUP,
         lambda c, w: paused_waiting(c, w) and c.src.recover_setup, unchanged, f"{MC}:migrate_prepare",
         "S17"),
@@ -235,25 +300,37 @@ ROWS: tuple[Row, ...] = (
         lambda c, w: continue_ok(c, w) and not w.s_start_postcopy, precopy_continue,
         f"{MC}:migration_switchover_prepare",
         "precopy: DEVICE, then the device state and EOF (migration_completion_precopy)"),
+    Row("src", "qmp", "migrate-continue: refused", frozenset(S) - {S.NONE, S.PRE_SWITCHOVER}, None,
+        lambda c, w: True, unchanged, f"{MC}:qmp_migrate_continue",
+        "the state is not pre-switchover", refusal=CONTINUE_REFUSED),
     Row("src", "qmp", "cont", statuses(S.FAILED, S.CANCELLED), None, src_cont_ok, src_cont,
-        "monitor/qmp-cmds.c:qmp_cont", "management resumes the source after a failed migration"),
+        f"{QC}:qmp_cont", "management resumes the source after a failed migration"),
     Row("src", "qmp", "cont: refused (lock)", statuses(S.FAILED, S.CANCELLED), None, src_cont_locked, unchanged,
         "block.c:bdrv_activate_all", "the destination holds the image lock", refusal=LOCK_REFUSED),
-    Row("src", "qmp", "cont: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,
-        "monitor/qmp-cmds.c:qmp_cont", "the migration is still running", refusal=NOT_FINALIZED),
-    Row("dst", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None, lambda c, w: w.link == LINK_UP,
+    Row("src", "qmp", "cont: refused", frozenset(S), None, finish_migrate, unchanged,
+        f"{QC}:qmp_cont", "runstate finish-migrate: the migration is not finalized", refusal=NOT_FINALIZED),
+    Row("src", "qmp", "cont: already running", frozenset(S), None, src_already_running, unchanged,
+        f"{QC}:qmp_cont", "vm_start on a running guest does nothing"),
+    Row("src", "qmp", "stop: not running", frozenset(S) - {S.NONE}, None, src_stop_noop, unchanged,
+        f"{QC}:qmp_stop", "do_vm_stop: the guest is not running, nothing changes, no STOP"),
+    Row("dst", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None,
+        lambda c, w: w.link == LINK_UP and dst_postcopy_is_alive(c, w.d_status),
         dst_pause, f"{MC}:qmp_migrate_pause", "shuts from_src_file down; D8 follows"),
-    Row("dst", "qmp", "migrate-pause: refused", statuses(S.POSTCOPY_DEVICE), None, lambda c, w: True, unchanged,
-        f"{MC}:qmp_migrate_pause", "postcopy-device is not 'alive' postcopy", refusal=PAUSE_REFUSED),
+    Row("dst", "qmp", "migrate-pause: refused", frozenset(S) - {S.NONE}, None,
+        lambda c, w: not dst_postcopy_is_alive(c, w.d_status), unchanged,
+        f"{MC}:qmp_migrate_pause", "only 'alive' postcopy (not postcopy-device, not paused)", refusal=PAUSE_REFUSED),
     Row("dst", "qmp", "migrate-recover", statuses(S.POSTCOPY_PAUSED), None, can_recover, listen_for_recovery,
         f"{MC}:qmp_migrate_recover", "a new listener; D9 happens on connect (7.2 emits 'setup')"),
-    Row("dst", "qmp", "cont", frozenset(S), None, dst_cont_ok, dst_cont, "monitor/qmp-cmds.c:qmp_cont",
+    Row("dst", "qmp", "migrate-recover: refused", frozenset(S) - {S.NONE, S.POSTCOPY_PAUSED}, None,
+        lambda c, w: c.postcopy_ram, unchanged, f"{MC}:qmp_migrate_recover",
+        "only in postcopy-paused", refusal=RECOVER_REFUSED),
+    Row("dst", "qmp", "cont", frozenset(S), None, dst_cont_ok, dst_cont, f"{QC}:qmp_cont",
         "start a -S destination guest"),
     Row("dst", "qmp", "cont: refused (lock)", frozenset(S), None, dst_cont_locked, unchanged,
         "block.c:bdrv_activate_all", "the source holds the image lock", refusal=LOCK_REFUSED),
     Row("dst", "qmp", "quit", frozenset(S), None, source_took_over, quit_dst, "monitor/qmp-cmds.c:qmp_quit",
         "management tears down the destination after the migration failed"),
     Row("dst", "qmp", "cont: before RUN", frozenset(S), None, dst_cont_early,
-        lambda c, w: w._replace(d_autostart=True), "monitor/qmp-cmds.c:qmp_cont",
+        lambda c, w: w._replace(d_autostart=True), f"{QC}:qmp_cont",
         "INMIGRATE: only sets autostart (commit 1e9981465f)"),
 )

@@ -5,87 +5,130 @@ The QEMU half of ``migmodel conform`` (the generic search is ``checker/conform.p
 * :func:`config_for` reads a trace's ``meta`` into a model :class:`~model.config.Config`: the two
   versions, the capabilities (a precopy-only recording as postcopy-ram with postcopy never
   started: the model has no configuration without postcopy), ``shared_disk``, ``exit_on_error``,
-  ``autostart``, with a generous
-  fault budget (:data:`FAULTS`: every kind once, two in all) and ``ram_may_drain`` so that the
+  ``autostart``, with a generous fault budget (:data:`FAULTS`) and ``ram_may_drain``, so that the
   model of the trace allows whatever the recording could have met.
-* :func:`observe` is what a model step shows: the QMP events of ``model/events.py``
+* :func:`observe_for` is what a model step shows: the QMP events of ``model/events.py``
   (``MIGRATION <status>``, ``STOP``, ``RESUME``), the QMP command of an operator step
   (``model/management.py``): ``<command>`` if QEMU accepted it (``migrate resume=true`` for a
-  resumed migration), ``refused:<command>`` if it answered with an error (a refusal row), and
-  ``exited`` when a process ends (a crash fault, or QEMU's ``exit()``).
-* :func:`recorded` is what the recording shows, in the same labels, with when each was made
-  (``Case.spans``) and which ones are optional (:func:`observations`: just the labels).
+  resumed migration), ``refused:<command>`` if it answered with an error; ``exited`` when a
+  process ends; and, when the recording logs its faults, ``fault <kind>`` on side ``harness``.
+* :func:`read` turns a trace file into those labels, strictly: any malformed line is
+  :class:`BadTrace` (exit 2, one line), never an exception from deeper down.
 
-What a recording shows, and what it leaves out:
+What "accepted" means (the README says it for users): one run of the model, from the initial
+state, explains every observation of the recording up to its teardown marker, each side in file
+order, the sides ordered by ``t`` where they differ by more than the tolerance; the run's hidden
+steps are internal ones, the faults the recording does not log, and, for a recording that does not
+log commands, the operator's commands. A recording with a teardown marker must end where the
+model has settled (:func:`_settled`); one without (cut short) only claims its prefix is possible.
 
-* Only the lines before the teardown marker (what the harness's ``quit`` causes is not the
-  scenario's doing), and only from the moment the first migration command (``migrate-incoming``
-  or ``migrate``) was sent: before that the harness sets capabilities and starts the source guest
-  (``cont``, whose ``RESUME`` the model's initial state already has behind it).
-* A process that ends (killed, or exits) is an observation, ``exited``, whatever its exit code;
-  nothing of that side after it counts.
-* The commands the model has (:data:`COMMANDS`) are observations, accepted or refused: a matching
-  run issues exactly the recorded ones, each side in order with its events. The harness's other
-  commands (``migrate-set-*``, ``query-*``, the teardown ``quit``) are not. A command's effect
-  happened somewhere between sending it and reading its reply, and its line is written when the
-  reply came: its span is ``(t_sent, t)``, so the events that arrived meanwhile (those of the
-  same model step, or of the steps it set off: ``MIGRATION setup`` then ``active`` before the
-  reply of ``migrate``) may be matched before or after it; an event that arrived before it was
-  sent, or after its reply, may not; nor can the command's own model step show an event that
-  arrived before it was sent (``Case.leading``). Events are points (``t``, on arrival).
-* A modelled command that got a ``HarnessError`` (no reply came: the process was killed, or it
-  timed out) may or may not have been executed: its ``<command>`` observation is optional. A
-  refusal of it is not expected (QEMU would have replied).
-* The harness's fault lines (``kill-dst``, ``reset``...) are not used: the model's fault injector
-  may inject any fault anywhere within the budget, and the events decide.
-* The recording ends where the model has settled (:func:`_settled`), not anywhere.
-* Events other than MIGRATION, STOP and RESUME are ignored; without the ``events`` capability
-  QEMU sends no MIGRATION events, and the model's are then not observed either.
+The observations, line by line (before the teardown marker; lines after it are caused by the
+harness's ``quit`` and are not read):
+
+* ``MIGRATION`` (``data.status``), ``STOP``, ``RESUME`` events: observed (``MIGRATION`` only when the
+  ``events`` capability is on). ``status`` must be one of the side's QEMU version's
+  ``MigrationStatus`` values, else the trace is rejected at that line. Other QEMU events
+  (``properties/qapi_names.py``) are ignored and counted; a name no QEMU sends is a rejection.
+* commands the model has (:data:`COMMANDS`, read from ``model/management.py``): observed, accepted
+  or refused, when the recording logs commands (``meta.observed``, see :func:`observed_kinds`). A
+  command's effect happened between sending it and its reply: its span is ``(t_sent, t)``, so the
+  events that arrived meanwhile may be matched before or after it. One whose reply never came
+  (``HarnessError``) may or may not have taken effect: optional.
+* ``query-migrate`` / ``query-status`` returns: observations of the side's state (probes):
+  ``status`` must be the model's migration status of that side, ``status`` of ``query-status``
+  its run state (:data:`RUN_STATES`), at some moment between sending and reply.
+* other commands (``migrate-set-*``, ``yank`` while the model has no row for it, ...): ignored and
+  counted. If one changed the migration, the model must explain its effect by other steps
+  (a fault the recording does not log, say), or the trace is rejected where the effect shows: the
+  output lists the ignored commands so the reader can tell.
+* a process ``exit``: observed (``exited``); events of that side after it are a rejection.
+* fault lines (``kill-dst``, ``kill-src``, ``reset``): observed when the recording logs faults, as the
+  model's ``dst-crash``, ``src-crash``, ``link-cut``; the others (``drop-dst-to-src``, which only
+  starts a partition, ``migrate-pause-dst``, whose command line follows) are counted. The model's
+  ``device-load-failure`` and ``disk-failure`` are set-up differences no line logs: always hidden.
+* Before the migration, the harness starts the source guest (``cont``, ``RESUME``): the model of a
+  recording may start from a source that waits for ``cont`` (``-S``, runstate ``prelaunch``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from checker.conform import Case, Observation
-from harness.traces import Trace, TraceError, load
+from checker.conform import Case, Consistent, Observation, consistent_states
 from model.config import Config, ConfigError, Faults, Version
 from model.events import events
+from model.management import ROWS as MANAGEMENT_ROWS
+from model.status import RunState
 from model.system import Action, MigrationModel
-from model.world import World
+from model.world import World, initial
+from properties.qapi_names import EVENTS as QEMU_EVENTS
+from properties.qapi_names import MIGRATION_STATUSES, RUN_STATES
 
-SIDES = ("src", "dst")
+SIDES = ("src", "dst", "harness")
+QEMU_SIDES = ("src", "dst")
+DEFAULT_TOLERANCE = 0.001
+"""Seconds: two lines of different sides are ordered only when their ``t`` differ by more (the
+harness stamps each line on arrival, to about 1 ms: harness/TRACE_FORMAT.md)."""
 
 FAULTS = Faults(link_cut=1, dst_crash=1, src_crash=1, device_load_failure=1, disk_failure=1, total=2)
 """Conformance fault budget: a recording may have met any fault (a kill, a reset, a device its
 destination lacks); two in one run covers every scenario of the harness (h: a lost PONG then a
 reset is one link cut). ``disk-failure`` only with a shared disk: without one the harness's
-QEMUs have no disk, and nothing can refuse to activate (the model's disk failure would let a
-guest stay paused for no reason)."""
+QEMUs have no disk, and nothing can refuse to activate."""
 
 EXITED = "exited"
 """The process ended (killed, or QEMU exited): the harness sees it, whatever the exit code."""
-START_COMMANDS = frozenset({"migrate-incoming", "migrate"})
-COMMANDS = {
-    "src": frozenset({"migrate", "migrate-start-postcopy", "migrate_cancel", "migrate-pause", "migrate-continue",
-                      "cont"}),
-    "dst": frozenset({"migrate-incoming", "migrate-pause", "migrate-recover", "cont", "quit"}),
-}
-"""The QMP commands of the model's operator (``model/management.py``), per side: a recorded one is
-an observation, accepted or refused. (``migrate`` with ``resume: true`` is ``migrate
-resume=true``.)"""
 RESUME_LABEL = "migrate resume=true"
-EVENTS = frozenset({"MIGRATION", "STOP", "RESUME"})
+
+
+def command_of(action_name: str) -> str:
+    """The QMP command of a management row: ``"cont: refused (lock)"`` -> ``"cont"``."""
+    return action_name.split(":", 1)[0].split()[0]
+
+
+def _commands() -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {"src": set(), "dst": set()}
+    for row in MANAGEMENT_ROWS:
+        if row.side in out:
+            out[row.side].add(command_of(row.name))
+    return {s: frozenset(v) for s, v in out.items()}
+
+
+COMMANDS = _commands()
+"""The QMP commands of the model's operator, per side, read from ``model/management.py``: a
+recorded one is an observation, accepted or refused. (``migrate`` with ``resume: true`` is
+``migrate resume=true``.)"""
+
+FAULT_LINES = {"kill-dst": "dst-crash", "kill-src": "src-crash", "reset": "link-cut"}
+"""Harness fault lines that are one of the model's faults (``model/faults.py``)."""
+LOGGED_FAULTS = frozenset(FAULT_LINES.values())
+MODEL_EVENTS = frozenset({"MIGRATION", "STOP", "RESUME"})
 CAPABILITIES = {"postcopy-ram": "postcopy_ram", "return-path": "return_path",
                 "dirty-bitmaps": "dirty_bitmaps", "pause-before-switchover": "pause_before_switchover"}
+RUNSTATE_OF = {RunState.RUNNING: "running", RunState.FINISH_MIGRATE: "finish-migrate",
+               RunState.POSTMIGRATE: "postmigrate", RunState.INMIGRATE: "inmigrate", RunState.PAUSED: "paused"}
+"""``query-status`` ``status`` of each model run state."""
+KINDS = ("events", "commands", "faults", "exits")
+MAX_BYTES = 512 * 1024 * 1024
+
+
+_DECODER = json.JSONDecoder()
 
 
 class BadTrace(ValueError):
     """A trace that cannot be checked: unreadable, not the trace format, or an unknown setup."""
+
+
+class NothingToCheck(BadTrace):
+    """A well-formed trace without a single observation: accepting it would mean nothing."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,12 +162,12 @@ def config_for(meta: dict[str, Any], name: str = "trace") -> Config:
             raise BadTrace(f"meta has no {key!r}")
     caps = meta.get("capabilities", [])
     if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
-        raise BadTrace(f"meta capabilities must be a list of names, not {caps!r}")
+        raise BadTrace(f"meta capabilities must be a list of names, not {caps!r:.80}")
     flags: dict[str, bool] = {v: (k in caps) for k, v in CAPABILITIES.items()}
     for key, default in (("shared_disk", False), ("exit_on_error", True), ("autostart", True)):
         value = meta.get(key, default)
         if not isinstance(value, bool):
-            raise BadTrace(f"meta {key} must be true or false, not {value!r}")
+            raise BadTrace(f"meta {key} must be true or false, not {value!r:.80}")
         flags[key] = value
     src, dst = model_version(meta["src_version"]), model_version(meta["dst_version"])
     if not (flags["postcopy_ram"] or flags["dirty_bitmaps"]):
@@ -143,12 +186,61 @@ def config_for(meta: dict[str, Any], name: str = "trace") -> Config:
 
 
 # ---------------------------------------------------------------------------------------------
+# the model of a recording: the QEMU model, plus a source that may wait for `cont`
+
+
+class Prelaunch(NamedTuple):
+    """Before the source guest starts (``-S``, runstate ``prelaunch``): only ``cont`` on the
+    source leads on, to the model's initial state (``system/cpus.c:qmp_cont``)."""
+
+    world: World
+
+
+CONT = Action("src/qmp", "cont: start the guest")
+
+
+class RecordingModel:
+    """``MigrationModel`` of the recording's configuration, starting either from its initial
+    state or from :class:`Prelaunch` (a harness recording starts its source with ``-S``).
+
+    With ``logged_faults``, each fault a recording logs (:data:`LOGGED_FAULTS`) also has an
+    unlogged twin, ``<fault> (not logged)``: a logged fault line must be matched by that fault at
+    its time, but the model may still take the fault without a line (a process that crashes by
+    itself, a connection the destination closes because it cannot load what it reads: the RAM
+    size mismatch of scenario d4 is such a case for the model)."""
+
+    def __init__(self, config: Config, logged_faults: bool = False) -> None:
+        self.inner = MigrationModel(config)
+        self.config = config
+        self.logged_faults = logged_faults
+
+    def init_states(self) -> list[Any]:
+        w0 = initial(self.config)
+        return [Prelaunch(w0), w0]
+
+    def successors(self, state: Any) -> list[tuple[Any, Any]]:
+        if isinstance(state, Prelaunch):
+            return [(CONT, state.world)]
+        out = self.inner.successors(state)
+        if self.logged_faults:
+            out = out + [(a._replace(name=f"{a.name} (not logged)"), t) for a, t in out
+                         if a.actor == "fault" and a.name in LOGGED_FAULTS]
+        return out
+
+    def is_final(self, state: Any) -> bool:
+        return not isinstance(state, Prelaunch) and self.inner.is_final(state)
+
+    def describe_action(self, action: Any) -> dict[str, Any]:
+        return self.inner.describe_action(action)
+
+    def describe_state(self, state: Any) -> dict[str, Any]:
+        if isinstance(state, Prelaunch):
+            return {**self.inner.describe_state(state.world), "src_runstate": "prelaunch"}
+        return self.inner.describe_state(state)
+
+
+# ---------------------------------------------------------------------------------------------
 # what a model step shows
-
-
-def command_of(action_name: str) -> str:
-    """The QMP command of a management row: ``"cont: refused (lock)"`` -> ``"cont"``."""
-    return action_name.split(":", 1)[0].split()[0]
 
 
 def command_label(action_name: str) -> str:
@@ -159,215 +251,413 @@ def command_label(action_name: str) -> str:
     return RESUME_LABEL if cmd == "migrate" and "resume=true" in action_name else cmd
 
 
-def observe_for(config: Config, migration_events: bool = True) -> Any:
-    """``observe(before, action, after)`` for ``config``'s model."""
+@dataclass(frozen=True)
+class Observed:
+    """What a recording logs: MIGRATION events (the ``events`` capability), the operator's
+    commands, the faults it injected."""
 
-    def observe(before: World, action: Action, after: World) -> list[Observation]:
+    migration_events: bool = True
+    commands: bool = True
+    faults: bool = True
+    exits: bool = True
+
+
+def observe_for(config: Config, what: Observed = Observed()) -> Any:
+    """``observe(before, action, after)`` for ``config``'s recording model."""
+
+    def observe(before: Any, action: Action, after: Any) -> list[Observation]:
         out: list[Observation] = []
+        if isinstance(before, Prelaunch):
+            out.append(("src", "RESUME"))
+            if what.commands:
+                out.append(("src", "cont"))
+            return out
         for e in events(config, before, action, after):
             if e.event == "MIGRATION":
-                if migration_events:
+                if what.migration_events:
                     out.append((e.side, f"MIGRATION {e.status}"))
             else:
                 out.append((e.side, e.event))
-        if action.refused:
-            out.append((action.actor.split("/", 1)[0], f"refused:{command_of(action.name)}"))
-        elif action.actor.endswith("/qmp"):
-            out.append((action.actor.split("/", 1)[0], command_label(action.name)))
-        if before.s_alive and not after.s_alive:
+        side = action.actor.split("/", 1)[0]
+        if what.commands and action.actor.endswith("/qmp"):
+            out.append((side, f"refused:{command_of(action.name)}" if action.refused else command_label(action.name)))
+        if what.faults and action.actor == "fault" and action.name in LOGGED_FAULTS:
+            out.append(("harness", f"fault {action.name}"))
+        if what.exits and before.s_alive and not after.s_alive:
             out.append(("src", EXITED))
-        if before.d_alive and not after.d_alive:
+        if what.exits and before.d_alive and not after.d_alive:
             out.append(("dst", EXITED))
         return out
 
     return observe
 
 
+def holds(state: Any, side: str, label: Hashable) -> bool:
+    """Does ``state`` show what a ``query-*`` return says (``Case.holds``)?"""
+    kind, _, value = str(label).partition(" ")
+    if isinstance(state, Prelaunch):
+        return (side == "src" and kind == "query-status" and value == "prelaunch") or (
+            kind == "query-status" and side == "dst" and value == "inmigrate")
+    w: World = state
+    if not (w.s_alive if side == "src" else w.d_alive):
+        return False
+    if kind == "query-migrate":
+        status = w.s_status if side == "src" else w.d_status
+        return bool(status.value == value)
+    run = w.s_run if side == "src" else w.d_run
+    return RUNSTATE_OF.get(run) == value
+
+
 # ---------------------------------------------------------------------------------------------
-# what a recording shows
+# reading a recording
 
 
-def _label(line: dict[str, Any], where: str) -> tuple[str, bool] | None:
-    """A line's observation and whether it is optional, or None if it shows nothing."""
-    if "event" in line:
-        name = line["event"]
-        if name not in EVENTS:
-            return None
-        if name == "MIGRATION":
-            data = line.get("data")
-            if not isinstance(data, dict) or not isinstance(data.get("status"), str):
-                raise BadTrace(f"{where}: MIGRATION event without data.status")
-            return f"MIGRATION {data['status']}", False
-        return str(name), False
-    if "command" in line:
-        cmd = line["command"]
-        err = line.get("error")
-        no_reply = isinstance(err, dict) and err.get("class") == "HarnessError"
-        if err is not None and not no_reply:
-            return f"refused:{cmd}", False
-        if cmd not in COMMANDS.get(line.get("side", ""), ()):
-            return None
-        args = line.get("arguments")
-        resume = cmd == "migrate" and isinstance(args, dict) and args.get("resume") is True
-        return (RESUME_LABEL if resume else str(cmd)), no_reply
-    return None
+@dataclass
+class Recording:
+    """A trace file read for conformance."""
+
+    path: str
+    meta: dict[str, Any]
+    observations: list[Observation] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    optional: set[int] = field(default_factory=set)
+    leading: set[int] = field(default_factory=set)
+    probes: set[int] = field(default_factory=set)
+    where: list[str] = field(default_factory=list)
+    ignored_events: Counter[str] = field(default_factory=Counter)
+    ignored_commands: Counter[str] = field(default_factory=Counter)
+    ignored_faults: Counter[str] = field(default_factory=Counter)
+    impossible: tuple[int, str] | None = None
+    """(observation index, why): a line no QEMU can send; the trace is rejected there."""
+    teardown: bool = False
+    observed: Observed = Observed()
+    notes: list[str] = field(default_factory=list)
 
 
-def _time(value: object, default: float) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-
-
-def observations(trace: Trace) -> tuple[list[Observation], list[str]]:
-    """The recording's observations in recorded order, and notes on what was left out."""
-    obs, _, _, notes = recorded(trace)
-    return obs, notes
-
-
-def recorded(trace: Trace) -> tuple[list[Observation], list[tuple[float, float]], frozenset[int], list[str]]:
-    """The recording's observations in recorded order (by the time each line was written), when
-    each was made (``(t_sent, t)`` for a command, ``(t, t)`` otherwise: ``Case.spans``), which
-    ones are optional, and notes on what was left out."""
-    body = trace.body()
-    start = None
-    for line in body:
-        if line.get("command") in START_COMMANDS and line.get("side") in SIDES:
-            t = line.get("t_sent", line.get("t"))
-            if isinstance(t, (int, float)) and (start is None or t < start):
-                start = float(t)
-    rows: list[tuple[float, float, str, str, bool]] = []
-    notes: list[str] = []
-    gone: set[str] = set()
-    skipped = {s: 0 for s in SIDES}
-    no_reply: list[str] = []
-    last = 0.0
-    for n, line in enumerate(body, start=2):
-        t = last = _time(line.get("t"), last)
-        side = line.get("side")
-        if side not in SIDES:
+def _parse_lines(path: str) -> tuple[list[tuple[int, Any]], str]:
+    """(line number, JSON value) of every non-blank line; ``BadTrace`` for anything unreadable."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except IsADirectoryError:
+        raise BadTrace(f"cannot read {path}: it is a directory") from None
+    except OSError as e:
+        raise BadTrace(f"cannot read {path}: {e.strerror or e}") from None
+    if len(data) > MAX_BYTES:
+        raise BadTrace(f"{path}: larger than {MAX_BYTES // 2**20} MiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadTrace(f"{path}: not UTF-8 text (byte {e.start})") from None
+    out: list[tuple[int, Any]] = []
+    decode = _DECODER.raw_decode
+    for n, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if not line:
             continue
-        # a command counts from the moment it was sent: the `cont` that starts the source's guest
-        # was sent (and answered) before the first migration command
-        sent = _time(line.get("t_sent"), t) if "command" in line else t
-        if start is None or sent < start:
+        try:
+            value, end = decode(line)
+        except RecursionError:
+            raise BadTrace(f"{path}:{n}: JSON nested too deeply") from None
+        except ValueError as e:
+            raise BadTrace(f"{path}:{n}: not JSON ({str(e)[:80]})") from None
+        if end != len(line):
+            raise BadTrace(f"{path}:{n}: not JSON (extra data after the value)")
+        out.append((n, value))
+    if not out:
+        raise BadTrace(f"{path}: empty trace")
+    return out, text
+
+
+def _num(value: object) -> float | None:
+    """A finite JSON number, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        x = float(value)
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def observed_kinds(meta: dict[str, Any], lines: Sequence[tuple[int, Any]], where: str) -> Observed:
+    """What the recording logs. ``meta.observed`` (a list of ``events``, ``commands``, ``faults``,
+    ``exits``) says it; without it, a harness recording (``meta.scenario``) logs everything,
+    another trace its commands if it has a command line, process exits if it has an exit line,
+    and never its faults."""
+    caps = meta.get("capabilities", ["events"])
+    migration_events = "events" in caps if isinstance(caps, list) else True
+    kinds = meta.get("observed")
+    if kinds is not None:
+        if not isinstance(kinds, list) or not all(isinstance(k, str) and k in KINDS for k in kinds):
+            raise BadTrace(f"{where}: meta observed must be a list of {', '.join(KINDS)}")
+        return Observed(migration_events and "events" in kinds, "commands" in kinds, "faults" in kinds,
+                        "exits" in kinds)
+    if "scenario" in meta:
+        return Observed(migration_events, True, True, True)
+    has_commands = any(isinstance(obj, dict) and "command" in obj for _, obj in lines)
+    has_exits = any(isinstance(obj, dict) and "exit" in obj for _, obj in lines)
+    return Observed(migration_events, has_commands, False, has_exits)
+
+
+def read(path: str) -> Recording:
+    """Read a trace for conformance. Raises :class:`BadTrace` (one line) for anything malformed."""
+    lines, _ = _parse_lines(path)
+    n0, first = lines[0]
+    if not isinstance(first, dict) or set(first) != {"meta"} or not isinstance(first["meta"], dict):
+        raise BadTrace(f"{path}:{n0}: first line must be {{\"meta\": {{...}}}}")
+    meta: dict[str, Any] = first["meta"]
+    rec = Recording(path, meta)
+    versions = {s: model_version(meta.get(f"{s}_version")) for s in QEMU_SIDES}
+    body: list[tuple[int, dict[str, Any]]] = []
+    for n, obj in lines[1:]:
+        if not isinstance(obj, dict) or obj.get("side") not in SIDES:
+            raise BadTrace(f"{path}:{n}: every line must be a JSON object with side src, dst or harness")
+        if obj.get("side") == "harness" and obj.get("teardown") is True:
+            rec.teardown = True
+            break
+        body.append((n, obj))
+    rec.observed = what = observed_kinds(meta, lines[1:], path)
+
+    def add(n: int, side: str, label: str, span: tuple[float, float], *, optional: bool = False,
+            leading: bool = False, probe: bool = False) -> int:
+        g = len(rec.observations)
+        rec.observations.append((side, label))
+        rec.spans.append(span)
+        rec.where.append(f"line {n}")
+        if optional:
+            rec.optional.add(g)
+        if leading:
+            rec.leading.add(g)
+        if probe:
+            rec.probes.add(g)
+        return g
+
+    def when(n: int, obj: dict[str, Any]) -> float:
+        t = _num(obj.get("t"))
+        if t is None:
+            raise BadTrace(f"{path}:{n}: `t` must be a finite number, not {obj.get('t')!r:.40}")
+        return t
+
+    for n, obj in body:
+        side = obj["side"]
+        if side == "harness":
+            fault = obj.get("fault")
+            if fault is None:
+                continue
+            if not isinstance(fault, str):
+                raise BadTrace(f"{path}:{n}: `fault` must be a string")
+            kind = FAULT_LINES.get(fault)
+            if kind is None or not what.faults:
+                rec.ignored_faults[fault] += 1
+                continue
+            t = when(n, obj)
+            add(n, "harness", f"fault {kind}", (t, t))
             continue
-        if side in gone:
-            if _label(line, f"{trace.path}:{n}") is not None:
-                skipped[side] += 1
+        keys = [k for k in ("event", "command", "exit") if k in obj]
+        if len(keys) > 1:
+            raise BadTrace(f"{path}:{n}: a line is one event, command or exit, not {' and '.join(keys)}")
+        if not keys:
             continue
-        if "exit" in line:
-            gone.add(side)
-            rows.append((t, t, side, EXITED, False))
-            continue
-        got = _label(line, f"{trace.path}:{n}")
-        if got is not None:
-            label, optional = got
-            rows.append((min(sent, t), t, side, label, optional))
-            if optional:
-                no_reply.append(f"{side} {label}")
-    # the order the lines were written in (their `t`): a command's line comes when its reply did
-    rows.sort(key=lambda r: r[1])
-    if start is None:
-        notes.append("no migrate-incoming or migrate command: nothing observed")
-    for side, k in skipped.items():
-        if k:
-            notes.append(f"{k} {side} observation(s) after the {side} process ended were ignored")
-    for what in no_reply:
-        notes.append(f"{what} got no reply: the model may or may not execute it")
-    return ([(r[2], r[3]) for r in rows], [(r[0], r[1]) for r in rows],
-            frozenset(g for g, r in enumerate(rows) if r[4]), notes)
+        key = keys[0]
+        if key == "exit":
+            code = obj["exit"]
+            if isinstance(code, bool) or not isinstance(code, int):
+                raise BadTrace(f"{path}:{n}: `exit` must be an integer")
+            t = when(n, obj)
+            if not what.exits:
+                raise BadTrace(f"{path}:{n}: an exit line, but meta observed leaves exits out")
+            add(n, side, EXITED, (-math.inf, t))  # it exited some time before the harness saw it
+        elif key == "event":
+            _event(rec, n, side, obj, versions[side], add, when)
+        else:
+            _command(rec, n, side, obj, add, when)
+    if not rec.observations:
+        raise NothingToCheck(
+            f"nothing to check: {path} has no MIGRATION, STOP or RESUME event, no modelled command or "
+            "query, fault or process exit before its teardown marker")
+    if not what.commands:
+        rec.notes.append("the recording logs no commands: the operator's commands are hidden steps")
+    if not what.faults:
+        rec.notes.append("the recording logs no faults: the model's faults are hidden steps")
+    if not what.exits:
+        rec.notes.append("the recording logs no process exits: a process may have ended unseen")
+    if not what.migration_events:
+        rec.notes.append("no `events` capability: no MIGRATION events; checked from the other lines and queries")
+    if not rec.teardown:
+        rec.notes.append("no teardown marker: only the recorded prefix is checked (the model need not have settled)")
+    for g in sorted(rec.optional):
+        rec.notes.append(f"{rec.where[g]}: {rec.observations[g][0]} {rec.observations[g][1]} got no reply: "
+                         "the model may or may not execute it")
+    return rec
 
 
-def leading(obs: Sequence[Observation]) -> frozenset[int]:
-    """The command observations (``Case.leading``): a command's model step shows nothing that
-    arrived before the command was sent."""
-    return frozenset(g for g, (side, label) in enumerate(obs) if _is_command(side, str(label)))
+def _event(rec: Recording, n: int, side: str, obj: dict[str, Any], version: str, add: Any, when: Any) -> None:
+    name = obj["event"]
+    if not isinstance(name, str):
+        raise BadTrace(f"{rec.path}:{n}: `event` must be a string")
+    if name not in MODEL_EVENTS:
+        if name in QEMU_EVENTS:
+            rec.ignored_events[name] += 1
+            return
+        g = add(n, side, f"event {name[:60]}", (when(n, obj),) * 2)
+        rec.impossible = rec.impossible or (g, f"{name[:60]!r} is no QEMU event")
+        return
+    t = when(n, obj)
+    if name != "MIGRATION":
+        add(n, side, name, (t, t))
+        return
+    data = obj.get("data")
+    status = data.get("status") if isinstance(data, dict) else None
+    if not isinstance(status, str):
+        raise BadTrace(f"{rec.path}:{n}: MIGRATION event without a string data.status")
+    if not rec.observed.migration_events:
+        raise BadTrace(f"{rec.path}:{n}: a MIGRATION event, but the `events` capability is off in meta")
+    g = add(n, side, f"MIGRATION {status[:60]}", (t, t))
+    if status not in MIGRATION_STATUSES[version]:
+        rec.impossible = rec.impossible or (g, f"QEMU {version} has no migration status {status[:60]!r}")
 
 
-def _is_command(side: str, label: str) -> bool:
-    name = label.removeprefix("refused:")
-    return name == RESUME_LABEL or name in COMMANDS.get(side, ()) or label.startswith("refused:")
+def _command(rec: Recording, n: int, side: str, obj: dict[str, Any], add: Any, when: Any) -> None:
+    cmd = obj["command"]
+    if not isinstance(cmd, str):
+        raise BadTrace(f"{rec.path}:{n}: `command` must be a string")
+    args = obj.get("arguments", {})
+    if not isinstance(args, dict):
+        raise BadTrace(f"{rec.path}:{n}: `arguments` must be an object")
+    err = obj.get("error")
+    if err is not None and (not isinstance(err, dict) or not isinstance(err.get("class"), str)):
+        raise BadTrace(f"{rec.path}:{n}: `error` must be an object with a string `class`")
+    no_reply = err is not None and err["class"] == "HarnessError"
+    if err is None and "return" not in obj:
+        raise BadTrace(f"{rec.path}:{n}: a command line needs `return` or `error`")
+    modelled = cmd in COMMANDS[side]
+    query = cmd in ("query-migrate", "query-status") and err is None
+    if not (modelled and rec.observed.commands) and not query:
+        rec.ignored_commands[cmd[:60] + (" (refused)" if err is not None and not no_reply else "")] += 1
+        return
+    t = when(n, obj)
+    sent = t
+    if "t_sent" in obj:
+        ts = _num(obj["t_sent"])
+        if ts is None or ts > t:
+            raise BadTrace(f"{rec.path}:{n}: `t_sent` must be a finite number not after `t`")
+        sent = ts
+    if query:
+        ret = obj["return"]
+        if not isinstance(ret, dict):
+            raise BadTrace(f"{rec.path}:{n}: the return of {cmd} must be an object")
+        value = ret.get("status")
+        if value is None and cmd == "query-migrate":
+            rec.ignored_commands[f"{cmd} (no status)"] += 1
+            return
+        if not isinstance(value, str):
+            raise BadTrace(f"{rec.path}:{n}: the return of {cmd} has no string `status`")
+        g = add(n, side, f"{cmd} {value[:60]}", (sent, t), leading=True, probe=True)
+        if cmd == "query-status" and value not in RUN_STATES:
+            rec.impossible = rec.impossible or (g, f"{value[:60]!r} is no QEMU run state")
+        return
+    resume = cmd == "migrate" and args.get("resume") is True
+    label = RESUME_LABEL if resume else cmd
+    if err is not None and not no_reply:
+        label = f"refused:{cmd}"
+    add(n, side, label, (sent, t), optional=no_reply, leading=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # the suite hook
 
 
-def load_case(path: str, config: Config | None = None) -> Case:
+def load_case(path: str, config: Config | None = None, tolerance: float = DEFAULT_TOLERANCE) -> Case:
     """``Suite.conformance``: the trace at ``path`` as a conformance case.
 
     ``config``: check against this configuration instead of the one ``meta`` describes (its own
-    fault budget applies). Raises :class:`BadTrace` for anything that is not a checkable trace.
+    fault budget applies). Raises :class:`BadTrace` for anything that is not a checkable trace
+    (:class:`NothingToCheck` for one without observations).
     """
-    try:
-        trace = load(path)
-    except TraceError as e:
-        raise BadTrace(str(e)) from None
-    except UnicodeDecodeError as e:
-        raise BadTrace(f"{path}: not UTF-8 text ({e.reason})") from None
-    except OSError as e:
-        raise BadTrace(f"cannot read {path}: {e.strerror or e}") from None
-    return case_of(trace, config)
-
-
-def case_of(trace: Trace, config: Config | None = None) -> Case:
-    """A loaded trace (or a prefix of one) as a conformance case; see :func:`load_case`."""
-    meta = trace.meta
+    rec = read(path)
+    meta = rec.meta
     if config is None:
         config = config_for(meta, name=f"recorded-{meta.get('src_version')}-to-{meta.get('dst_version')}")
-    caps = meta.get("capabilities", ["events"])
-    migration_events = "events" in caps if isinstance(caps, list) else True
-    obs, spans, optional, notes = recorded(trace)
-    model, observe, cache = _model(config, migration_events)
+    else:
+        config_for(meta)  # the trace's own versions must still be readable
+    model, observe, cache = _model(config, rec.observed)
     return Case(
-        title=_title(trace),
+        title=_title(path, meta),
         model=model,
         observe=observe,
-        observations=obs,
+        observations=rec.observations,
         sides=SIDES,
         config=config.summary(),
-        notes=tuple(notes),
+        notes=tuple(rec.notes),
         cache=cache,
-        can_stop=_settled(model),
-        spans=spans,
-        optional=optional,
-        leading=leading(obs),
+        can_stop=_settled(model) if rec.teardown else None,
+        spans=rec.spans,
+        optional=frozenset(rec.optional),
+        leading=frozenset(rec.leading),
+        tolerance=tolerance,
+        probes=frozenset(rec.probes),
+        holds=holds,
+        where=rec.where,
+        impossible=rec.impossible,
+        info={"ignored_events": dict(sorted(rec.ignored_events.items())),
+              "ignored_commands": dict(sorted(rec.ignored_commands.items())),
+              "ignored_faults": dict(sorted(rec.ignored_faults.items())),
+              "observed": [k for k, on in zip(KINDS, (True, rec.observed.commands, rec.observed.faults,
+                                                      rec.observed.exits), strict=True) if on]
+              + ([] if rec.observed.migration_events else ["no-migration-events"])},
     )
 
 
-def _settled(model: MigrationModel) -> Any:
-    """Where a recording may end: the model has settled, no QEMU thread has a step left to take
-    (only QMP commands and faults are enabled). The harness sends its final queries at least a
-    second after the scenario's last action, so a bottom half or thread that still had work (a
-    destination ``RESUME`` after ``completed``, say) has done it by then."""
+def consistent(path: str, config: Config | None = None, tolerance: float = DEFAULT_TOLERANCE,
+               max_states: int = 2_000_000) -> Consistent:
+    """The model states consistent with the trace (prefix) at ``path``, each with one witness run
+    (:func:`checker.conform.consistent_states`): what a live advisor (``migmodel advise``) needs
+    to know where the migration may be now.
 
-    def can_stop(w: World) -> bool:
+    What the trace does not log is hidden (``meta.observed``): for a libvirt event log, the
+    operator's commands and every fault may have happened unseen. A prefix is read as it is: no
+    teardown marker, so the model need not have settled. A command still in flight has no line
+    yet (the harness writes it at the reply): its effects may already show, so give the caller's
+    pending commands a line with an ``error`` of class ``HarnessError`` (it may or may not have
+    taken effect) rather than leaving them out. States are ``model.world.World`` values, or a
+    :class:`Prelaunch` before the source guest was started.
+    """
+    return consistent_states(load_case(path, config, tolerance), max_states)
+
+
+def _settled(model: RecordingModel) -> Any:
+    """Where a recording with a teardown marker may end: the model has settled, no QEMU thread
+    has a step left to take (only QMP commands and faults are enabled). The harness sends its
+    final queries at least a second after the scenario's last action, so a bottom half or thread
+    that still had work (a destination ``RESUME`` after ``completed``, say) has done it by then."""
+
+    def can_stop(w: Any) -> bool:
         return all(a.actor.endswith("/qmp") or a.actor == "fault" or nxt == w for a, nxt in model.successors(w))
 
     return can_stop
 
 
-_MODELS: dict[tuple[Config, bool], tuple[MigrationModel, Any, dict[Any, Any]]] = {}
+_MODELS: dict[tuple[Config, Observed], tuple[RecordingModel, Any, dict[Any, Any]]] = {}
 _MAX_MODELS = 16
 
 
-def _model(config: Config, migration_events: bool) -> tuple[MigrationModel, Any, dict[Any, Any]]:
+def _model(config: Config, what: Observed) -> tuple[RecordingModel, Any, dict[Any, Any]]:
     """One model, observation function and successor memo per configuration: traces of one
-    pairing share the states they explore. (The configuration's name is part of the key, so
-    traces name their configuration after the versions, not the file.)"""
-    key = (config, migration_events)
+    pairing share the states they explore."""
+    key = (config, what)
     got = _MODELS.get(key)
     if got is None:
         if len(_MODELS) >= _MAX_MODELS:
             _MODELS.clear()
-        got = (MigrationModel(config), observe_for(config, migration_events), {})
+        got = (RecordingModel(config, what.faults), observe_for(config, what), {})
         _MODELS[key] = got
     return got
 
 
-def _title(trace: Trace) -> str:
-    p = Path(trace.path)
-    scenario = trace.meta.get("scenario", p.stem)
-    return f"{p.parent.name}/{p.name}" if p.parent.name else str(scenario)
+def _title(path: str, meta: dict[str, Any]) -> str:
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}" if p.parent.name else str(meta.get("scenario", p.stem))
 
 
 def describe(obs: Sequence[Observation]) -> str:

@@ -16,7 +16,8 @@ from model.status import MigrationStatus, RunState
 from model.system import Action, all_rows, compile_rows, initial_states, is_final, successors
 from model.world import World, src_running
 
-CITATION = re.compile(r"^(migration|system|block|hw|monitor|util)/[\w/-]+\.c:\w+$|^block\.c:\w+$|^\((network|kill -9|storage)\)$")
+CITATION = re.compile(r"^(migration|system|block|hw|monitor|util)/[\w/-]+\.c:\w+$|^block\.c:\w+$"
+                      r"|^\((network|kill -9|storage)\)$")
 
 
 def test_every_row_cites_its_qemu_function() -> None:
