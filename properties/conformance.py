@@ -43,7 +43,6 @@ What a recording shows, and what it leaves out:
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,10 +57,10 @@ from model.world import World
 
 SIDES = ("src", "dst")
 
-FAULTS = Faults(link_cut=1, dst_crash=1, src_crash=1, device_load_failure=1, disk_failure=1, total=2)
+FAULTS = Faults.only(total=2, reset=1, dst_crash=1, src_crash=1, device_load_failure=1, disk_failure=1)
 """Conformance fault budget: a recording may have met any fault (a kill, a reset, a device its
 destination lacks); two in one run covers every scenario of the harness (h: a lost PONG then a
-reset is one link cut). ``disk-failure`` only with a shared disk: without one the harness's
+reset is one ``reset``). ``disk-failure`` only with a shared disk: without one the harness's
 QEMUs have no disk, and nothing can refuse to activate (the model's disk failure would let a
 guest stay paused for no reason)."""
 
@@ -126,7 +125,7 @@ def config_for(meta: dict[str, Any], name: str = "trace") -> Config:
         flags[key] = value
     src, dst = model_version(meta["src_version"]), model_version(meta["dst_version"])
     try:
-        faults = FAULTS if flags["shared_disk"] else dataclasses.replace(FAULTS, disk_failure=0)
+        faults = FAULTS if flags["shared_disk"] else FAULTS.with_limit("disk-failure", 0)
         return Config(name=name, src=Version(src), dst=Version(dst), faults=faults, ram_may_drain=True,
                       description=f"recorded {meta['src_version']} -> {meta['dst_version']}",
                       **flags)
