@@ -3,7 +3,8 @@
 A configuration is a small frozen value, bound outside the model the way a TLA+ ``MC.cfg`` binds
 constants. ``NAMED`` holds the ones ``migmodel configs`` lists.
 
-What the version decides (each flag is read from QEMU's history, protocol.md section 10):
+What the version decides (read from QEMU's history, protocol.md section 10; each line is a flag of
+``Version`` below or a row's ``since``/``until`` in the tables):
 
 ==============================  =====  =====  ======  =====  =====
 feature                          7.2    10.0   10.0.5  10.2   11.1
@@ -18,7 +19,6 @@ cancel refused in postcopy       no     yes    yes     yes    yes
 dst honours exit-on-error        no     no     no      yes    yes
 PONG wait ends on rp error       n/a    n/a    n/a     no     yes
 spurious ``setup`` on recover    yes    no     no      no     no
-RUN BH pauses without disks      yes    no     no      no     no
 ==============================  =====  =====  ======  =====  =====
 
 "10.0" stands for 10.0.0-10.0.4 and 10.1.0, before the stable fix 725a9e5f78 (10.0.2 was observed
@@ -68,9 +68,6 @@ class Version:
         """This release has what ``major.minor.micro`` introduced."""
         return _number(self.name) >= (major, minor, micro)
 
-    def at_least(self, name: str) -> bool:
-        return _number(self.name) >= _number(name)
-
     @functools.cached_property
     def device_state(self) -> bool:
         """10.0 "Always set DEVICE state" (48814111366b)."""
@@ -92,11 +89,6 @@ class Version:
         return self.since(11, 1)
 
     @functools.cached_property
-    def no_restart_without_disks(self) -> bool:
-        """10.2 patch 2 (26f65c01ed): no ``vm_start`` when disk reactivation fails."""
-        return self.since(10, 2)
-
-    @functools.cached_property
     def postcopy_start_fail_bug(self) -> bool:
         """10.0.0-10.0.4 and 10.1.0: the ``postcopy_start`` fail path expects POSTCOPY_ACTIVE and
         changes nothing while the state is DEVICE (fixed by 725a9e5f78 in 10.0.5, 10.1.1 and 10.2;
@@ -115,23 +107,8 @@ class Version:
         return self.since(10, 2)
 
     @functools.cached_property
-    def pong_wait_ends_on_rp_error(self) -> bool:
-        """11.1.3: the wait for PONG 0x42 also ends when the return-path thread exits with an
-        error (real-qemu.md, last section). 10.2 waits on an event only the PONG sets."""
-        return self.since(11, 1)
-
-    @functools.cached_property
     def recover_emits_setup(self) -> bool:
         """7.2 ``qemu_start_incoming_migration`` emits ``setup`` on ``migrate-recover``."""
-        return not self.since(10, 0)
-
-    @functools.cached_property
-    def run_bh_pauses_without_disks(self) -> bool:
-        """7.2 ``loadvm_postcopy_handle_run_bh``: a disk activation error clears ``autostart`` and
-        sets runstate ``paused``, so ``cont`` can retry. Later (10.0 at the latest, inferred from
-        the diff of the 10.x ``migration_block_activate`` change, whose old side already has no
-        ``runstate_set``) the guest is simply not started: runstate stays ``inmigrate``, where
-        ``qmp_cont`` only sets ``autostart`` (10.2.2 ``monitor/qmp-cmds.c``): nothing starts it."""
         return not self.since(10, 0)
 
 
