@@ -149,6 +149,11 @@ class Faults:
 DEEP = Faults(total=3)
 """The "deep" profile: three faults per run (any mix of the default kinds)."""
 
+PROFILES: dict[str, Faults] = {"default": Faults(), "deep": DEEP}
+"""The named fault budgets: ``dataclasses.replace(config, faults=PROFILES["deep"])`` checks a
+configuration three faults deep (about twice the states and time of the default, see the README's
+speed section)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
