@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -87,6 +88,11 @@ def _run_one(name: str) -> tuple[ConfigResult, list[int]]:
     return replace(r, model=None, exploration=exploration, verdicts=verdicts), order  # type: ignore[arg-type]
 
 
+def _ignore_interrupts() -> None:
+    """Ctrl-C is the parent's to handle: it leaves the pool, which terminates the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def jobs_wanted(count: int) -> int:
     """How many worker processes a matrix of ``count`` configurations uses: one per core (at most
     one per configuration); ``MIGMODEL_JOBS`` overrides (1: no workers)."""
@@ -109,7 +115,7 @@ def run_configs(suite: Suite, configs: dict[str, Any], properties: Sequence[Prop
     global _WORK
     _WORK = (suite, configs, properties, max_states)
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=_ignore_interrupts) as pool:
             pending = {name: pool.apply_async(_run_one, (name,)) for name in configs}
             for name, config in configs.items():
                 r, order = pending[name].get()
