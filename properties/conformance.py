@@ -4,7 +4,8 @@ The QEMU half of ``migmodel conform`` (the generic search is ``checker/conform.p
 
 * :func:`config_for` reads a trace's ``meta`` into a model :class:`~model.config.Config`: the two
   versions, the capabilities, ``shared_disk``, ``exit_on_error``, ``autostart``, with a generous
-  fault budget (:data:`FAULTS`: every kind once, two in all) and ``ram_may_drain`` so that the
+  fault budget (:data:`FAULTS`: a reset, either kill, a device-load or storage failure, each once,
+  two in all; the harness's partitions end in a reset or a kill) and ``ram_may_drain`` so that the
   model of the trace allows whatever the recording could have met.
 * :func:`observe` is what a model step shows: the QMP events of ``model/events.py``
   (``MIGRATION <status>``, ``STOP``, ``RESUME``), the QMP command of an operator step
