@@ -130,7 +130,7 @@ PROPERTIES: tuple[Property, ...] = (
         "no-split-brain-after-partition", Kind.ALWAYS,
         "After a silent partition that began after the postcopy switchover, the source and "
         "destination guests never run at the same time.",
-        predicate=lambda w: not (split_brain(w) and w.h_partition), partner="partition-then-destination-runs",
+        predicate=lambda w: not (w.h_partition and split_brain(w)), partner="partition-then-destination-runs",
         reference="real-qemu.md, 'The wait for PONG 0x42 when nothing is pending' (RST after the silent "
                   "partition: both guests run, 4 of 4)",
     ),
@@ -138,7 +138,7 @@ PROPERTIES: tuple[Property, ...] = (
         "partition-then-destination-runs", Kind.SOMETIMES,
         "In some run the destination guest runs after a silent partition that began after the "
         "postcopy switchover.",
-        predicate=lambda w: dst_running(w) and w.h_partition,
+        predicate=lambda w: w.h_partition and dst_running(w),
     ),
     Property(
         "no-rollback", Kind.ALWAYS,
@@ -150,7 +150,7 @@ PROPERTIES: tuple[Property, ...] = (
         "no-rollback-after-partition", Kind.ALWAYS,
         "After a silent partition that began after the postcopy switchover, once the destination "
         "guest has run, the source guest never runs again.",
-        predicate=lambda w: not (rollback(w) and w.h_partition), partner="partition-then-destination-runs",
+        predicate=lambda w: not (w.h_partition and rollback(w)), partner="partition-then-destination-runs",
         reference="real-qemu.md, 'The wait for PONG 0x42 when nothing is pending' (destination killed "
                   "after the silent partition: rollback, 4 of 4)",
     ),
