@@ -46,6 +46,7 @@ def main() -> None:
     for _ in range(args.repeat):
         t = time.perf_counter()
         results = list(V.run_configs(suite, configs, props, jobs=args.jobs))
+        V.manifest_of({r.name: V.result_to_json(r) for r in results})
         walls.append(time.perf_counter() - t)
     states = sum(r.exploration.state_count for r in results)
     print(f"  {len(results)} configurations, {states:,} states, {len(props)} properties: "

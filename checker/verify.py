@@ -82,8 +82,10 @@ def _run_one(name: str) -> tuple[ConfigResult, list[int]]:
     r = run_config(suite, name, configs[name], properties, max_states=max_states)
     index = {id(p): i for i, p in enumerate(properties)}
     order = [index[id(v.property)] for v in r.verdicts]
-    exploration = replace(r.exploration, model=None, _graph_cache={}, _states=None,  # type: ignore[arg-type]
-                          _index=None)
+    # The fingerprint (a repr of every state) is computed here, in parallel, and travels along.
+    fingerprint = r.exploration.fingerprint()
+    exploration = replace(r.exploration, model=None, _graph_cache={"fingerprint": fingerprint},  # type: ignore[arg-type]
+                          _states=None, _index=None)
     verdicts = [replace(v, property=None) for v in r.verdicts]
     return replace(r, model=None, exploration=exploration, verdicts=verdicts), order  # type: ignore[arg-type]
 
