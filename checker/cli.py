@@ -146,6 +146,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         bar = Progress(transient=True)
         bar.start()
     try:
+        if bar is None:  # no progress to show: configurations in parallel (checker/verify.py)
+            for r in V.run_configs(suite, configs, props, max_states=args.max_states):
+                runs.append(r)
+                results[r.name] = V.result_to_json(r)
+            configs = {}
         for name, cfg in configs.items():
             if bar is not None:
                 task = bar.add_task(f"exploring {name}", total=None)

@@ -222,8 +222,11 @@ class Exploration:
 
         Identical across runs, machines and ``PYTHONHASHSEED`` values as long as the model's
         ``repr`` is (a ``frozenset`` of strings, for example, prints in hash order and is not). Pin
-        it in a manifest to notice any change to the reachable graph.
+        it in a manifest to notice any change to the reachable graph. Computed once per exploration.
         """
+        cached = self._graph_cache.get("fingerprint")
+        if isinstance(cached, str):
+            return cached
         digest = hashlib.sha256()
         update = digest.update
         update(f"migmodel-graph v2 states={len(self.stored)} edges={self.edge_count}\n".encode())
@@ -234,7 +237,9 @@ class Exploration:
             update(b"--\n")
         triples = np.column_stack((self.edge_src, self.edge_dst, self.edge_act)).astype("<i4")
         update(triples.tobytes())
-        return digest.hexdigest()
+        result = digest.hexdigest()
+        self._graph_cache["fingerprint"] = result
+        return result
 
 
 def _sources(edge_start: IntArray) -> IntArray:

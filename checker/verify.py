@@ -8,9 +8,12 @@ the reports are all made from.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from checker.analysis import check, verdict_to_json
@@ -67,6 +70,63 @@ def run_config(suite: Suite, name: str, config: Any, properties: Sequence[Proper
     verdicts = check(exploration, properties)
     return ConfigResult(name, suite.describe_config(config), model, exploration, verdicts,
                         time.perf_counter() - started)
+
+
+# Worker processes inherit these through fork: the suite and properties hold functions that
+# cannot be pickled, so only results travel back, with each verdict's property as an index.
+_WORK: tuple[Suite, dict[str, Any], Sequence[Property], int | None] | None = None
+
+
+def _run_one(name: str) -> tuple[ConfigResult, list[int]]:
+    assert _WORK is not None
+    suite, configs, properties, max_states = _WORK
+    r = run_config(suite, name, configs[name], properties, max_states=max_states)
+    index = {id(p): i for i, p in enumerate(properties)}
+    order = [index[id(v.property)] for v in r.verdicts]
+    # The fingerprint (a repr of every state) is computed here, in parallel, and travels along.
+    fingerprint = r.exploration.fingerprint()
+    exploration = replace(r.exploration, model=None, _graph_cache={"fingerprint": fingerprint},  # type: ignore[arg-type]
+                          _states=None, _index=None)
+    verdicts = [replace(v, property=None) for v in r.verdicts]
+    return replace(r, model=None, exploration=exploration, verdicts=verdicts), order  # type: ignore[arg-type]
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C is the parent's to handle: it leaves the pool, which terminates the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def jobs_wanted(count: int) -> int:
+    """How many worker processes a matrix of ``count`` configurations uses: one per core (at most
+    one per configuration); ``MIGMODEL_JOBS`` overrides (1: no workers)."""
+    env = os.environ.get("MIGMODEL_JOBS", "")
+    jobs = int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+    return max(1, min(jobs, count))
+
+
+def run_configs(suite: Suite, configs: dict[str, Any], properties: Sequence[Property], *,
+                max_states: int | None = None, jobs: int | None = None) -> Iterator[ConfigResult]:
+    """``run_config`` for each configuration, yielded in the order given. With more than one job
+    the configurations are explored in forked worker processes; the results are the same values,
+    in the same order, as a sequential run. An exception in a worker (``StateLimitExceeded``) is
+    raised here as in a sequential run."""
+    jobs = jobs_wanted(len(configs)) if jobs is None else max(1, min(jobs, len(configs)))
+    if jobs == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for name, config in configs.items():
+            yield run_config(suite, name, config, properties, max_states=max_states)
+        return
+    global _WORK
+    _WORK = (suite, configs, properties, max_states)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=_ignore_interrupts) as pool:
+            pending = {name: pool.apply_async(_run_one, (name,)) for name in configs}
+            for name, config in configs.items():
+                r, order = pending[name].get()
+                model = suite.build(config)
+                verdicts = [replace(v, property=properties[i]) for v, i in zip(r.verdicts, order, strict=True)]
+                yield replace(r, model=model, exploration=replace(r.exploration, model=model), verdicts=verdicts)
+    finally:
+        _WORK = None
 
 
 def result_to_json(r: ConfigResult, *, timing: bool = True) -> dict[str, Any]:

@@ -3,6 +3,6 @@
 Start with ``status.py`` (the QAPI names), ``messages.py`` (what travels on the wire), ``config.py``
 (which QEMU, which capabilities, which faults), ``world.py`` (the global state), then the two sides'
 transition tables ``source.py`` and ``destination.py``, the operator's commands ``management.py``,
-the fault injector ``faults.py``, and ``system.py``, which puts them together as ``initial_states``,
-``actions`` and ``next_state``. ``machines.py`` builds ``transitions`` machines from the same tables.
+the fault kinds and injector ``faults.py``, and ``system.py``, which puts them together as
+``initial_states`` and ``successors``. ``machines.py`` builds ``transitions`` machines from the same tables.
 """

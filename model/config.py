@@ -1,26 +1,28 @@
 """Configurations: which QEMU runs on each side, with which capabilities, and which faults may happen.
 
 A configuration is a small frozen value, bound outside the model the way a TLA+ ``MC.cfg`` binds
-constants. ``NAMED`` holds the ones ``migmodel configs`` lists; ``Config.parse`` turns a name into one.
+constants. ``NAMED`` holds the ones ``migmodel configs`` lists.
 
-What the version decides (each flag is read from QEMU's history, protocol.md section 10):
+What the version decides (read from QEMU's history, protocol.md section 10; each line is a flag of
+``Version`` below or a row's ``since``/``until`` in the tables):
 
-============================  ======  ======  ======  ======
-feature                        7.2     10.0    10.2    11.1
-============================  ======  ======  ======  ======
-``device`` state on switchover  no      yes     yes     yes
-``postcopy-device`` (S9, D5)    no      no      yes     yes
-``postcopy-recover-setup``      no      yes     yes     yes
-``failing`` before ``failed``   no      no      no      yes
-no restart if disks fail (p.2)  no      no      yes     yes
-``postcopy_start`` fail bug     no      yes     no      no
-cancel refused in postcopy      no      yes     yes     yes
-dst honours exit-on-error       no      no      yes     yes
-PONG wait ends on rp error      n/a     n/a     no      yes
-spurious ``setup`` on recover   yes     no      no      no
-============================  ======  ======  ======  ======
+==============================  =====  =====  ======  =====  =====
+feature                          7.2    10.0   10.0.5  10.2   11.1
+==============================  =====  =====  ======  =====  =====
+``device`` state on switchover   no     yes    yes     yes    yes
+``postcopy-device`` (S9, D5)     no     no     no      yes    yes
+``postcopy-recover-setup``       no     yes    yes     yes    yes
+``failing`` before ``failed``    no     no     no      no     yes
+no restart if disks fail (p.2)   no     no     no      yes    yes
+``postcopy_start`` fail bug      no     yes    no      no     no
+cancel refused in postcopy       no     yes    yes     yes    yes
+dst honours exit-on-error        no     no     no      yes    yes
+PONG wait ends on rp error       n/a    n/a    n/a     no     yes
+spurious ``setup`` on recover    yes    no     no      no     no
+==============================  =====  =====  ======  =====  =====
 
-"10.0" stands for 10.0 and 10.1 before the stable fix 725a9e5f78 (10.0.2 was observed stranded).
+"10.0" stands for 10.0.0-10.0.4 and 10.1.0, before the stable fix 725a9e5f78 (10.0.2 was observed
+stranded); "10.0.5" for 10.0.5 and 10.1.1, which have it.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 
-VERSIONS = ("7.2", "10.0", "10.2", "11.1")
+VERSIONS = ("7.2", "10.0", "10.0.5", "10.2", "11.1")
 
 
 @functools.cache
-def _number(name: str) -> tuple[int, int]:
-    major, minor = name.split(".")
-    return int(major), int(minor)
+def _number(name: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in name.split(".")] + [0, 0]
+    return parts[0], parts[1], parts[2]
 
 
 class ConfigError(ValueError):
@@ -44,7 +46,13 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Version:
-    """One QEMU release and the behaviours of it the model distinguishes."""
+    """One QEMU release and the behaviours of it the model distinguishes.
+
+    A behaviour that appeared in a release is ``since(major, minor[, micro])``; one that
+    disappeared is ``not since(...)``. Each named flag below is one such predicate with the commit
+    behind it, so the next release is one more line, never a new pair of "new"/"old" guards.
+    Transition rows state their range directly (``Row.since`` / ``Row.until``).
+    """
 
     name: str
 
@@ -52,86 +60,99 @@ class Version:
         if self.name not in VERSIONS:
             raise ConfigError(f"unknown QEMU version {self.name!r} (known: {', '.join(VERSIONS)})")
 
-    def at_least(self, name: str) -> bool:
-        return _number(self.name) >= _number(name)
+    @property
+    def number(self) -> tuple[int, int, int]:
+        return _number(self.name)
+
+    def since(self, major: int, minor: int, micro: int = 0) -> bool:
+        """This release has what ``major.minor.micro`` introduced."""
+        return _number(self.name) >= (major, minor, micro)
 
     @functools.cached_property
     def device_state(self) -> bool:
         """10.0 "Always set DEVICE state" (48814111366b)."""
-        return self.at_least("10.0")
+        return self.since(10, 0)
 
     @functools.cached_property
     def postcopy_device(self) -> bool:
         """10.2 "Introduce POSTCOPY_DEVICE state" (7b842fe354)."""
-        return self.at_least("10.2")
+        return self.since(10, 2)
 
     @functools.cached_property
     def recover_setup(self) -> bool:
         """9.1 postcopy-recover-setup (source only)."""
-        return self.at_least("10.0")
+        return self.since(10, 0)
 
     @functools.cached_property
     def failing(self) -> bool:
         """``failing`` between an error and cleanup (observed in 11.1.3)."""
-        return self.at_least("11.1")
-
-    @functools.cached_property
-    def no_restart_without_disks(self) -> bool:
-        """10.2 patch 2 (26f65c01ed): no ``vm_start`` when disk reactivation fails."""
-        return self.at_least("10.2")
+        return self.since(11, 1)
 
     @functools.cached_property
     def postcopy_start_fail_bug(self) -> bool:
-        """10.0/10.1: the ``postcopy_start`` fail path expects POSTCOPY_ACTIVE and changes nothing
-        while the state is DEVICE (fixed by 725a9e5f78, R12)."""
-        return self.name == "10.0"
+        """10.0.0-10.0.4 and 10.1.0: the ``postcopy_start`` fail path expects POSTCOPY_ACTIVE and
+        changes nothing while the state is DEVICE (fixed by 725a9e5f78 in 10.0.5, 10.1.1 and 10.2;
+        R12). 7.2 enters POSTCOPY_ACTIVE first, so its fail path works."""
+        return self.since(10, 0) and not self.since(10, 0, 5)
 
     @functools.cached_property
     def cancel_refused_in_postcopy(self) -> bool:
         """``qmp_migrate_cancel`` refuses in postcopy (observed on 10.0 and 11.1; 7.2 accepts)."""
-        return self.at_least("10.0")
+        return self.since(10, 0)
 
     @functools.cached_property
     def exit_on_error_in_postcopy(self) -> bool:
         """10.2 patch 6 (b1a17a519b): a postcopy failure before RUNNING honours exit-on-error;
         before, the destination always exits."""
-        return self.at_least("10.2")
-
-    @functools.cached_property
-    def pong_wait_ends_on_rp_error(self) -> bool:
-        """11.1.3: the wait for PONG 0x42 also ends when the return-path thread exits with an
-        error (real-qemu.md, last section). 10.2 waits on an event only the PONG sets."""
-        return self.at_least("11.1")
+        return self.since(10, 2)
 
     @functools.cached_property
     def recover_emits_setup(self) -> bool:
         """7.2 ``qemu_start_incoming_migration`` emits ``setup`` on ``migrate-recover``."""
-        return not self.at_least("10.0")
-
-
-FAULT_KINDS = ("link-cut", "dst-crash", "src-crash", "device-load-failure", "disk-failure")
+        return not self.since(10, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """How many times each fault may happen in one run, and in total (faults eventually stop)."""
+    """How many faults may happen in one run: ``total`` in all, any mix of the kinds
+    ``model/faults.py`` enables by default (each up to the total; the others never), or
+    ``per_kind`` times each kind, or what ``limits`` says for the kinds it names. Faults
+    eventually stop: the budget only shrinks."""
 
-    link_cut: int = 1
-    dst_crash: int = 1
-    src_crash: int = 0
-    device_load_failure: int = 1
-    disk_failure: int = 0
-    total: int = 1
+    total: int = 2
+    per_kind: int | None = None
+    limits: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if not isinstance(v, int) or v < 0:
-                raise ConfigError(f"fault budget {f.name} must be a non-negative integer, got {v!r}")
+        values = [("total", self.total), *(() if self.per_kind is None else [("per_kind", self.per_kind)]),
+                  *self.limits]
+        for name, v in values:
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ConfigError(f"fault budget {name} must be a non-negative integer, got {v!r}")
 
-    def budget(self) -> tuple[int, int, int, int, int, int]:
-        return (self.link_cut, self.dst_crash, self.src_crash, self.device_load_failure,
-                self.disk_failure, self.total)
+    @classmethod
+    def only(cls, total: int, **counts: int) -> Faults:
+        """Just the kinds named (``reset=1, dst_crash=1``), every other kind never."""
+        return cls(total=total, per_kind=0, limits=tuple((k.replace("_", "-"), n) for k, n in counts.items()))
+
+    def with_limit(self, kind: str, count: int) -> Faults:
+        return dataclasses.replace(self, limits=(*((k, n) for k, n in self.limits if k != kind), (kind, count)))
+
+    def limit(self, kind: str, default: int) -> int:
+        """The limit of ``kind``, whose default (from the table) is ``default``."""
+        for k, n in self.limits:
+            if k == kind:
+                return n
+        return default if self.per_kind is None else self.per_kind
+
+
+DEEP = Faults(total=3)
+"""The "deep" profile: three faults per run (any mix of the default kinds)."""
+
+PROFILES: dict[str, Faults] = {"default": Faults(), "deep": DEEP}
+"""The named fault budgets: ``dataclasses.replace(config, faults=PROFILES["deep"])`` checks a
+configuration three faults deep (about twice the states and time of the default, see the README's
+speed section)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +187,7 @@ class Config:
             raise ConfigError(f"{self.name}: no postcopy capability (postcopy-ram or dirty-bitmaps)")
         if self.postcopy_preempt and not self.postcopy_ram:
             raise ConfigError(f"{self.name}: postcopy-preempt needs postcopy-ram")
-        if self.exit_on_error is False and not self.dst.at_least("10.0"):
+        if self.exit_on_error is False and not self.dst.since(10, 0):
             raise ConfigError(f"{self.name}: exit-on-error=false needs a destination of 9.1 or later")
 
     @property
@@ -200,11 +221,9 @@ class Config:
             bits.append("nothing left to send after the switchover")
         else:
             bits.append("RAM may drain before the PONG" if self.ram_may_drain else "RAM pending until the PONG")
-        f = self.faults
-        bits.append(
-            f"faults (total {f.total}): link-cut {f.link_cut}, dst-crash {f.dst_crash}, "
-            f"src-crash {f.src_crash}, device-load {f.device_load_failure}, disk {f.disk_failure}"
-        )
+        from model.faults import describe  # faults.py builds on this module: imported when used
+
+        bits.append(describe(self.faults))
         return "; ".join(bits)
 
 
@@ -216,6 +235,8 @@ def _c(name: str, src: str, dst: str | None = None, description: str = "", **kw:
 NAMED: dict[str, Config] = {c.name: c for c in (
     _c("qemu-7.2", "7.2", description="QEMU 7.2 on both sides: postcopy-active straight away."),
     _c("qemu-10.0", "10.0", description="QEMU 10.0/10.1 (before the stable fix): device state, no postcopy-device."),
+    _c("qemu-10.0.5", "10.0.5",
+       description="QEMU 10.0.5/10.1.1: 10.0 with the postcopy_start error-path fix (725a9e5f78)."),
     _c("qemu-10.2", "10.2", description="QEMU 10.2: postcopy-device; the PONG wait is an event only the PONG sets."),
     _c("qemu-11.1", "11.1", description="QEMU 11.1: postcopy-device, failing, the PONG wait ends on rp errors."),
     _c("qemu-11.1-to-7.2", "11.1", "7.2", description="New source, old destination: PONG 0x42 still answered."),
@@ -229,6 +250,12 @@ NAMED: dict[str, Config] = {c.name: c for c in (
        description="QEMU 11.1 with postcopy-preempt: the switchover first waits for a PONG."),
     _c("qemu-11.1-shared-disk", "11.1", shared_disk=True,
        description="QEMU 11.1 with one shared disk image and QEMU's image locks."),
+    _c("qemu-10.0-shared-disk", "10.0", shared_disk=True,
+       description="QEMU 10.0 (before the stable fix) with one shared disk image and image locks."),
+    _c("qemu-10.2-shared-disk", "10.2", shared_disk=True,
+       description="QEMU 10.2 with one shared disk image and QEMU's image locks."),
+    _c("qemu-11.1-to-7.2-shared-disk", "11.1", "7.2", shared_disk=True,
+       description="New source, old destination, one shared disk image with image locks."),
     _c("qemu-11.1-busy-guest", "11.1", ram_may_drain=False,
        description="QEMU 11.1 with pages still pending whenever the source waits for the PONG."),
     _c("qemu-10.2-busy-guest", "10.2", ram_may_drain=False,
@@ -244,10 +271,3 @@ NAMED: dict[str, Config] = {c.name: c for c in (
        description="QEMU 10.2 with postcopy-preempt (QEMU's migration-test postcopy/preempt/*)."),
 )}
 
-
-def get(name: str) -> Config:
-    """The named configuration, or a ConfigError naming the known ones."""
-    try:
-        return NAMED[name]
-    except KeyError:
-        raise ConfigError(f"unknown configuration {name!r} (see `migmodel configs`)") from None

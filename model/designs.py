@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from model import config as configs
 from model import destination, management, source
-from model.config import Config, Faults
+from model.config import Config
 from model.destination import POSTCOPY, listen_fail
 from model.messages import PACKAGED, PING_4, RUN, PING_0x42
 from model.mutants import insert_after, replace_row
@@ -413,7 +413,7 @@ def _named(*names: str) -> tuple[Config, ...]:
 
 SHARED_DISK_FAILURE = dataclasses.replace(
     configs.NAMED["qemu-11.1-shared-disk"], name="qemu-11.1-shared-disk+disk-failure",
-    faults=Faults(disk_failure=1),
+    faults=configs.NAMED["qemu-11.1-shared-disk"].faults.with_limit("disk-failure", 1),
     description="QEMU 11.1, shared disk with locks; the fault may also be a storage failure.")
 
 

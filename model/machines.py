@@ -20,7 +20,7 @@ from transitions import Machine
 
 from model.config import Config
 from model.status import MigrationStatus
-from model.system import Action, Compiled, action_of, apply, compile_rows, fault_allowed
+from model.system import Action, Compiled, action_of, apply, compile_rows, effective_dest, enabled
 from model.table import Row
 from model.world import World
 
@@ -83,23 +83,12 @@ class SideMachines:
             )
 
     def _dest(self, row: Row) -> MigrationStatus | None:
-        from model.system import effective_dest
-
         return effective_dest(self.config, row)
-
-    def declared(self, side: str) -> list[dict[str, Any]]:
-        """The machine's transitions as data, with the row's real destination and citation."""
-        out = []
-        for row, dest in self.rows[side]:
-            out.append({"trigger": row.trigger, "source": sorted(s.value for s in row.source) or ["*"],
-                        "dest": dest.value if dest else None, "qemu": row.qemu, "actor": row.actor})
-        return out
 
 
 def successors_via_machines(machines: SideMachines, w: World) -> list[tuple[Action, World]]:
-    """Every enabled row fired through its ``transitions`` machine, in table order."""
-    from model.system import BQL_HELD
-
+    """Every enabled row fired through its ``transitions`` machine, in table order: the rules
+    besides the guard are ``system.enabled``'s (the same ones ``system.successors`` applies)."""
     out: list[tuple[Action, World]] = []
     order: list[tuple[str, MigrationStatus | None]] = []
     if w.s_alive:
@@ -111,14 +100,7 @@ def successors_via_machines(machines: SideMachines, w: World) -> list[tuple[Acti
         adapter = machines.adapter[side]
         machine = machines.machine[side]
         for row, _dest in machines.rows[side]:
-            if side == "src" and w.s_pc in BQL_HELD and row.actor in ("qmp", "main"):
-                continue
-            if row.fault:
-                if not fault_allowed(row, w):
-                    continue
-                if row.side == "dst" and (not w.d_alive or (row.source and w.d_status not in row.source)):
-                    continue
-            if side != "env" and row.source and status not in row.source:
+            if not enabled(row, w):
                 continue
             adapter.world, adapter.result = w, None
             machine.set_state(status.value if status is not None else MigrationStatus.NONE.value)

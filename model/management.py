@@ -47,9 +47,11 @@ from model.world import (
     PC_PAUSED,
     PC_PRE_SWITCHOVER,
     PC_SETUP,
+    PC_STUCK,
     World,
     activate_disk,
     break_link,
+    partitioned,
     send_main,
 )
 
@@ -124,11 +126,11 @@ def cancel_refused(c: Config, w: World) -> bool:
 def postcopy_is_alive(c: Config, status: S) -> bool:
     """``migration_postcopy_is_alive`` (10.2.2): postcopy-active or postcopy-recover; 7.2's
     ``qmp_migrate_pause`` compares with POSTCOPY_ACTIVE only."""
-    return status is S.POSTCOPY_ACTIVE or (status is S.POSTCOPY_RECOVER and c.src.at_least("10.0"))
+    return status is S.POSTCOPY_ACTIVE or (status is S.POSTCOPY_RECOVER and c.src.since(10, 0))
 
 
 def dst_postcopy_is_alive(c: Config, status: S) -> bool:
-    return status is S.POSTCOPY_ACTIVE or (status is S.POSTCOPY_RECOVER and c.dst.at_least("10.0"))
+    return status is S.POSTCOPY_ACTIVE or (status is S.POSTCOPY_RECOVER and c.dst.since(10, 0))
 
 
 def src_pause(c: Config, w: World) -> World:
@@ -141,7 +143,7 @@ def paused_waiting(c: Config, w: World) -> bool:
 
 
 def dst_listens(w: World) -> bool:
-    return w.d_alive and w.d_status is S.POSTCOPY_PAUSED and w.d_recover and w.link != LINK_UP
+    return w.d_alive and w.d_status is S.POSTCOPY_PAUSED and w.d_recover and w.link != LINK_UP and not partitioned(w)
 
 
 def resume_72_connects(c: Config, w: World) -> bool:
@@ -251,9 +253,24 @@ def quit_dst(c: Config, w: World) -> World:
     return w._replace(d_alive=False, disk=DISK_NONE if w.disk == DISK_DST else w.disk)
 
 
+# --- yank (the accepted yank is a budgeted fault action, model/faults.py; its refusal is here) ---
+
+YANK_NOT_FOUND = "Instance not found"
+
+
+def yank_instance_gone(c: Config, w: World) -> bool:
+    """The ``migration`` yank instance is unregistered by ``migration_cleanup``: after the 10.0
+    bug's "Unknown ending state" the cleanup ran while the status stayed ``device`` (then
+    ``cancelling`` after ``migrate_cancel``); real 10.0.2 answered "Instance not found"
+    (docs/faults.md)."""
+    return w.s_pc == PC_STUCK
+
+
 ANYRUN = frozenset(RUNNING_STATES)
 
 ROWS: tuple[Row, ...] = (
+    Row("src", "qmp", "yank: refused", statuses(S.DEVICE, S.CANCELLING), None, yank_instance_gone, unchanged,
+        "util/yank.c:qmp_yank", "the instance was unregistered by migration_cleanup", refusal=YANK_NOT_FOUND),
     Row("dst", "qmp", "migrate-incoming", statuses(S.NONE), S.SETUP, can_listen, unchanged,
         f"{MC}:qmp_migrate_incoming", "D1: listen (exit-on-error from the configuration)"),
     Row("src", "qmp", "migrate", statuses(S.NONE), S.SETUP, can_migrate, migrate,

@@ -190,7 +190,7 @@ def postcopy_active_before_package(rows: tuple[Row, ...]) -> tuple[Row, ...]:
                        effect=_pca_before_package)
     done = _row(rows, "postcopy_start: done (7.2)")
     return insert_after(rows, "postcopy_start: done (7.2)", dataclasses.replace(
-        done, name="postcopy_start: done (early postcopy-active)", guard=source.package_sent_ok))
+        done, name="postcopy_start: done (early postcopy-active)", guard=source.package_sent_ok, until=()))
 
 
 def restart_without_disks(rows: tuple[Row, ...]) -> tuple[Row, ...]:
@@ -380,7 +380,7 @@ def postcopy_start_fail_bug(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     fixed = _row(rows, "postcopy_start: fail")
     rows = replace_row(rows, "postcopy_start: fail",
                        guard=lambda c, w: fixed.guard(c, w) and w.s_status is not S.DEVICE)
-    return replace_row(rows, "postcopy_start: fail (10.0 bug)", guard=source.package_fails)
+    return replace_row(rows, "postcopy_start: fail (10.0 bug)", guard=source.package_fails, since=(), until=())
 
 
 def ping_before_device_state(rows: tuple[Row, ...]) -> tuple[Row, ...]:

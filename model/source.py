@@ -77,6 +77,9 @@ from model.world import (
     RP_ON,
     World,
     activate_disk,
+    partitioned,
+    rp_closed,
+    rp_head,
     send_main,
 )
 
@@ -176,15 +179,18 @@ def precopy_pause_wait(c: Config, w: World) -> World:
 
 
 def rp_closed_cleanly(c: Config, w: World) -> bool:
-    """``close_return_path_on_source`` joined an rp thread that left on SHUT(0) (or there is
-    none and the stream is fine)."""
-    return w.s_rp == RP_OK or (w.s_rp == RP_OFF and w.link == LINK_UP)
+    """``close_return_path_on_source`` joined an rp thread that left on SHUT(0), or there is
+    none: then ``migration_completion`` checks only its own stream (``qemu_file_get_error``),
+    whose last write (EOF) succeeded; the destination's orderly close afterwards is no error
+    (10.2.2 ``migration_completion``, ``close_return_path_on_source`` returns at once without an
+    rp thread)."""
+    return w.s_rp in (RP_OK, RP_OFF)
 
 
 def rp_closed_with_error(c: Config, w: World) -> bool:
-    """The rp thread left with an error, or there is none and the stream is broken. A running rp
-    thread is waited for: it reads what is left (SHUT) before it sees the error."""
-    return w.s_rp == RP_ERR or (w.s_rp == RP_OFF and w.link == LINK_DOWN)
+    """The rp thread left with an error. A running rp thread is waited for: it reads what is
+    left (SHUT) before it sees the error."""
+    return w.s_rp == RP_ERR
 
 
 def completed(c: Config, w: World) -> World:
@@ -225,12 +231,8 @@ def pbs(c: Config, w: World) -> bool:
     return c.pause_before_switchover and postcopy_requested(c, w)
 
 
-def no_pbs_new(c: Config, w: World) -> bool:
-    return not c.pause_before_switchover and c.src.device_state and postcopy_requested(c, w)
-
-
-def no_pbs_72(c: Config, w: World) -> bool:
-    return not c.pause_before_switchover and not c.src.device_state and postcopy_requested(c, w)
+def no_pbs(c: Config, w: World) -> bool:
+    return not c.pause_before_switchover and postcopy_requested(c, w)
 
 
 def wait_pause_event(c: Config, w: World) -> World:
@@ -259,12 +261,9 @@ def package_fails(c: Config, w: World) -> bool:
     return w.s_pc in (PC_PACKAGE, PC_SENT) and w.link == LINK_DOWN and w.s_status is not S.CANCELLING
 
 
-def package_fails_fixed(c: Config, w: World) -> bool:
+def package_fails_changing_state(c: Config, w: World) -> bool:
+    """The fail path's compare-and-swap matches (every release but the 10.0 bug's)."""
     return package_fails(c, w) and not c.src.postcopy_start_fail_bug
-
-
-def package_fails_bug(c: Config, w: World) -> bool:
-    return package_fails(c, w) and c.src.postcopy_start_fail_bug
 
 
 def stuck_unknown_ending(c: Config, w: World) -> World:
@@ -279,11 +278,12 @@ def package_sent_ok(c: Config, w: World) -> bool:
     return w.s_pc == PC_SENT
 
 
-def rp_and_new(c: Config, w: World) -> bool:
-    return package_sent_ok(c, w) and c.src.postcopy_device and c.has_return_path
+def package_sent_with_rp(c: Config, w: World) -> bool:
+    return package_sent_ok(c, w) and c.has_return_path
 
 
-def no_rp_or_old(c: Config, w: World) -> bool:
+def package_sent_no_pong_wait(c: Config, w: World) -> bool:
+    """Nothing to wait for: no return path, or a release without postcopy-device."""
     return package_sent_ok(c, w) and not (c.src.postcopy_device and c.has_return_path)
 
 
@@ -317,12 +317,32 @@ def woken_by_pong(c: Config, w: World) -> bool:
 
 
 def woken_by_rp_error(c: Config, w: World) -> bool:
-    return w.s_pc == PC_WAIT_PONG and c.src.pong_wait_ends_on_rp_error and w.s_rp == RP_ERR and not w.s_loaded
+    return w.s_pc == PC_WAIT_PONG and w.s_rp == RP_ERR and not w.s_loaded
 
 
 def pause(c: Config, w: World) -> World:
     """``postcopy_pause``: join the rp thread, close the stream, wait on ``postcopy_pause_sem``."""
     return w._replace(s_pc=PC_PAUSED, s_rp=RP_OFF)
+
+
+def tcp_gives_up(c: Config, w: World) -> bool:
+    """During a silent partition, data the source sent stays unacknowledged: its kernel
+    retransmits until ``tcp_retries2`` is exhausted (about 15 minutes by default) and then aborts
+    the connection (docs/faults.md). Modelled where the unacknowledged data is certain: bytes held
+    on a source -> destination partition, or pages still being sent while the destination's
+    ACKs are dropped. Without such data (a source waiting for the PONG with nothing to send) no
+    timeout comes: QEMU sets no keepalive on the migration socket."""
+    if w.link != LINK_UP or not partitioned(w):
+        return False
+    return (w.part_main and bool(w.main)) or (w.part_rp and w.s_pending and w.s_pc == PC_ITERATE)
+
+
+def connection_aborted(c: Config, w: World) -> World:
+    """The source's socket is gone: its reads and writes fail; the destination hears of it only
+    through a path that works (the RST crosses unless the source -> destination path is held)."""
+    if w.part_main:
+        return w._replace(link=LINK_DOWN, rp=(), part_rp=False)
+    return w._replace(link=LINK_DOWN, main=(), rp=(), part_rp=False)
 
 
 def more_pages(c: Config, w: World) -> bool:
@@ -373,14 +393,8 @@ def restart_vm(c: Config, w: World) -> World:
     return w._replace(s_run=RunState.RUNNING, s_pc=PC_CLEANUP)
 
 
-def disks_stay_away_guarded(c: Config, w: World) -> bool:
-    return (finishing(c, w) and not activate_disk(c, w, DISK_SRC)[1]
-            and c.src.no_restart_without_disks and not _cancelled_in_postcopy_72(c, w))
-
-
-def disks_stay_away_unguarded(c: Config, w: World) -> bool:
-    return (finishing(c, w) and not activate_disk(c, w, DISK_SRC)[1]
-            and not c.src.no_restart_without_disks and not _cancelled_in_postcopy_72(c, w))
+def disks_stay_away(c: Config, w: World) -> bool:
+    return finishing(c, w) and not activate_disk(c, w, DISK_SRC)[1] and not _cancelled_in_postcopy_72(c, w)
 
 
 def stay_stopped(c: Config, w: World) -> World:
@@ -420,7 +434,10 @@ def cancel_seen(c: Config, w: World) -> bool:
 
 
 def dst_listens_for_recovery(c: Config, w: World) -> bool:
-    return w.d_alive and w.d_status is S.POSTCOPY_PAUSED and w.d_recover and w.link != LINK_UP
+    """The destination listens for the new channel, and the network lets a connection through
+    (a SYN across a silent partition gets no answer: the connect fails)."""
+    return (w.d_alive and w.d_status is S.POSTCOPY_PAUSED and w.d_recover and w.link != LINK_UP
+            and not partitioned(w))
 
 
 def recover_connect_ok(c: Config, w: World) -> bool:
@@ -458,7 +475,7 @@ def resume_fails(c: Config, w: World) -> bool:
 
 
 def _rp_head(w: World, msg: str) -> bool:
-    return w.s_alive and w.s_rp == RP_ON and bool(w.rp) and w.rp[0] == msg
+    return w.s_alive and w.s_rp == RP_ON and rp_head(w) == msg
 
 
 def rp_pong_0x42(c: Config, w: World) -> bool:
@@ -471,9 +488,9 @@ def set_package_loaded(c: Config, w: World) -> World:
 
 
 def rp_other_pong(c: Config, w: World) -> bool:
-    if not (w.s_alive and w.s_rp == RP_ON and w.rp):
+    if not (w.s_alive and w.s_rp == RP_ON):
         return False
-    head = w.rp[0]
+    head = rp_head(w)
     return isinstance(head, str) and head != PONG_0x42 and head.startswith("MIG_RP_MSG_PONG")
 
 
@@ -508,7 +525,7 @@ def rp_stale_resume_ack(c: Config, w: World) -> bool:
 
 
 def rp_read_error(c: Config, w: World) -> bool:
-    return w.s_alive and w.s_rp == RP_ON and not w.rp and w.link == LINK_DOWN
+    return w.s_alive and w.s_rp == RP_ON and rp_closed(w)
 
 
 def rp_error(c: Config, w: World) -> World:
@@ -536,11 +553,11 @@ ROWS: tuple[Row, ...] = (
     Row("src", "mig", "migration_thread: cancelled", statuses(S.CANCELLING), None, cancel_seen,
         to_finish, f"{MC}:migration_thread", "S22: the loop ends after migrate_cancel"),
     Row("src", "mig", "migration_completion: precopy switchover", statuses(S.ACTIVE), S.DEVICE,
-        lambda c, w: precopy_can_complete(c, w) and c.src.device_state and not c.pause_before_switchover,
-        precopy_complete_send, f"{MC}:migration_completion", "S5: stop, DEVICE, send device state and EOF"),
+        lambda c, w: precopy_can_complete(c, w) and not c.pause_before_switchover, precopy_complete_send,
+        f"{MC}:migration_completion", "S5: stop, DEVICE, send device state and EOF", since=(10, 0)),
     Row("src", "mig", "migration_completion: precopy switchover (7.2)", statuses(S.ACTIVE), None,
-        lambda c, w: precopy_can_complete(c, w) and not c.src.device_state and not c.pause_before_switchover,
-        precopy_complete_send, f"{MC}:migration_completion", "7.2: no device state in precopy"),
+        lambda c, w: precopy_can_complete(c, w) and not c.pause_before_switchover, precopy_complete_send,
+        f"{MC}:migration_completion", "7.2: no device state in precopy", until=(10, 0)),
     Row("src", "mig", "migration_completion: precopy pause before switchover", statuses(S.ACTIVE),
         S.PRE_SWITCHOVER, precopy_pause, precopy_pause_wait, f"{MC}:migration_switchover_prepare",
         "STOP, then PRE_SWITCHOVER; migrate-continue goes on (migrate_cancel: the loop ends)"),
@@ -551,10 +568,11 @@ ROWS: tuple[Row, ...] = (
         lambda c, w: w.s_pc == PC_COMPLETE and rp_closed_with_error(c, w), to_finish,
         f"{MC}:migration_completion", "S8: SHUT(1) or stream error at completion", fails=True),
     # --- postcopy_start ------------------------------------------------------------------------
-    Row("src", "mig", "postcopy_start: switchover", statuses(S.ACTIVE), S.DEVICE, no_pbs_new, start_postcopy,
-        f"{MC}:migration_switchover_prepare", "S5: STOP, ACTIVE -> DEVICE, disks inactivated"),
-    Row("src", "mig", "postcopy_start: switchover (7.2)", statuses(S.ACTIVE), S.POSTCOPY_ACTIVE, no_pbs_72,
-        start_postcopy_72, f"{MC}:postcopy_start", "7.2: ACTIVE -> POSTCOPY_ACTIVE before the STOP"),
+    Row("src", "mig", "postcopy_start: switchover", statuses(S.ACTIVE), S.DEVICE, no_pbs, start_postcopy,
+        f"{MC}:migration_switchover_prepare", "S5: STOP, ACTIVE -> DEVICE, disks inactivated", since=(10, 0)),
+    Row("src", "mig", "postcopy_start: switchover (7.2)", statuses(S.ACTIVE), S.POSTCOPY_ACTIVE, no_pbs,
+        start_postcopy_72, f"{MC}:postcopy_start", "7.2: ACTIVE -> POSTCOPY_ACTIVE before the STOP",
+        until=(10, 0)),
     Row("src", "mig", "postcopy_start: preempt channel fails", statuses(S.ACTIVE), S.FAILED, preempt_wait_fails,
         to_finish, f"{MC}:postcopy_start", "step 1: no PONG before the return path died", fails=True),
     Row("src", "mig", "postcopy_start: pause before switchover", statuses(S.ACTIVE), S.PRE_SWITCHOVER, pbs,
@@ -563,19 +581,21 @@ ROWS: tuple[Row, ...] = (
         package_can_go, send_package, f"{MC}:postcopy_start",
         "steps 13-15: MIG_CMD_PACKAGED (LISTEN, device state, PING 3, PING 0x42, RUN), PING 4"),
     Row("src", "mig", "postcopy_start: fail", statuses(S.DEVICE, S.POSTCOPY_ACTIVE, S.PRE_SWITCHOVER),
-        S.FAILED, package_fails_fixed, to_finish, f"{MC}:postcopy_start",
+        S.FAILED, package_fails_changing_state, to_finish, f"{MC}:postcopy_start",
         "S11: stream error before (13) or after (17) the package; the guest will restart", fails=True),
-    Row("src", "mig", "postcopy_start: fail (10.0 bug)", statuses(S.DEVICE), None, package_fails_bug,
+    Row("src", "mig", "postcopy_start: fail (10.0 bug)", statuses(S.DEVICE), None, package_fails,
         stuck_unknown_ending, f"{MC}:postcopy_start",
-        "R12: the fail path expects POSTCOPY_ACTIVE; DEVICE stays, \"Unknown ending state\""),
-    Row("src", "mig", "postcopy_start: postcopy-device", statuses(S.DEVICE), S.POSTCOPY_DEVICE, rp_and_new,
-        back_to_loop, f"{MC}:postcopy_start", "S9: package sent, a return path exists"),
+        "R12: the fail path expects POSTCOPY_ACTIVE; DEVICE stays, \"Unknown ending state\"",
+        since=(10, 0), until=(10, 0, 5)),
+    Row("src", "mig", "postcopy_start: postcopy-device", statuses(S.DEVICE), S.POSTCOPY_DEVICE,
+        package_sent_with_rp, back_to_loop, f"{MC}:postcopy_start", "S9: package sent, a return path exists",
+        since=(10, 2)),
     Row("src", "mig", "postcopy_start: postcopy-active", statuses(S.DEVICE), S.POSTCOPY_ACTIVE,
-        lambda c, w: no_rp_or_old(c, w) and c.src.device_state, enter_postcopy_active,
-        f"{MC}:postcopy_start", "S10: package sent, no return path (or before 10.2)"),
+        package_sent_no_pong_wait, enter_postcopy_active,
+        f"{MC}:postcopy_start", "S10: package sent, no return path (or before 10.2)", since=(10, 0)),
     Row("src", "mig", "postcopy_start: done (7.2)", statuses(S.POSTCOPY_ACTIVE), None,
-        lambda c, w: no_rp_or_old(c, w) and not c.src.device_state, back_to_loop,
-        f"{MC}:postcopy_start", "7.2: already postcopy-active"),
+        package_sent_no_pong_wait, back_to_loop, f"{MC}:postcopy_start", "7.2: already postcopy-active",
+        until=(10, 0)),
     # --- postcopy iterations -------------------------------------------------------------------
     Row("src", "mig", "migration_iteration_run: act on PONG 0x42", statuses(S.POSTCOPY_DEVICE),
         S.POSTCOPY_ACTIVE, pong_flag_set, act_on_pong, f"{MC}:migration_iteration_run",
@@ -587,12 +607,16 @@ ROWS: tuple[Row, ...] = (
         S.POSTCOPY_ACTIVE, woken_by_pong, act_on_pong, f"{MC}:migration_iteration_run", "S12 after the wait"),
     Row("src", "mig", "migration_iteration_run: woken by rp error (11.1)", statuses(S.POSTCOPY_DEVICE),
         S.FAILED, woken_by_rp_error, to_finish, f"{MC}:migration_iteration_run",
-        "11.1.3: the rp thread posts rp_sem when it exits with an error in postcopy-device", fails=True),
+        "11.1.3: the rp thread posts rp_sem when it exits with an error in postcopy-device", fails=True,
+        since=(11, 1)),
     Row("src", "mig", "migration_detect_error: postcopy-device", statuses(S.POSTCOPY_DEVICE), S.FAILED,
         stream_broken, to_finish, f"{MC}:migration_detect_error",
         "S13: only postcopy-active pauses; the guest will restart", fails=True),
     Row("src", "mig", "migration_detect_error: postcopy-active", statuses(S.POSTCOPY_ACTIVE), S.POSTCOPY_PAUSED,
         stream_broken, pause, f"{MC}:postcopy_pause", "S14: the guest stays stopped"),
+    Row("src", "mig", "tcp: retransmission timeout", ANY, None, tcp_gives_up, connection_aborted,
+        "(network)", "the partition outlasts TCP's retransmissions (the kernel's tcp_retransmit_timer): "
+        "the source's connection is aborted"),
     Row("src", "mig", "ram_save_iterate: pages", statuses(S.POSTCOPY_DEVICE, S.POSTCOPY_ACTIVE), None,
         more_pages, send_pages, "migration/ram.c:ram_save_iterate", "postcopy RAM keeps flowing"),
     Row("src", "mig", "ram_save_iterate: last pages", statuses(S.POSTCOPY_DEVICE, S.POSTCOPY_ACTIVE), None,
@@ -608,10 +632,12 @@ ROWS: tuple[Row, ...] = (
     # --- after the loop ------------------------------------------------------------------------
     Row("src", "mig", "migration_iteration_finish: restart guest", _, None, disks_come_back, restart_vm,
         f"{MC}:migration_iteration_finish", "4.1: disks re-activated, vm_start (RESUME)"),
-    Row("src", "mig", "migration_iteration_finish: disks unavailable", _, None, disks_stay_away_guarded,
-        stay_stopped, f"{MC}:migration_iteration_finish", "4.1, patch 2: no vm_start without disks"),
-    Row("src", "mig", "migration_iteration_finish: restart without disks", _, None, disks_stay_away_unguarded,
-        restart_without_disks, f"{MC}:migration_iteration_finish", "before 10.2: vm_start anyway"),
+    Row("src", "mig", "migration_iteration_finish: disks unavailable", _, None, disks_stay_away,
+        stay_stopped, f"{MC}:migration_iteration_finish", "4.1, patch 2: no vm_start without disks",
+        since=(10, 2)),
+    Row("src", "mig", "migration_iteration_finish: restart without disks", _, None, disks_stay_away,
+        restart_without_disks, f"{MC}:migration_iteration_finish", "before 10.2: vm_start anyway",
+        until=(10, 2)),
     Row("src", "mig", "migration_iteration_finish: after postcopy (7.2)", _, None,
         cancelled_in_postcopy_72, postmigrate, f"{MC}:migration_iteration_finish",
         "7.2: vm_was_running is false after postcopy_start: postmigrate, the guest stays stopped"),

@@ -1,4 +1,4 @@
-"""The whole system: ``initial_states``, ``actions`` and ``next_state`` over ``World`` values.
+"""The whole system: ``initial_states`` and ``successors`` over ``World`` values.
 
 This is TLA+'s ``Init`` and ``Next``: ``Next`` is the disjunction of every row of the source table,
 the destination table, the operator's commands and the fault injector. A row fires when its side's
@@ -10,8 +10,10 @@ Two details are applied here, once, for every row:
   (11.1); the cleanup bottom half then moves FAILING to FAILED.
 * faults spend one unit of their kind's budget and one of the total.
 
-``compile_rows`` indexes the rows by status once per configuration; ``successors`` is the compiled
-search function. ``machines.py`` drives the same rows through ``transitions`` machines, and a test
+``compile_rows`` keeps the rows that exist on the configuration's releases (``Row.since`` /
+``Row.until``) and whose fault kind has a budget, and indexes them by status; ``successors`` is
+the compiled search function, and ``enabled`` the rules every row obeys besides its guard.
+``machines.py`` drives the same rows through ``transitions`` machines, and a test
 proves both give the same successors.
 """
 
@@ -29,19 +31,15 @@ from model.status import TERMINAL, MigrationStatus
 from model.status import MigrationStatus as S
 from model.table import Row
 from model.world import (
-    B_TOTAL,
+    BQL_HELD,
     DL_ON,
     LINK_UP,
     PC_DONE,
-    PC_PACKAGE,
-    PC_SENT,
     World,
     initial,
 )
 
-# postcopy_start holds the BQL from stopping the guest to leaving DEVICE (steps 3-19): the
-# source's main loop (QMP handlers, bottom halves) cannot run in between.
-BQL_HELD = frozenset({PC_PACKAGE, PC_SENT})
+B_TOTAL = faults.TOTAL
 
 
 class Action(NamedTuple):
@@ -76,18 +74,20 @@ _SRC = "s_alive s_status h_pca"  # every source row: gated on the process and it
 _DST = "d_alive d_status"  # every destination row
 ACTORS: tuple[tuple[str, str, str], ...] = (
     ("src", "qmp", f"{_SRC} s_run s_pc s_start_postcopy s_rp s_error d_status d_alive d_recover "
-                   "link main rp disk disk_broken"),
+                   "link main rp part_main part_rp disk disk_broken"),
     ("src", "mig", f"{_SRC} s_run s_pc s_start_postcopy s_pending s_loaded s_acked s_rp d_status d_alive "
-                   "link main disk disk_broken h_switched h_acted h_postcopy"),
-    ("src", "main", f"{_SRC} s_pc s_rp d_status d_alive d_recover link"),
-    ("src", "rp", f"{_SRC} s_loaded s_acked s_rp s_error link rp"),
+                   "link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy"),
+    ("src", "main", f"{_SRC} s_pc s_rp d_status d_alive d_recover link main rp part_main part_rp"),
+    ("src", "rp", f"{_SRC} s_loaded s_acked s_rp s_error link rp part_rp"),
     ("dst", "qmp", f"{_DST} s_status s_alive s_pc d_run d_main d_bh d_autostart d_rp d_recover h_dst_ran "
-                   "link main rp disk disk_broken"),
-    ("dst", "main", f"{_DST} d_pcs d_run d_main d_pkg d_bh d_autostart d_rp d_recover link main rp disk "
-                    "disk_broken h_dst_ran h_shut"),
-    ("dst", "listen", f"{_DST} d_pcs d_main d_pkg d_listen d_rp d_ferr d_recover link main rp disk h_shut"),
-    ("env", "fault", "budget h_fault s_status s_alive d_status d_alive d_main d_pkg d_listen d_rp d_ferr "
-                     "link main rp disk disk_broken h_devload h_shut"),
+                   "link main rp part_main part_rp disk disk_broken"),
+    ("dst", "main", f"{_DST} d_pcs d_run d_main d_pkg d_bh d_autostart d_rp d_recover link main rp part_main "
+                    "part_rp disk disk_broken h_dst_ran h_shut"),
+    ("dst", "listen", f"{_DST} d_pcs d_main d_pkg d_listen d_rp d_ferr d_recover link main rp part_main part_rp "
+                      "disk h_shut"),
+    ("env", "fault", "budget h_fault s_status s_alive s_pc d_status d_alive d_run d_main d_pkg d_listen d_bh "
+                     "d_autostart d_rp d_ferr link main rp part_main part_rp disk disk_broken h_devload h_shut "
+                     "h_partition h_postcopy"),
 )
 # A killed QEMU's threads do nothing: the gate of each side's actors (the fault injector has none).
 _GATE = {"src": "s_alive", "dst": "d_alive"}
@@ -132,7 +132,9 @@ def action_of(row: Row) -> Action:
 
 
 def compile_rows(config: Config, rows: Sequence[Row] | None = None) -> Compiled:
-    rows = all_rows() if rows is None else by_actor(rows)
+    budget = faults.budget_vector(config.faults)
+    rows = tuple(r for r in (all_rows() if rows is None else by_actor(rows))
+                 if r.exists_on(config) and (not r.fault or budget[faults.SLOT[r.fault]] > 0))
     by: dict[str, dict[MigrationStatus, list[tuple[Row, Action, MigrationStatus | None]]]] = {
         "src": {s: [] for s in S}, "dst": {s: [] for s in S}}
     env: list[tuple[Row, Action, MigrationStatus | None]] = []
@@ -161,22 +163,35 @@ def apply(config: Config, row: Row, dest: MigrationStatus | None, w: World) -> W
         else:
             new = new._replace(d_status=dest)
     if row.fault:
-        b = list(new.budget)
-        b[faults.BUDGET_INDEX[row.fault]] -= 1
-        b[B_TOTAL] -= 1
-        new = new._replace(budget=tuple(b), h_fault=True)
+        new = new._replace(budget=faults.spend(new.budget, row.fault),
+                           h_fault=new.h_fault or row.fault in faults.FAILURES)
     return new
 
 
-def fault_allowed(row: Row, w: World) -> bool:
-    return not row.fault or (w.budget[faults.BUDGET_INDEX[row.fault]] > 0 and w.budget[B_TOTAL] > 0)
+_MAIN_LOOP = frozenset({"qmp", "main"})
+
+
+def enabled(row: Row, w: World) -> bool:
+    """The rules every row obeys besides its guard (``successors`` applies the same ones through
+    its status index): the row's process is alive and in one of the row's statuses; the
+    source's main loop (QMP, bottom halves) waits while ``postcopy_start`` holds the BQL; a fault
+    needs budget left for its kind and in total."""
+    if row.fault and (w.budget[faults.SLOT[row.fault]] <= 0 or w.budget[B_TOTAL] <= 0):
+        return False
+    if row.side == "src":
+        if not w.s_alive or (row.source and w.s_status not in row.source):
+            return False
+        return row.fault != "" or not (w.s_pc in BQL_HELD and row.actor in _MAIN_LOOP)
+    if row.side == "dst":
+        return w.d_alive and not (row.source and w.d_status not in row.source)
+    return True
 
 
 def successors(compiled: Compiled, w: World) -> list[tuple[Action, World]]:
     """Every enabled action and the world it leads to, in table order.
 
-    The hot loop of the search: rows are pre-indexed by status, and the per-row checks that do
-    not depend on the guard (the BQL, fault budgets) are plain comparisons.
+    The hot loop of the search: ``enabled`` unrolled; rows are pre-indexed by status, and the
+    per-row checks that do not depend on the guard (the BQL, fault budgets) are plain comparisons.
     """
     c = compiled.config
     out: list[tuple[Action, World]] = []
@@ -194,36 +209,19 @@ def successors(compiled: Compiled, w: World) -> list[tuple[Action, World]]:
     budget = w.budget
     if budget[B_TOTAL] > 0:
         for row, action, dest in compiled.env:
-            if budget[faults.BUDGET_INDEX[row.fault]] <= 0:
+            if budget[faults.SLOT[row.fault]] <= 0:
                 continue
             if row.side == "dst" and (not w.d_alive or (row.source and w.d_status not in row.source)):
+                continue
+            if row.side == "src" and (not w.s_alive or (row.source and w.s_status not in row.source)):
                 continue
             if row.guard(c, w):
                 out.append((action, apply(c, row, dest, w)))
     return out
 
 
-_MAIN_LOOP = frozenset({"qmp", "main"})
-
-
-# ---------------------------------------------------------------------------------------------
-# The Stateright-style interface: Init, actions and next state.
-
-
 def initial_states(config: Config) -> list[World]:
-    return [initial(config)]
-
-
-def actions(compiled: Compiled, w: World) -> list[Action]:
-    return [a for a, _ in successors(compiled, w)]
-
-
-def next_state(compiled: Compiled, w: World, action: Action) -> World:
-    """The world after ``action``; a KeyError if it is not enabled in ``w``."""
-    for a, nw in successors(compiled, w):
-        if a == action:
-            return nw
-    raise KeyError(f"action {action} is not enabled")
+    return [initial(config, faults.budget_vector(config.faults))]
 
 
 def is_final(w: World) -> bool:

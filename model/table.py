@@ -47,7 +47,17 @@ class Row:
     doc: str = ""
     refusal: str = ""  # QMP error text, for a refused command
     fails: bool = False  # a source error path: FAILED, or FAILING where the version has it
-    fault: str = ""  # fault kind (budgeted), for fault-injector rows
+    fault: str = ""  # fault kind (budgeted, ``model/faults.py`` KINDS), for fault-injector rows
+    since: tuple[int, ...] = ()  # the row exists from this release of its side's QEMU on ...
+    until: tuple[int, ...] = ()  # ... and in releases before this one (empty: no bound)
+
+    def exists_on(self, config: Config) -> bool:
+        """Whether this row is QEMU code of ``config``'s release on the row's side (``since``
+        inclusive, ``until`` exclusive; versions compare as ordered numbers)."""
+        if not (self.since or self.until) or self.side not in ("src", "dst"):
+            return True
+        number = (config.src if self.side == "src" else config.dst).number
+        return (not self.since or number >= self.since) and (not self.until or number < self.until)
 
     @property
     def trigger(self) -> str:

@@ -36,6 +36,10 @@ PC_CLEANUP = "cleanup"  # migration_cleanup_bh pending
 PC_DONE = "done"  # thread gone, cleanup done
 PC_STUCK = "stuck"  # thread gone without a cleanup path ("Unknown ending state")
 
+# postcopy_start holds the BQL from stopping the guest to leaving DEVICE (steps 3-19): the
+# source's main loop (QMP handlers, bottom halves) cannot run in between.
+BQL_HELD = frozenset({PC_PACKAGE, PC_SENT})
+
 # Source return-path thread (s_rp).
 RP_OFF = "off"
 RP_ON = "on"
@@ -64,9 +68,6 @@ LINK_DOWN = "down"
 DISK_SRC = "src"
 DISK_DST = "dst"
 DISK_NONE = "none"
-
-# Indices into World.budget.
-B_LINK, B_DST_CRASH, B_SRC_CRASH, B_DEVLOAD, B_DISK, B_TOTAL = range(6)
 
 Msg = str | tuple[str, tuple[str, ...]]
 
@@ -102,10 +103,12 @@ class World(NamedTuple):
     link: str
     main: tuple[Msg, ...]  # source -> destination, in order
     rp: tuple[Msg, ...]  # destination -> source, in order
+    part_main: bool  # silent partition: source -> destination bytes are held (nothing closed)
+    part_rp: bool  # silent partition: destination -> source bytes are held
     # environment
     disk: str
     disk_broken: bool
-    budget: tuple[int, ...]
+    budget: tuple[int, ...]  # per fault kind (model/faults.py KINDS order), then the total
     # history (read only by properties)
     h_switched: bool  # the source stopped its guest for the switchover
     h_acted: bool  # the source acted on PONG 0x42 (S12)
@@ -114,22 +117,24 @@ class World(NamedTuple):
     h_dst_ran: bool  # the destination guest has run
     h_devload: bool  # the destination failed to load device state
     h_shut: str  # last SHUT the destination sent: "" none, "0", "1"
-    h_fault: bool  # a fault has happened in this run
+    h_fault: bool  # a fault that makes something fail has happened (not a silent partition)
+    h_partition: bool  # a silent partition began after the postcopy switchover
 
 
-def initial(config: Config) -> World:
-    """Both QEMUs started: the source guest runs, the destination waits (``-incoming defer``)."""
+def initial(config: Config, budget: tuple[int, ...]) -> World:
+    """Both QEMUs started: the source guest runs, the destination waits (``-incoming defer``).
+    ``budget`` is the fault budget vector (``model.faults.budget_vector``)."""
     return World(
         s_status=S.NONE, s_run=RunState.RUNNING, s_alive=True, s_pc=PC_IDLE,
         s_start_postcopy=False, s_pending=True, s_loaded=False, s_acked=False, s_rp=RP_OFF, s_error=False,
         d_status=S.NONE, d_pcs=PostcopyState.NONE, d_run=RunState.INMIGRATE, d_alive=True,
         d_main=DM_IDLE, d_pkg=(), d_listen=DL_OFF, d_bh=False, d_autostart=config.autostart,
         d_rp=False, d_ferr=False, d_recover=False,
-        link=LINK_NONE, main=(), rp=(),
+        link=LINK_NONE, main=(), rp=(), part_main=False, part_rp=False,
         disk=DISK_SRC if config.shared_disk else DISK_NONE, disk_broken=False,
-        budget=config.faults.budget(),
+        budget=budget,
         h_switched=False, h_acted=False, h_pca=False, h_postcopy=False, h_dst_ran=False,
-        h_devload=False, h_shut="", h_fault=False,
+        h_devload=False, h_shut="", h_fault=False, h_partition=False,
     )
 
 
@@ -169,10 +174,42 @@ def send_rp(w: World, msg: Msg) -> World:
 
 
 def break_link(w: World) -> World:
-    """The connection is gone: what is in flight is lost; each side notices at its next read."""
+    """The connection is gone (RST, a kill, a shutdown): what is in flight is lost; each side
+    notices at its next read. A silent partition of this connection ends with it (the model's
+    partitions belong to one connection; a new one needs the path to work again)."""
     if w.link != LINK_UP:
-        return w
-    return w._replace(link=LINK_DOWN, main=(), rp=())
+        return w._replace(part_main=False, part_rp=False) if (w.part_main or w.part_rp) else w
+    return w._replace(link=LINK_DOWN, main=(), rp=(), part_main=False, part_rp=False)
+
+
+# What a reader sees of a stream. During a silent partition (docs/faults.md) the bytes are held
+# in the network: a blocked read stays blocked, and neither data nor a close gets through until
+# the partition heals; writes keep succeeding (TCP buffers them; its retransmission timeout, many
+# minutes, is not modelled).
+
+def main_head(w: World) -> Msg | None:
+    """The next item the destination can read from the main stream, if any."""
+    return w.main[0] if w.main and not w.part_main else None
+
+
+def main_closed(w: World) -> bool:
+    """The destination's read of the main stream returns an error: the connection is gone and
+    nothing is left to read (and no partition hides the close)."""
+    return w.link == LINK_DOWN and not w.main and not w.part_main
+
+
+def rp_head(w: World) -> Msg | None:
+    """The next item the source's return-path thread can read, if any."""
+    return w.rp[0] if w.rp and not w.part_rp else None
+
+
+def rp_closed(w: World) -> bool:
+    """The source's read of the return path returns an error."""
+    return w.link == LINK_DOWN and not w.rp and not w.part_rp
+
+
+def partitioned(w: World) -> bool:
+    return w.part_main or w.part_rp
 
 
 def activate_disk(config: Config, w: World, side: str) -> tuple[World, bool]:

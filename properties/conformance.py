@@ -5,7 +5,9 @@ The QEMU half of ``migmodel conform`` (the generic search is ``checker/conform.p
 * :func:`config_for` reads a trace's ``meta`` into a model :class:`~model.config.Config`: the two
   versions, the capabilities (a precopy-only recording as postcopy-ram with postcopy never
   started: the model has no configuration without postcopy), ``shared_disk``, ``exit_on_error``,
-  ``autostart``, with a generous fault budget (:data:`FAULTS`) and ``ram_may_drain``, so that the
+  ``autostart``, with a generous fault budget (:data:`FAULTS`: a reset, either kill, a device-load
+  or storage failure, each once, two in all; the harness's partitions end in a reset or a kill)
+  and ``ram_may_drain``, so that the
   model of the trace allows whatever the recording could have met.
 * :func:`observe_for` is what a model step shows: the QMP events of ``model/events.py``
   (``MIGRATION <status>``, ``STOP``, ``RESUME``), the QMP command of an operator step
@@ -52,7 +54,6 @@ harness's ``quit`` and are not read):
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
@@ -68,7 +69,7 @@ from model.events import events
 from model.management import ROWS as MANAGEMENT_ROWS
 from model.status import RunState
 from model.system import Action, MigrationModel
-from model.world import World, initial
+from model.world import World
 from properties.qapi_names import EVENTS as QEMU_EVENTS
 from properties.qapi_names import MIGRATION_STATUSES, RUN_STATES
 
@@ -78,11 +79,12 @@ DEFAULT_TOLERANCE = 0.001
 """Seconds: two lines of different sides are ordered only when their ``t`` differ by more (the
 harness stamps each line on arrival, to about 1 ms: harness/TRACE_FORMAT.md)."""
 
-FAULTS = Faults(link_cut=1, dst_crash=1, src_crash=1, device_load_failure=1, disk_failure=1, total=2)
+FAULTS = Faults.only(total=2, reset=1, dst_crash=1, src_crash=1, device_load_failure=1, disk_failure=1)
 """Conformance fault budget: a recording may have met any fault (a kill, a reset, a device its
 destination lacks); two in one run covers every scenario of the harness (h: a lost PONG then a
-reset is one link cut). ``disk-failure`` only with a shared disk: without one the harness's
-QEMUs have no disk, and nothing can refuse to activate."""
+reset is one ``reset``). ``disk-failure`` only with a shared disk: without one the harness's
+QEMUs have no disk, and nothing can refuse to activate (the model's disk failure would let a
+guest stay paused for no reason)."""
 
 EXITED = "exited"
 """The process ended (killed, or QEMU exited): the harness sees it, whatever the exit code."""
@@ -177,7 +179,7 @@ def config_for(meta: dict[str, Any], name: str = "trace") -> Config:
         # precopy the return path shows nothing (its SHUT(0) is an internal step).
         flags["postcopy_ram"] = True
     try:
-        faults = FAULTS if flags["shared_disk"] else dataclasses.replace(FAULTS, disk_failure=0)
+        faults = FAULTS if flags["shared_disk"] else FAULTS.with_limit("disk-failure", 0)
         return Config(name=name, src=Version(src), dst=Version(dst), faults=faults, ram_may_drain=True,
                       description=f"recorded {meta['src_version']} -> {meta['dst_version']}",
                       **flags)
@@ -215,7 +217,7 @@ class RecordingModel:
         self.logged_faults = logged_faults
 
     def init_states(self) -> list[Any]:
-        w0 = initial(self.config)
+        w0 = self.inner.init_states()[0]
         return [Prelaunch(w0), w0]
 
     def successors(self, state: Any) -> list[tuple[Any, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from model import world as W
 from model.config import Config
+from model.faults import KIND_OF_LABEL
 from model.status import MigrationStatus
 from model.system import Action, _msg, all_rows, effective_dest
 from model.world import World
@@ -148,9 +149,8 @@ def sequence(steps: list[dict[str, Any]]) -> dict[str, Any]:
             if name == lane and _side(state, key) != _side(prev, key):
                 text += f"\n=> {_status(state, key)}"
         if actor == "fault":
-            target = {"dst-crash": DEST, "src-crash": SOURCE}.get(action, MAIN)
-            if action.startswith("device-load-failure"):
-                target = DEST
+            kind = KIND_OF_LABEL.get(action)
+            target = kind.target if kind is not None and kind.target in LANES else MAIN
             events.append({"step": i, "kind": "fault", "from": target, "to": RP if target == MAIN else target,
                            "text": f"FAULT {action}"})
             for m in taken_main:
@@ -204,11 +204,10 @@ def explain(steps: list[dict[str, Any]]) -> str:
         if actor == "fault":
             lost = [_short(m) for m in prev.get("main", []) + prev.get("rp", [])
                     if m not in state.get("main", []) + state.get("rp", [])]
-            what = {"link-cut": "the connection broke", "dst-crash": "the destination process died",
-                    "src-crash": "the source process died", "disk-failure": "the shared storage failed",
-                    }.get(action, action)
-            if action.startswith("device-load-failure"):
-                what = "the destination failed to load the device state"
+            kind = KIND_OF_LABEL.get(action)
+            what = kind.what if kind is not None else action
+            if action.startswith("yank: "):
+                what += f" on the {action.removeprefix('yank: ')}"
             if lost:
                 pong = [m for m in lost if "PONG(0x42)" in m]
                 shown = pong or (lost if len(lost) <= 3 else [*lost[:3], f"{len(lost) - 3} more"])

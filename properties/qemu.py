@@ -19,7 +19,7 @@ from model.messages import PONG_0x42
 from model.status import MigrationStatus as S
 from model.status import PostcopyState
 from model.system import Action, is_final
-from model.world import LINK_UP, RP_ERR, World, dst_running, src_running
+from model.world import LINK_UP, RP_ERR, World, dst_running, partitioned, src_running
 
 
 def no_faults(a: Action) -> bool:
@@ -31,21 +31,34 @@ def no_faults(a: Action) -> bool:
 
 
 def pre_pong_window(w: World) -> bool:
-    """The switchover has begun and the source has not acted on PONG 0x42."""
+    """The switchover has begun and the source's return path has not received PONG 0x42 (the
+    commit's "while the destination loads the device state")."""
+    return w.h_postcopy and not w.s_loaded and w.s_alive
+
+
+def pre_commit_window(w: World) -> bool:
+    """The switchover has begun and the source has not acted on PONG 0x42 (S12): it has not
+    committed to postcopy-active. Longer than ``pre_pong_window`` by the time between the PONG's
+    arrival and the migration thread's next look at the flag."""
     return w.h_postcopy and not w.h_acted and w.s_alive
 
 
 def migration_in_trouble(w: World) -> bool:
-    """Something went wrong: a fault happened (the connection broke, the destination died or
-    could not load the device state). An operator's deliberate ``migrate-pause`` is not a
-    failure."""
+    """Something went wrong: a fault that makes something fail happened (a reset, a kill, a
+    yank, a load or disk failure). A silent partition alone is not a failure, nor an operator's
+    deliberate ``migrate-pause``."""
     return w.h_fault
 
 
 def window_in_trouble(w: World) -> bool:
     """The commit's premise: the destination guest has not run, so the source holds the newest
-    machine state, and the migration failed before the source acted on the PONG."""
+    machine state, and the migration failed before PONG 0x42 reached the source."""
     return pre_pong_window(w) and migration_in_trouble(w) and not w.h_dst_ran
+
+
+def commit_window_in_trouble(w: World) -> bool:
+    """The same before the source acted on the PONG."""
+    return pre_commit_window(w) and migration_in_trouble(w) and not w.h_dst_ran
 
 
 def one_guest_with_all_state(w: World) -> bool:
@@ -65,23 +78,43 @@ def rollback(w: World) -> bool:
     return src_running(w) and w.h_dst_ran
 
 
+def _pong_on_its_way(w: World) -> bool:
+    """PONG 0x42 was sent and not lost: it is queued on the return path or was received."""
+    return w.s_loaded or PONG_0x42 in w.rp
+
+
 # ---------------------------------------------------------------------------------------------
 # The properties, in report order.
 
 PROPERTIES: tuple[Property, ...] = (
     Property(
         "source-resumable-before-pong", Kind.ALWAYS_POSSIBLE,
-        "Whenever the migration fails after the switchover began, before the source acted on PONG "
-        "0x42 and before the destination guest ran, the source can still end with its guest "
-        "running (it is never stuck there).",
+        "Whenever the migration fails after the switchover began, before the source's return path "
+        "received PONG 0x42 and before the destination guest ran, the source can still end with "
+        "its guest running (it is never stuck there).",
         predicate=src_running, where=window_in_trouble, via=no_faults,
         partner="pre-pong-failure-reached",
-        reference="7b842fe354 commit message; tests-and-bugs.md P2, G1",
+        reference="7b842fe354 commit message (\"while the destination loads the device state\"); "
+                  "tests-and-bugs.md P2, G1",
     ),
     Property(
         "pre-pong-failure-reached", Kind.SOMETIMES,
-        "Some run fails after the switchover began and before the source acted on PONG 0x42.",
+        "Some run fails after the switchover began and before the source received PONG 0x42.",
         predicate=window_in_trouble,
+    ),
+    Property(
+        "source-resumable-until-committed", Kind.ALWAYS_POSSIBLE,
+        "Whenever the migration fails after the switchover began, before the source acted on PONG "
+        "0x42 (committed to postcopy-active) and before the destination guest ran, the source can "
+        "still end with its guest running.",
+        predicate=src_running, where=commit_window_in_trouble, via=no_faults,
+        partner="pre-commit-failure-reached",
+        reference="7b842fe354 (the source's state machine: postcopy-device until S12); protocol.md 7.3",
+    ),
+    Property(
+        "pre-commit-failure-reached", Kind.SOMETIMES,
+        "Some run fails after the switchover began and before the source acted on PONG 0x42.",
+        predicate=commit_window_in_trouble,
     ),
     Property(
         "no-split-brain", Kind.ALWAYS,
@@ -94,10 +127,32 @@ PROPERTIES: tuple[Property, ...] = (
         predicate=dst_running,
     ),
     Property(
+        "no-split-brain-after-partition", Kind.ALWAYS,
+        "After a silent partition that began after the postcopy switchover, the source and "
+        "destination guests never run at the same time.",
+        predicate=lambda w: not (w.h_partition and split_brain(w)), partner="partition-then-destination-runs",
+        reference="real-qemu.md, 'The wait for PONG 0x42 when nothing is pending' (RST after the silent "
+                  "partition: both guests run, 4 of 4)",
+    ),
+    Property(
+        "partition-then-destination-runs", Kind.SOMETIMES,
+        "In some run the destination guest runs after a silent partition that began after the "
+        "postcopy switchover.",
+        predicate=lambda w: w.h_partition and dst_running(w),
+    ),
+    Property(
         "no-rollback", Kind.ALWAYS,
         "Once the destination guest has run, the source guest never runs again.",
         predicate=lambda w: not rollback(w), partner="source-resumes-after-switchover",
         reference="tests-and-bugs.md P1; real-qemu.md (rollback after a silent partition)",
+    ),
+    Property(
+        "no-rollback-after-partition", Kind.ALWAYS,
+        "After a silent partition that began after the postcopy switchover, once the destination "
+        "guest has run, the source guest never runs again.",
+        predicate=lambda w: not (w.h_partition and rollback(w)), partner="partition-then-destination-runs",
+        reference="real-qemu.md, 'The wait for PONG 0x42 when nothing is pending' (destination killed "
+                  "after the silent partition: rollback, 4 of 4)",
     ),
     Property(
         "source-resumes-after-switchover", Kind.SOMETIMES,
@@ -115,8 +170,12 @@ PROPERTIES: tuple[Property, ...] = (
     ),
     Property(
         "no-stuck-state", Kind.DEADLOCK_FREE,
-        "Every reachable state is final or has a way forward other than another failure.",
-        via=no_faults, reference="protocol.md P3; tests-and-bugs.md P4",
+        "Every reachable state is final or has a way forward by QEMU's own threads or the "
+        "operator's migration commands (migrate_cancel, migrate-pause, migrate-recover, migrate "
+        "resume, migrate-continue, cont, and quit of a destination after a failed migration); a "
+        "state that only a fault, a healing network, a QMP yank or killing a process can end "
+        "counts as stuck.",
+        via=no_faults, reference="protocol.md P3; tests-and-bugs.md P4; docs/faults.md",
     ),
     Property(
         "migration-terminates", Kind.EVENTUALLY,
@@ -125,9 +184,10 @@ PROPERTIES: tuple[Property, ...] = (
     ),
     Property(
         "fault-free-runs-finish", Kind.ALWAYS_POSSIBLE,
-        "As long as no fault has happened, QEMU and the operator can always bring the migration to "
-        "an end (no hang of QEMU's own making).",
-        predicate=is_final, where=lambda w: not w.h_fault, via=no_faults, partner="migration-completes",
+        "As long as no fault has happened (a partition that has healed is only a delay), QEMU and "
+        "the operator can always bring the migration to an end (no hang of QEMU's own making).",
+        predicate=is_final, where=lambda w: not w.h_fault and not partitioned(w), via=no_faults,
+        partner="migration-completes",
         reference="protocol.md R9 (the flush after the package, qemu-iotest 194)",
     ),
     Property(
@@ -193,27 +253,7 @@ PROPERTIES: tuple[Property, ...] = (
         "runs again.",
         predicate=lambda w: w.h_devload and w.h_postcopy and src_running(w),
     ),
-)
-
-
-def by_name() -> dict[str, Property]:
-    return {p.name: p for p in PROPERTIES}
-
-
-__all__ = ["PROPERTIES", "by_name", "no_faults"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Added for the mutation analysis (issue 7): claims the model kept that no property above judged.
-
-
-def _pong_on_its_way(w: World) -> bool:
-    """PONG 0x42 was sent and not lost: it is queued on the return path or was received."""
-    return w.s_loaded or PONG_0x42 in w.rp
-
-
-PROPERTIES = (
-    *PROPERTIES,
+    # Added for the mutation analysis (issue 7): claims the model kept that no property above judged.
     Property(
         "dst-runs-only-after-pong", Kind.ALWAYS,
         "While the source is in postcopy-device and the connection is up, the destination guest has "
@@ -234,3 +274,5 @@ PROPERTIES = (
         reference="protocol.md section 6 (10.2 event wait) and its 11.1.3 note; R5",
     ),
 )
+
+__all__ = ["PROPERTIES", "no_faults"]

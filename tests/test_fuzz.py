@@ -36,13 +36,15 @@ CONFIGS = SUITE.configs()
 # Configurations where the measured numbers (benchmarks/bench_fuzz.py: 10 seeds, 300 examples,
 # 60 steps) miss a target: name -> the numbers. A configuration leaves this list only when the
 # benchmark meets the bar. The CI profile skips them; the thorough profile runs them as non-strict
-# xfails.
+# xfails. With two faults per run (issue 12) the headline claim's only violation on the 11.1 -> 7.2
+# pairings needs a destination -> source partition and then a yank or an exit of the destination,
+# both inside the window before PONG 0x42 arrives (19 steps): measured with `migmodel fuzz`, not
+# bench_fuzz.py.
+_PARTITION_THEN_CLOSE = ("found in 0 of 1 seeds at 300 examples (seed 0), and not in 1,664 examples "
+                         "(seed 1, 51 s): the violation needs a dst->src partition, then a yank or exit")
 BELOW_BAR: dict[str, str] = {
-    "qemu-11.1-to-7.2": "found in 9/10 seeds (seed 0 misses at 300 examples), always at the BFS length 20, "
-                        "median 4.96 s / max 14.6 s to find on a loaded machine, median 38 / max 323 runs: its "
-                        "race is hit about once in 40-100 runs, and which seeds find it moves with the project's "
-                        "source (Hypothesis reads constants from local modules: with those emptied, seed 0 "
-                        "misses before and after the CLI rework alike), see benchmarks/bench_fuzz.py",
+    "qemu-11.1-to-7.2": _PARTITION_THEN_CLOSE,
+    "qemu-11.1-to-7.2-shared-disk": _PARTITION_THEN_CLOSE,
 }
 
 
