@@ -19,6 +19,7 @@ malformed trace, unknown configuration, a monitor that cannot be reached); 130 i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import socket
@@ -124,11 +125,29 @@ def _case(source: str, lines: list[str], config: Config | None) -> Case:
         path = Path(folder) / name
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         try:
+            if config is None:
+                config = _with_yank(config_for(_meta(lines), name="advise"))
             return load_case(str(path), config)
         except NothingToCheck as e:
             raise NothingYet(str(e).replace(str(path), source if source != "-" else "<stdin>")) from None
         except BadTrace as e:
             raise UsageError(str(e).replace(str(path), source if source != "-" else "<stdin>")) from None
+
+
+def _meta(lines: list[str]) -> dict[str, Any]:
+    try:
+        first = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        first = None
+    meta = first.get("meta") if isinstance(first, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _with_yank(config: Config) -> Config:
+    """The recording's model (``conform``'s), where the operator may also have sent ``yank`` of the
+    migration instance unlogged: advice must weigh a yank as one of the ways out, and it must not
+    assume none happened."""
+    return dataclasses.replace(config, faults=config.faults.with_limit("yank", 1))
 
 
 def _advise_prefix(source: str, lines: list[str], config: Config | None, max_states: int) -> Result:

@@ -45,7 +45,7 @@ harness's ``quit`` and are not read):
   output lists the ignored commands so the reader can tell.
 * a process ``exit``: observed (``exited``); events of that side after it are a rejection.
 * fault lines (``kill-dst``, ``kill-src``, ``reset``): observed when the recording logs faults, as the
-  model's ``dst-crash``, ``src-crash``, ``link-cut``; the others (``drop-dst-to-src``, which only
+  model's ``dst-crash``, ``src-crash``, ``reset``; the others (``drop-dst-to-src``, which only
   starts a partition, ``migrate-pause-dst``, whose command line follows) are counted. The model's
   ``device-load-failure`` and ``disk-failure`` are set-up differences no line logs: always hidden.
 * Before the migration, the harness starts the source guest (``cont``, ``RESUME``): the model of a
@@ -109,7 +109,7 @@ COMMANDS = _commands()
 recorded one is an observation, accepted or refused. (``migrate`` with ``resume: true`` is
 ``migrate resume=true``.)"""
 
-FAULT_LINES = {"kill-dst": "dst-crash", "kill-src": "src-crash", "reset": "link-cut"}
+FAULT_LINES = {"kill-dst": "dst-crash", "kill-src": "src-crash", "reset": "reset"}
 """Harness fault lines that are one of the model's faults (``model/faults.py``)."""
 LOGGED_FAULTS = frozenset(FAULT_LINES.values())
 MODEL_EVENTS = frozenset({"MIGRATION", "STOP", "RESUME"})
