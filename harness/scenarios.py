@@ -705,9 +705,11 @@ async def run_scenario(
     *,
     timeout: float = 60.0,
     run_root: Path = DEFAULT_RUN_DIR,
+    session_factory: Callable[..., Session] | None = None,
 ) -> RunResult:
     """Run one scenario and return its recorder (not yet written to disk).
 
+    ``session_factory`` builds the :class:`Session` (``harness/replay.py`` passes a subclass).
     ``ok`` is False if the harness failed (set-up error) or the run hit ``timeout``; the trace
     then ends with a ``{"side": "harness", "error": ...}`` line before the teardown marker.
     """
@@ -733,7 +735,7 @@ async def run_scenario(
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     rec = Recorder(meta)
-    session = Session(scenario, src, dst, run_dir, blob, rec)
+    session = (session_factory or Session)(scenario, src, dst, run_dir, blob, rec)
     ok, message = True, ""
     t0 = time.monotonic()
     try:

@@ -119,7 +119,7 @@ def readme_table(root: Path) -> str:
     """Markdown tables (one per pairing) of the MIGRATION sequences of every trace under root."""
     out: list[str] = []
     dirs = sorted(
-        (d for d in root.iterdir() if d.is_dir()),
+        (d for d in root.iterdir() if d.is_dir() and d.name != "replayed"),
         key=lambda d: (PAIRINGS.index(d.name) if d.name in PAIRINGS else 99, d.name),
     )
     for d in dirs:
@@ -166,7 +166,7 @@ END = "<!-- END GENERATED -->"
 def differences(root: Path) -> str:
     """Markdown list of the traces whose sequences differ from real-qemu.md."""
     out: list[str] = []
-    for path in sorted(root.glob("*/*.jsonl")):
+    for path in sorted(p for p in root.glob("*/*.jsonl") if p.parent.name != "replayed"):
         tr = load(path)
         want = expected(path.parent.name, tr.scenario)
         got = (tr.migration_statuses("src"), tr.migration_statuses("dst"))

@@ -18,7 +18,7 @@ from harness.expected import REAL_QEMU_MD, expected
 from harness.traces import Trace, load, readme_table
 
 TRACES = Path(__file__).parent / "fixtures" / "traces"
-FILES = sorted(TRACES.glob("*/*.jsonl"))
+FILES = sorted(p for p in TRACES.glob("*/*.jsonl") if p.parent.name != "replayed")
 VARIANTS = sorted(TRACES.glob("variants/*/*.jsonl"))
 PAIRINGS = ["7.2-to-7.2", "11.1-to-11.1", "11.1-to-7.2", "7.2-to-11.1"]
 
