@@ -684,6 +684,8 @@ class ReplaySession(Session):
             # One step's observations may arrive in any order (QEMU emits STOP before ``device``).
             start = dict(cursor)
             for side, label in step.effects:
+                if (side, label) == ("dst", "exited") and self.shim is not None:
+                    self.shim.let_go()  # QEMU exits from its main loop: the blocked thread must go on
                 def match(ln: Line, side: str = side, label: str = label) -> bool:
                     return ln.get("side") == side and self._label(ln) == label and not ln.get("teardown")
                 try:
