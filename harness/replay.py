@@ -128,6 +128,7 @@ class RStep:
     pre: dict[str, str] = field(default_factory=dict)  # side -> MIGRATION status before a timed step
     in_flight: tuple[Frame, ...] = ()  # frames sent and not yet read when a timed step happens
     release: tuple[Frame, ...] = ()  # held frames the source reads later: release after this step
+    after_s: float = 0.0  # a timed step of a built-in window: seconds to wait once its state is reached
 
     @property
     def timed(self) -> bool:
@@ -292,12 +293,14 @@ def _window_partition(then: str, prop: str) -> Plan:
         RStep(6, "dst/main: loadvm_postcopy_handle_run_bh", "internal",
               effects=(("dst", "MIGRATION postcopy-active"), ("dst", "RESUME"))),
     ]
+    # The partition stays silent for 2 s (the source waits in postcopy-device, the destination
+    # guest runs), then it ends.
     if then == "reset":
         steps.append(RStep(7, "fault: link-cut (RST)", "reset",
-                           pre={"src": "postcopy-device", "dst": "postcopy-active"}))
+                           pre={"src": "postcopy-device", "dst": "postcopy-active"}, after_s=2.0))
     else:
         steps.append(RStep(7, "fault: dst-crash", "kill", side="dst",
-                           pre={"src": "postcopy-device", "dst": "postcopy-active"}))
+                           pre={"src": "postcopy-device", "dst": "postcopy-active"}, after_s=2.0))
     steps.append(RStep(8, "src/mig: migration_iteration_finish: restart guest", "internal",
                        effects=(("src", "RESUME"),)))
     plan = Plan("qemu-11.1", prop, steps, "11.1", "11.1", guest="idle", postcopy=True,
@@ -666,6 +669,7 @@ class ReplaySession(Session):
             elif step.timed:
                 if not await self._pre(step, timeout):
                     return
+                await asyncio.sleep(step.after_s)
                 self.done.add(step.n)
                 self._act(step)
             if step.timed:
