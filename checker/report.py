@@ -55,6 +55,7 @@ class _Cx:
     mermaid: str
     svg: str
     anchor: str
+    real: str = ""  # Suite.real_runs: seen on the real system, or why not
 
 
 @dataclass
@@ -94,7 +95,8 @@ def _counterexamples(suite: Suite, r: ConfigResult) -> list[_Cx]:
         title = f"{r.name}: {v.property.name}"
         out.append(_Cx(v.property, v.note, steps, loop, _story(suite, steps, loop),
                        G.sequence_mermaid(chart, title), G.sequence_svg(chart, title),
-                       _anchor(r.name, v.property.name)))
+                       _anchor(r.name, v.property.name),
+                       suite.real_runs(r.name, v.property.name) if suite.real_runs is not None else ""))
     return out
 
 
@@ -221,6 +223,7 @@ def _config_md(suite: Suite, page: _ConfigPage, has_svg: bool) -> str:
     for cx in page.cxs:
         L += [f'<a id="{cx.anchor}"></a>', "", f"### {cx.prop.name}", "", f"Claim: {cx.prop.claim}", "",
               f"**What happens:** {cx.story}", "", f"_{cx.note}_", "",
+              *([f"**Real QEMU:** {cx.real}", ""] if cx.real else []),
               f"![sequence chart](../counterexamples/{r.name}/{_slug(cx.prop.name)}.svg)", "",
               "```mermaid", cx.mermaid.rstrip("\n"), "```", "",
               "| # | actor | action | " + " | ".join(cx.steps[0]["state"].keys()) + " |",
@@ -357,6 +360,8 @@ def _config_html(page: _ConfigPage) -> list[str]:
         H.append(f'<div class="cx" id="{cx.anchor}"><h3>{_e(r.name)}: {_e(cx.prop.name)} violated</h3>')
         H.append(f'<p class="note">Claim: {_e(cx.prop.claim)}<br>{_e(cx.note)}</p>')
         H.append(f'<p class="story"><b>What happens:</b> {_e(cx.story)}</p>')
+        if cx.real:
+            H.append(f'<p class="note"><b>Real QEMU:</b> {_e(cx.real)}</p>')
         H.append(f'<details><summary>sequence chart ({len(cx.steps) - 1} steps'
                  f"{f', then a loop of {len(cx.loop)}' if cx.loop else ''})</summary>"
                  f'<div class="seqwrap">{_svg_ids(cx.svg, cx.anchor)}</div></details>')

@@ -166,6 +166,9 @@ class Suite:
     """Known-bad variants of the model, for ``migmodel mutants``: name -> (doc, names of the
     configurations to check it on, configuration -> mutated model, equivalent). An equivalent
     mutant cannot be told apart from the model (its doc says why): reported, not counted."""
+    real_runs: Callable[[str, str], str] | None = None
+    """(configuration name, property name) of a violated cell -> one line saying whether its
+    counterexample was seen on a real system (and where its recording is), or why not."""
     conformance: Callable[..., Any] | None = None
     """For ``migmodel conform``: (trace path, configuration or None) -> a ``checker.conform.Case``
     (the model of the trace's configuration, or of the one given, and what the recording shows).

@@ -188,14 +188,14 @@ def plan_from_steps(config_name: str, prop: str, lines: Sequence[str]) -> Plan:
     """Map every model step to a harness action or wait (see the module docstring)."""
     from model.system import describe
     from properties.conformance import observe_for
+    from properties.replayed import why_not_replayable
 
     config, worlds, actions = load_model_steps(config_name, lines)
+    reason = why_not_replayable(config, prop)
+    if reason:
+        raise NotMappable(f"{config_name} / {prop}: {reason}")
     if prop not in JUDGES:
         raise NotMappable(f"property {prop!r}: no judge reads it from a recording (judged: {', '.join(JUDGES)})")
-    if config.dirty_bitmaps:
-        raise NotMappable(f"{config_name}: dirty-bitmap migration is not set up by the harness")
-    if getattr(config, "postcopy_preempt", False):
-        raise NotMappable(f"{config_name}: postcopy-preempt is not set up by the harness")
     observe = observe_for(config)
     plan = Plan(config_name, prop, [], config.src.name, config.dst.name, shared_disk=config.shared_disk,
                 model_steps=list(lines))
@@ -916,6 +916,13 @@ def read_counterexample(path: str, config: str | None, prop: str | None) -> tupl
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise ReplayUsage(f"cannot read {path}: {e}") from None
+    first = text.lstrip().split("\n", 1)[0]
+    if first.startswith('{"meta"'):  # a replay trace: run its counterexample again
+        try:
+            rep = json.loads(first)["meta"]["replays"]
+            return str(rep["config"]), str(rep["property"]), [str(x) for x in rep["steps"]]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ReplayUsage(f"{path}: a trace, but not a replay (no meta.replays)") from None
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
@@ -958,7 +965,8 @@ class _Parser(argparse.ArgumentParser):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="configuration of the counterexample")
     p.add_argument("--property", help="the violated property")
-    p.add_argument("--counterexample", metavar="FILE", help="verify --json output, or a simulate script")
+    p.add_argument("--counterexample", metavar="FILE",
+                   help="verify --json output, a simulate script, or a replay trace (run it again)")
     p.add_argument("--window", choices=sorted(WINDOWS), help="a built-in window the model cannot yet produce")
     p.add_argument("--out", type=Path, help="trace to write (default: replay-<config>-<property>.jsonl)")
     p.add_argument("--hang-s", type=float, default=8.0, help="seconds without change that count as stuck")
@@ -984,12 +992,35 @@ def main(argv: list[str]) -> int:
     return _main(args)
 
 
+def window_of_trace(path: str) -> str | None:
+    """The built-in window a replay trace was recorded from, if it was one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+        name = json.loads(first)["meta"]["scenario"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) and name in WINDOWS else None
+
+
+def plan_of_trace(path: str) -> Plan:
+    """The plan that recorded a replay trace (``tests/fixtures/traces/replayed``), to run it again."""
+    window = window_of_trace(path)
+    if window is not None:
+        return WINDOWS[window]()
+    config, prop, lines = read_counterexample(path, None, None)
+    return plan_from_steps(config, prop, lines)
+
+
 def make_plan(args: argparse.Namespace) -> tuple[Plan, str]:
     if args.window:
         if args.counterexample or args.config or args.property:
             raise ReplayUsage("--window takes no --config, --property or --counterexample")
         return WINDOWS[args.window](), args.window
     if args.counterexample:
+        window = window_of_trace(args.counterexample)
+        if window is not None:
+            return WINDOWS[window](), window
         config, prop, lines = read_counterexample(args.counterexample, args.config, args.property)
     elif args.config and args.property:
         config, prop, lines = args.config, args.property, counterexample_lines(args.config, args.property)

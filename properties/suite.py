@@ -12,7 +12,7 @@ from typing import Any
 from checker.spec import Model, Suite
 from model import config as configs
 from model.system import MigrationModel
-from properties import conformance, presentation
+from properties import conformance, presentation, replayed
 from properties.qemu import PROPERTIES
 
 
@@ -50,4 +50,5 @@ def qemu_suite() -> Suite:
         questions=lambda: presentation.QUESTIONS,
         mutants=_mutants,
         conformance=conformance.load_case,
+        real_runs=replayed.seen_on_real_qemu,
     )
