@@ -89,8 +89,7 @@ BINARIES: dict[str, tuple[str, ...]] = {
     "7.2": (os.environ.get("MIGMODEL_QEMU_72", ""), "/usr/bin/qemu-system-x86_64"),
     "11.1": (os.environ.get("MIGMODEL_QEMU_111", ""), str(HARNESS / "qemu-11.1")),
     "10.2": (os.environ.get("MIGMODEL_QEMU_102", ""), str(HARNESS / "qemu-10.2"),
-             "/var/cache/migmodel/qemu-10.2.2/qemu-system-x86_64",
-             "/var/cache/migmodel/qemu-10.2.2/build/qemu-system-x86_64"),
+             "/var/cache/migmodel/build/qemu-10.2.2/build/qemu-system-x86_64"),
     "10.0": (os.environ.get("MIGMODEL_QEMU_100", ""),),
 }
 
