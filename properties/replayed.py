@@ -45,7 +45,7 @@ class Replay:
 
     path: Path
     config: str
-    property: str
+    prop: str
     observed: bool
     judgement: str
     versions: str
@@ -93,7 +93,7 @@ def seen_on_real_qemu(config_name: str, prop: str, root: Path = REPLAYED) -> str
     """One line for a violated cell: seen on real QEMU (with its trace), or why not."""
     from model.config import NAMED
 
-    mine = [r for r in replays(root) if r.config == config_name and r.property == prop]
+    mine = [r for r in replays(root) if r.config == config_name and r.prop == prop]
     seen = [r for r in mine if r.observed]
     if seen:
         return "seen on real QEMU: " + "; ".join(f"{r.versions}, `{r.name}`" for r in seen)

@@ -48,14 +48,14 @@ def test_replayed_fixture_conforms_to_its_configuration(path: Path, capsys: pyte
 
 def test_the_issue_s_replays_are_kept() -> None:
     """The windows issue 13 asks for, each seen on real QEMU (or refuted, and then listed here)."""
-    seen = {(r.config, r.property) for r in replays() if r.observed}
+    seen = {(r.config, r.prop) for r in replays() if r.observed}
     for cell in [("qemu-11.1", "no-split-brain"),  # cancel while waiting for SHUT(0); partition + reset
                  ("qemu-11.1-busy-guest", "no-vm-loss"),  # destination dies between PONG 0x42 and RUN
                  ("qemu-11.1", "fault-free-runs-finish"),  # migrate-pause before the destination's RUN
                  ("qemu-11.1", "no-stuck-state"),  # device-load failure, nothing pending
                  ("qemu-11.1", "no-rollback")]:  # partition then destination kill
         assert cell in seen, cell
-    refuted = {(r.config, r.property) for r in replays() if not r.observed}
+    refuted = {(r.config, r.prop) for r in replays() if not r.observed}
     assert refuted <= {("qemu-11.1-to-7.2", "source-resumable-before-pong")}, refuted
 
 
