@@ -41,6 +41,9 @@ def plan_for(name: str) -> Plan:
 
 
 def main(argv: list[str]) -> int:
+    from harness.record import install_signal_handlers
+
+    install_signal_handlers()  # SIGTERM / SIGHUP become KeyboardInterrupt: every QEMU is killed
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--only", nargs="*", default=None)

@@ -148,6 +148,7 @@ class Plan:
     shim_after: Frame | None = None  # block the destination's writer after this frame
     shim_release_before: int | None = None  # step number before which the shim lets go
     hold_main: bool = False  # hold the main stream (the destination has read nothing)
+    drop_from: Frame | None = None  # a silent partition that starts with this return-path frame
     notes: list[str] = field(default_factory=list)
     model_steps: list[str] = field(default_factory=list)
 
@@ -303,7 +304,7 @@ def _window_partition(then: str, prop: str) -> Plan:
     steps.append(RStep(8, "src/mig: migration_iteration_finish: restart guest", "internal",
                        effects=(("src", "RESUME"),)))
     plan = Plan("qemu-11.1", prop, steps, "11.1", "11.1", guest="idle", postcopy=True,
-                model_steps=[s.text for s in steps])
+                model_steps=[s.text for s in steps], drop_from=("PONG", 0x42))
     plan.notes.append("silent partitions are not in today's model (fault kinds being added): the steps "
                       "are written by hand; re-check the configuration once the model has them")
     return plan
@@ -323,7 +324,7 @@ def _window_pong_wait(version: str, prop: str, config: str) -> Plan:
         RStep(6, "fault: link-cut", "reset", pre={"src": "postcopy-device"}),
     ]
     plan = Plan(config, prop, steps, version, version, guest="idle", postcopy=True,
-                model_steps=[s.text for s in steps])
+                model_steps=[s.text for s in steps], drop_from=("PONG", 0x42))
     return plan
 
 
@@ -334,12 +335,6 @@ WINDOWS: dict[str, Callable[[], Plan]] = {
 }
 """Runs that the model cannot yet produce as a counterexample, written step by step."""
 
-#: Frames a built-in window drops from on (a silent partition that begins with that frame).
-WINDOW_DROP_FROM: dict[str, Frame] = {
-    "partition-then-reset": ("PONG", 0x42),
-    "partition-then-dst-kill": ("PONG", 0x42),
-    "pong-wait-10.2": ("PONG", 0x42),
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -595,9 +590,8 @@ class ReplaySession(Session):
             if step.timed and i > 0 and plan.steps[i - 1].consumed:
                 f = plan.steps[i - 1].consumed[-1]
                 self.proxy.add_rule(FrameRule(f[0], "pass", f[1], callback=functools.partial(self._armed, step)))
-        name = self.scenario.name
-        if name in WINDOW_DROP_FROM:
-            f = WINDOW_DROP_FROM[name]
+        if plan.drop_from is not None:
+            f = plan.drop_from
             self.proxy.add_rule(FrameRule(f[0], "drop-from", f[1], callback=log_frame("drop-dst-to-src")))
         self.proxy.hold_main = plan.hold_main
         await self.proxy.start()
@@ -855,6 +849,7 @@ def run_plan(plan: Plan, out: Path, *, name: str = "replay", hang_s: float = 8.0
         "held_frames": sorted({frame_label(f) for s in plan.steps for f in s.in_flight}),
         "shim_after": frame_label(plan.shim_after) if plan.shim_after else None,
         "hold_main_stream": plan.hold_main, "divergence": session.divergence,
+        "drop_from": frame_label(plan.drop_from) if plan.drop_from else None,
         "observed_for_s": round(outcome.quiet_for(), 3), "notes": plan.notes,
         "rp_frames": frames,
     }
@@ -1035,6 +1030,8 @@ def describe_plan(plan: Plan) -> list[str]:
         out.append(f"  shim: block the destination's writer after {frame_label(plan.shim_after)}")
     if plan.hold_main:
         out.append("  proxy: hold the main stream (the destination has read nothing)")
+    if plan.drop_from:
+        out.append(f"  proxy: drop every destination->source byte from {frame_label(plan.drop_from)} on")
     for s in plan.steps:
         extra = []
         if s.pre:
@@ -1062,6 +1059,9 @@ def _main(args: argparse.Namespace) -> int:
         print("\n".join(describe_plan(plan)))
         return EXIT_REPRODUCED
     out = args.out or Path(f"replay-{plan.config}-{plan.property}.jsonl")
+    from harness.record import install_signal_handlers
+
+    install_signal_handlers()  # SIGTERM / SIGHUP: both QEMUs are killed, exit 130
     try:
         res = run_plan(plan, out, name=name, hang_s=args.hang_s, run_root=args.run_dir)
     except NotMappable as e:

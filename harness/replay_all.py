@@ -38,9 +38,11 @@ def violated_cells(configs: list[str] | None) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str]) -> int:
+    from harness.record import install_signal_handlers
     from model.config import NAMED
     from properties.replayed import why_not_replayable
 
+    install_signal_handlers()  # SIGTERM / SIGHUP become KeyboardInterrupt: every QEMU is killed
     p = argparse.ArgumentParser(prog="python -m harness.replay_all")
     p.add_argument("--out-dir", type=Path, required=True)
     p.add_argument("--gaps-dir", type=Path)
