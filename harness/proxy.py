@@ -124,7 +124,7 @@ class FaultProxy:
         self.parse_rp = parse_rp
         #: While true, source->destination bytes are kept (not sent): the destination reads nothing.
         self.hold_main = False
-        self._main_held: list[tuple[asyncio.StreamWriter, bytes]] = []
+        self._main_held: list[tuple[asyncio.StreamWriter, bytes | None]] = []  # None: an EOF
         self._held: list[tuple[asyncio.StreamWriter, bytes | None]] = []
         self._server: asyncio.base_events.Server | None = None
         self._pairs: list[_Pair] = []
@@ -186,7 +186,11 @@ class FaultProxy:
         self.hold_main = False
         for writer, data in self._main_held:
             with contextlib.suppress(OSError, RuntimeError):
-                writer.write(data)
+                if data is None:
+                    if writer.can_write_eof():
+                        writer.write_eof()
+                else:
+                    writer.write(data)
         self._main_held.clear()
 
     def frames(self, kind: str | None = None, value: int | None = None) -> list[dict[str, Any]]:
@@ -272,6 +276,9 @@ class FaultProxy:
                 writer.write(data)
                 self.forwarded[direction] += len(data)
                 await writer.drain()
+            if direction == "src->dst" and self.hold_main:
+                self._main_held.append((writer, None))  # the EOF waits behind the held bytes
+                return
             # Orderly EOF: pass it on (half-close), as a direct connection would.
             with contextlib.suppress(OSError, RuntimeError):
                 if writer.can_write_eof():

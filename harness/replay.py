@@ -648,7 +648,7 @@ class ReplaySession(Session):
         plan = self.plan
         assert plan is not None and self.proxy is not None
         cursor = {"src": 0, "dst": 0}
-        timeout = 40.0
+        timeout = 25.0
         for step in plan.steps:
             if self.shim is not None and plan.shim_release_before == step.n:
                 self.shim.let_go()
@@ -697,7 +697,13 @@ class ReplaySession(Session):
     def _ready(self, step: RStep) -> bool:
         """The real QEMUs are where the model was before ``step``."""
         for side, status in step.pre.items():
-            if self._status(side) != status:
+            real = self._status(side)
+            if real == status:
+                continue
+            # With the main stream held the destination has read nothing, but one that reports
+            # ``active`` as soon as it accepts the connection (7.2) is past ``setup`` all the same.
+            if not (self.plan is not None and self.plan.hold_main and side == "dst"
+                    and status == "setup" and real == "active"):
                 return False
         if any(not self._seen_frame(f) for f in step.in_flight):
             return False

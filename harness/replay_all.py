@@ -48,9 +48,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--gaps-dir", type=Path)
     p.add_argument("--config", action="append")
     p.add_argument("--hang-s", type=float, default=8.0)
+    p.add_argument("--skip-existing", action="store_true", help="skip cells already in --out-dir")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         for config, prop in violated_cells(args.config):
+            if args.skip_existing and (args.out_dir / f"{config}.{prop}.jsonl").exists():
+                continue
             reason = why_not_replayable(NAMED[config], prop)
             if reason:
                 print(f"{config} / {prop}: not replayed: {reason}", flush=True)
