@@ -53,19 +53,24 @@ def test_the_issue_s_replays_are_kept() -> None:
                  ("qemu-11.1-busy-guest", "no-vm-loss"),  # destination dies between PONG 0x42 and RUN
                  ("qemu-11.1", "fault-free-runs-finish"),  # migrate-pause before the destination's RUN
                  ("qemu-11.1", "no-stuck-state"),  # device-load failure, nothing pending
-                 ("qemu-11.1", "no-rollback")]:  # partition then destination kill
+                 ("qemu-11.1", "no-rollback"),  # partition then destination kill
+                 ("qemu-10.2", "rp-error-ends-postcopy-device")]:  # 10.2: only the PONG ends the wait
         assert cell in seen, cell
+    # cells real QEMU did not violate when replayed (docs/replay.md says why)
     refuted = {(r.config, r.prop) for r in replays() if not r.observed}
-    assert refuted <= {("qemu-11.1-to-7.2", "source-resumable-before-pong")}, refuted
+    assert refuted == {("qemu-11.1-to-7.2", "source-resumable-before-pong"),
+                       ("qemu-11.1-shared-disk", "source-resumable-before-pong"),
+                       ("qemu-11.1-shared-disk", "migration-terminates")}, refuted
 
 
 @pytest.mark.parametrize("path", GAPS, ids=lambda p: p.stem)
-def test_model_gap_traces_are_still_rejected(path: Path) -> None:
+def test_model_gap_traces_are_still_not_model_runs(path: Path) -> None:
     """Replays that real QEMU ran differently from the model (kept for the model's correction):
-    once the model is fixed this fails, and the trace moves to tests/fixtures/traces/replayed."""
+    a step's state or effect never showed, or conform rejects the trace. Once the model is fixed
+    this fails, and the trace moves to tests/fixtures/traces/replayed."""
     meta = _meta(path)
-    assert meta["observed_violation"] is True
-    assert migmodel(["conform", "--config", meta["replays"]["config"], str(path)]) == 1
+    diverged = meta["replay"]["divergence"] is not None
+    assert diverged or migmodel(["conform", "--config", meta["replays"]["config"], str(path)]) == 1
 
 
 # ---------------------------------------------------------------------------------------------
