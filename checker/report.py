@@ -82,6 +82,7 @@ class _Cx:
     final: dict[str, Any]
     page: str
     """Its HTML page, relative to the report folder."""
+    real: str = ""  # Suite.real_runs: seen on the real system, or why not
 
 
 @dataclass
@@ -124,7 +125,8 @@ def _counterexamples(suite: Suite, r: ConfigResult) -> list[_Cx]:
         out.append(_Cx(v.property, v.note, steps, loop, _story(suite, steps, loop),
                        G.sequence_mermaid(chart, title), G.sequence_svg(chart, title),
                        _anchor(r.name, v.property.name), changed, final,
-                       f"counterexamples/{r.name}/{_slug(v.property.name)}.html"))
+                       f"counterexamples/{r.name}/{_slug(v.property.name)}.html",
+                       suite.real_runs(r.name, v.property.name) if suite.real_runs is not None else ""))
     return out
 
 
@@ -256,7 +258,8 @@ def _config_md(suite: Suite, page: _ConfigPage, has_svg: bool) -> str:
         L += ["None: every property that can fail holds.", ""]
     for cx in page.cxs:
         L += [f'<a id="{cx.anchor}"></a>', "", f"### {cx.prop.name}", "", f"Claim: {cx.prop.claim}", "",
-              f"**What happens:** {cx.story}", "", f"_{cx.note}_", "", "**How it ends:**", ""]
+              f"**What happens:** {cx.story}", "", f"_{cx.note}_", "",
+              *([f"**Real QEMU:** {cx.real}", ""] if cx.real else []), "**How it ends:**", ""]
         L += [f"* {_md_cell(line)}" for line in final_state_lines(cx.final)]
         L += ["", f"![sequence chart](../counterexamples/{r.name}/{_slug(cx.prop.name)}.svg)", "",
               "```mermaid", cx.mermaid.rstrip("\n"), "```", "",
@@ -450,6 +453,7 @@ def _cx_html(suite: Suite, page: _ConfigPage, cx: _Cx) -> str:
          f"<p><b>Claim</b> ({_e(cx.prop.kind.value)}): {_rich(cx.prop.claim)}</p>",
          f'<p class="note">{_rich(cx.note)}</p>',
          f'<p class="story"><b>What happens:</b> {_rich(cx.story)}</p>',
+         *([f'<p class="note"><b>Real QEMU:</b> {_rich(cx.real)}</p>'] if cx.real else []),
          '<div class="end"><b>How it ends</b> (the last state, '
          f"step {cx.steps[-1]['step']}):<ul>"]
     for t in cx.final["threads"]:

@@ -196,6 +196,9 @@ class Suite:
     presentation: Presentation = Presentation()
     conformance: Conformance | None = None
     variants: Mapping[str, Variants] = field(default_factory=dict)
+    real_runs: Callable[[str, str], str] | None = None
+    """(configuration name, property name) of a violated cell -> one line saying whether its
+    counterexample was seen on a real system (and where its recording is), or why not."""
     """Families of variants of the model by name: ``"mutants"`` for ``migmodel mutants``."""
 
     def variants_of(self, family: str) -> dict[str, Variant] | None:

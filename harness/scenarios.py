@@ -752,9 +752,11 @@ async def run_scenario(
     timeout: float = 60.0,
     run_root: Path = DEFAULT_RUN_DIR,
     observer: Callable[[Session], Awaitable[None]] | None = None,
+    session_factory: Callable[..., Session] | None = None,
 ) -> RunResult:
     """Run one scenario and return its recorder (not yet written to disk).
 
+    ``session_factory`` builds the :class:`Session` (``harness/replay.py`` passes a subclass).
     ``ok`` is False if the harness failed (set-up error) or the run hit ``timeout``; the trace
     then ends with a ``{"side": "harness", "error": ...}`` line before the teardown marker.
     ``observer``: called once the scenario is over, before teardown, with both QEMUs still as
@@ -782,7 +784,8 @@ async def run_scenario(
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     rec = Recorder(meta)
-    session = Session(scenario, src, dst, run_dir, blob, rec, extra_monitors=observer is not None)
+    session = (session_factory or Session)(scenario, src, dst, run_dir, blob, rec,
+                                           extra_monitors=observer is not None)
     ok, message = True, ""
     t0 = time.monotonic()
     try:

@@ -23,7 +23,7 @@ Line = dict[str, Any]
 PAIRINGS = ["7.2-to-7.2", "11.1-to-11.1", "11.1-to-7.2", "7.2-to-11.1", "10.2-to-10.2", "10.2-to-11.1",
             "11.1-to-10.2", "10.2-to-7.2", "7.2-to-10.2"]
 #: Directories of other traces, not a pairing's catalogue (QEMU's own migration-test: its README).
-NOT_PAIRINGS = ("variants", "qemu-qtest")
+NOT_PAIRINGS = ("variants", "qemu-qtest", "replayed")
 
 
 class TraceError(ValueError):

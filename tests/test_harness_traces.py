@@ -20,7 +20,8 @@ from harness.expected import REAL_QEMU_MD, expected
 from harness.traces import Trace, load, readme_table
 
 TRACES = Path(__file__).parent / "fixtures" / "traces"
-FILES = sorted(p for p in TRACES.glob("*/*.jsonl") if p.parent.name != "qemu-qtest")  # those: test_qtest.py
+FILES = sorted(p for p in TRACES.glob("*/*.jsonl")
+               if p.parent.name not in ("qemu-qtest", "replayed"))  # those: test_qtest.py, test_replay.py
 VARIANTS = sorted(TRACES.glob("variants/*/*.jsonl"))
 PAIRINGS = ["7.2-to-7.2", "11.1-to-11.1", "11.1-to-7.2", "7.2-to-11.1"]
 
