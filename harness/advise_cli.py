@@ -35,7 +35,7 @@ from checker.conform import Case
 from model.config import NAMED, Config
 from model.system import MigrationModel
 from properties.advice import ADVISOR
-from properties.conformance import BadTrace, NothingToCheck, Prelaunch, config_for, load_case
+from properties.conformance import BadTrace, NothingToCheck, Prelaunch, config_for, load_case, read
 
 EXIT_IMPOSSIBLE = 1
 
@@ -126,21 +126,13 @@ def _case(source: str, lines: list[str], config: Config | None) -> Case:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         try:
             if config is None:
-                config = _with_yank(config_for(_meta(lines), name="advise"))
+                meta = read(str(path)).meta  # conform's reader: a malformed trace is one line, exit 2
+                config = _with_yank(config_for(meta, name="advise"))
             return load_case(str(path), config)
         except NothingToCheck as e:
             raise NothingYet(str(e).replace(str(path), source if source != "-" else "<stdin>")) from None
         except BadTrace as e:
             raise UsageError(str(e).replace(str(path), source if source != "-" else "<stdin>")) from None
-
-
-def _meta(lines: list[str]) -> dict[str, Any]:
-    try:
-        first = json.loads(lines[0]) if lines else None
-    except json.JSONDecodeError:
-        first = None
-    meta = first.get("meta") if isinstance(first, dict) else None
-    return meta if isinstance(meta, dict) else {}
 
 
 def _with_yank(config: Config) -> Config:

@@ -178,10 +178,26 @@ def load_model_steps(config_name: str, lines: Sequence[str]) -> tuple[Any, list[
     config = NAMED[config_name]
     model = MigrationModel(config)
     try:
-        steps = run_script(model, list(lines))
+        steps = run_script(model, _with_setup_step(list(lines)))
     except UsageError as e:
         raise ReplayUsage(str(e)) from None
     return config, [s.state for s in steps], [s.action for s in steps]
+
+
+SETUP_DONE = "src/mig: migration_thread: setup done"
+
+
+def _with_setup_step(lines: list[str]) -> list[str]:
+    """Step lists recorded before the model split the source's setup in two (the connect, then
+    ``migration_thread`` going SETUP -> ACTIVE) get the second step right after the connect."""
+    if any(ln.strip() == SETUP_DONE for ln in lines):
+        return lines
+    out: list[str] = []
+    for ln in lines:
+        out.append(ln)
+        if ln.strip() == "src/mig: migration_connect":
+            out.append(SETUP_DONE)
+    return out
 
 
 def plan_from_steps(config_name: str, prop: str, lines: Sequence[str]) -> Plan:
@@ -190,6 +206,7 @@ def plan_from_steps(config_name: str, prop: str, lines: Sequence[str]) -> Plan:
     from properties.conformance import observe_for
     from properties.replayed import why_not_replayable
 
+    lines = _with_setup_step(list(lines))
     config, worlds, actions = load_model_steps(config_name, lines)
     reason = why_not_replayable(config, prop)
     if reason:
@@ -216,7 +233,7 @@ def plan_from_steps(config_name: str, prop: str, lines: Sequence[str]) -> Plan:
         if action.actor == "fault":
             if name.startswith("device-load-failure"):
                 plan.devload, step.kind = True, "setup"
-            elif name == "link-cut":
+            elif name in ("reset", "link-cut"):  # link-cut: the fault's name before the fault table
                 step.kind = "reset"
             elif name in ("dst-crash", "src-crash"):
                 step.kind, step.side = "kill", name[:3]

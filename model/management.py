@@ -63,7 +63,7 @@ NOT_FINALIZED = "Migration is not finalized yet"
 LOCK_REFUSED = "Failed to get \"write\" lock"
 IN_PROGRESS = "There's a migration process in progress"
 RECOVER_REFUSED = "Migrate recover can only be run when postcopy is paused."
-CONTINUE_REFUSED = "Migration not in expected state"
+CONTINUE_REFUSED = "Migration not in expected state: %s"
 
 # --- source -------------------------------------------------------------------------------------
 

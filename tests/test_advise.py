@@ -131,7 +131,7 @@ def test_impossible_observations_exit_1() -> None:
 @pytest.mark.parametrize("text, needle", [
     ("", "empty"),
     ("not json\n", "JSON"),
-    ('{"meta": {"src_version": "11.1.3"}}\n', "dst_version"),
+    ('{"meta": {"src_version": "11.1.3"}}\n', "QEMU version None"),
     ('{"meta": {"src_version": "11.1.3", "dst_version": "11.1.3"}}\n{"side": "moon"}\n', "side"),
 ])
 def test_bad_input_is_one_line_and_exit_2(text: str, needle: str) -> None:

@@ -58,7 +58,7 @@ def check(path: str) -> tuple[int, str]:
     """Exit code and the one-line error (for 2) or the output."""
     code, out, err = cli(["conform", path])
     if code == 2:
-        assert out == "" and err.count("\n") == 1 and err.startswith("migmodel: error: "), err
+        assert out == "" and err.count("\n") == 1 and err.startswith("migmodel conform: error: "), err
         assert "Traceback" not in err
         return code, err
     assert err == "", err
@@ -238,17 +238,16 @@ def test_tolerance_option(tmp_path: Path) -> None:
 
 
 def test_unknown_command_is_ignored_and_counted(tmp_path: Path) -> None:
-    """A command the model has no row for (``yank`` here) is not an observation: counted. Its
-    effect must then be explained by other steps: a no-op ``yank`` on a completed source leaves
-    the trace accepted."""
+    """A command the model has no row for (``system_wakeup`` here) is not an observation: counted.
+    Its effect must then be explained by other steps: a no-op on a completed source leaves the
+    trace accepted. (``yank`` has rows now: model/faults.py, management.py.)"""
     lines = [json.loads(ln) for ln in raw(TRACES / "11.1-to-11.1" / "precopy_ok.jsonl")]
     g = max(i for i, ln in enumerate(lines) if ln.get("event") == "MIGRATION")
     t = lines[g]["t"] + 0.0001
-    lines.insert(g + 1, {"side": "src", "command": "yank", "arguments": {"instances": [{"type": "migration"}]},
-                         "t_sent": t, "t": t, "return": {}})
+    lines.insert(g + 1, {"side": "src", "command": "system_wakeup", "t_sent": t, "t": t, "return": {}})
     code, out, _ = cli(["conform", "--json", write(tmp_path, lines)])
     doc = json.loads(out)["traces"][0]
-    assert code == 0 and doc["ignored_commands"].get("yank") == 1
+    assert code == 0 and doc["ignored_commands"].get("system_wakeup") == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +316,8 @@ def raw_mutants(path: Path) -> Iterator[tuple[str, list[str]]]:
         key = next(k for k in OBS_KEYS if k in d)
         value = ([d[key]], {"v": d[key]}, None if key != "event" else 3, 1.5)[(k + len(lines)) % 4]
         yield "retype", [*lines[:i], json.dumps({**d, key: value}), *lines[i + 1:]]
-        yield "retype", [*lines[:i], json.dumps({**d, "t": str(d["t"])}), *lines[i + 1:]]
+        if "event" in d:  # a command the model does not check (a qtest's dst migrate_cancel) has no order
+            yield "retype", [*lines[:i], json.dumps({**d, "t": str(d["t"])}), *lines[i + 1:]]
     cut = body[len(body) // 2]
     yield "truncate-line", [*lines[:cut], lines[cut][:len(lines[cut]) // 2]]
     # a prefix: accepted, or rejected when the cut falls while a command was in flight (its
@@ -399,9 +399,21 @@ def test_events_only_impossible_mutants_rejected(tmp_path: Path) -> None:
         for n, (kind, lines) in enumerate(raw_mutants(path)):
             if kind not in ("swap", "duplicate") or (n + len(lines)) % 3:
                 continue  # a third of them (events-only rejections search more): still hundreds
+            if kind == "duplicate" and _duplicates_cancelling(raw(path), lines):
+                continue  # a hidden second migrate_cancel emits `cancelling` again (model/management.py)
             total += 1
             rejected += check_fast(write(tmp_path, events_only(lines), f"e{n}.jsonl")) == 1
     assert total > 100 and rejected == total
+
+
+def _duplicates_cancelling(original: list[str], mutant: list[str]) -> bool:
+    """The duplicated line is a ``MIGRATION cancelling`` event: with the commands hidden (an
+    events-only log), a second ``migrate_cancel`` explains it (QEMU's migration-test
+    cancel/src/after/cancelling saw it)."""
+    from collections import Counter
+
+    extra = list((Counter(mutant) - Counter(original)).elements())
+    return len(extra) == 1 and '"event": "MIGRATION"' in extra[0] and '"cancelling"' in extra[0]
 
 
 def no_migration_events(lines: list[str]) -> list[str]:

@@ -84,7 +84,12 @@ def test_explained_items_carry_their_reason(capsys: pytest.CaptureFixture[str]) 
     wait_unplug = [i for i in report["explained"] if i["kind"] == "transition" and i["to"] == "wait-unplug"]
     assert wait_unplug and all("wait-unplug" in i["reason"] for i in wait_unplug)
     yank = [i for i in report["explained"] if i["kind"] == "command"]
-    assert [i["function"] for i in yank] == ["util/yank.c:qmp_yank"] and yank[0]["reason"].startswith("model gap")
+    # yank is the fault injector's operator action (model/faults.py), not a management row: explained, no gap
+    assert [i["function"] for i in yank] == ["util/yank.c:qmp_yank"]
+    assert "model/faults.py" in yank[0]["reason"] and not yank[0]["reason"].startswith("model gap")
+    mc = "migration/migration.c"
+    assert yank[0]["registered_by"] == f"{mc}:qmp_migrate_incoming,{mc}:qmp_migrate_finish"
+    assert f"{mc}:migration_cleanup" in yank[0]["unregistered_by"].split(",")
 
 
 def test_human_output(capsys: pytest.CaptureFixture[str]) -> None:
@@ -192,6 +197,11 @@ def test_version_mapping() -> None:
     v, note = model_version("11.0.1")
     assert v == "10.2" and "not modelled" in note
     assert model_version("6.2.0")[0] == "7.2"
+    # "10.0" is 10.0.0-10.0.4 and 10.1.0; "10.0.5" (the stable fix 725a9e5f78) is 10.0.5+ and 10.1.1+
+    assert [model_version(v)[0] for v in ("10.0.2", "10.0.5", "10.0.9", "10.1", "10.1.0", "10.1.1", "10.1.3")] == [
+        "10.0", "10.0.5", "10.0.5", "10.0", "10.0", "10.0.5", "10.0.5"]
+    assert model_version("10.0.5") == ("10.0.5", "QEMU 10.0.5 is modelled as 10.0.5")
+    assert model_version("11.1.0")[0] == "11.1" and model_version("12.0")[0] == "11.1"
     with pytest.raises(TreeError):
         model_version("ten")
 
@@ -234,7 +244,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tr
         args += ["--explained", str(bad)]
     code, out, err = drift(capsys, *args)
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith("migmodel: error: ")
+    assert err.count("\n") == 1 and err.startswith("migmodel drift: error: "), err
 
 
 def test_qapi_reader() -> None:

@@ -81,7 +81,8 @@ def test_verify_prints_the_end_and_the_changes(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "How it ends:" in out
     assert re.search(r"src migration thread: waiting for PONG 0x42", out)
-    assert "enabled: nothing changes the state" in out
+    # with two faults per run a second fault may still be enabled at the end of the run
+    assert re.search(r"enabled: (nothing changes the state|fault: )", out)
     assert "refused: src/qmp: migrate_cancel" in out
     # Step 7 enters postcopy-device: its src cell is marked, the unchanged ones of step 8 are not.
     step7 = next(line for line in out.splitlines() if re.match(r"\s+7\s+src/mig", line))

@@ -155,20 +155,47 @@ def tree_version(root: Path) -> str:
         raise TreeError(f"{path}: cannot read: {e}") from None
 
 
+# A model version with a micro number stands for a stable fix: it covers its own line from that
+# micro on, and a later line only from the first release of it that has the fix (model/config.py:
+# "10.0" is 10.0.0-10.0.4 and 10.1.0, "10.0.5" is 10.0.5 and 10.1.1).
+BACKPORTED_TO: dict[str, dict[tuple[int, int], int]] = {"10.0.5": {(10, 1): 1}}
+
+
+def _triple(version: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in version.split(".")] + [0, 0]
+    return parts[0], parts[1], parts[2]
+
+
 def model_version(version: str) -> tuple[str, str]:
     """The modelled version for a QEMU version: the newest modelled one not newer than it (the
-    model's version flags are "since" flags), or the oldest. Returns (version, a note)."""
+    model's version flags are "since" flags; a stable fix counts on a later line only from the
+    release it was backported to), or the oldest. Returns (version, a note)."""
     parts = version.split(".")
     try:
-        number = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 0)
+        number = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 0,
+                  int(parts[2]) if len(parts) > 2 else 0)
     except ValueError:
         raise TreeError(f"cannot read QEMU version {version!r} (want MAJOR.MINOR[.MICRO])") from None
-    known = sorted(VERSIONS, key=lambda v: tuple(int(x) for x in v.split(".")))
-    below = [v for v in known if tuple(int(x) for x in v.split(".")) <= number]
+
+    def covers(v: str) -> bool:
+        m = _triple(v)
+        if m > number:
+            return False
+        if m[2] == 0 or m[:2] == number[:2]:
+            return True
+        first = BACKPORTED_TO.get(v, {}).get(number[:2])
+        return first is not None and number[2] >= first
+
+    known = sorted(VERSIONS, key=_triple)
+    below = [v for v in known if covers(v)]
     chosen = below[-1] if below else known[0]
-    exact = chosen == f"{number[0]}.{number[1]}"
-    note = (f"QEMU {version} is modelled as {chosen}" if exact
-            else f"QEMU {version} is not modelled; compared with the nearest modelled version below it, {chosen}")
+    exact = bool(below) and _triple(chosen)[:2] == number[:2]
+    if exact:
+        note = f"QEMU {version} is modelled as {chosen}"
+    elif below:
+        note = f"QEMU {version} is not modelled; compared with the nearest modelled version below it, {chosen}"
+    else:
+        note = f"QEMU {version} is not modelled; compared with the oldest modelled version, {chosen}"
     return chosen, note
 
 
