@@ -5,7 +5,7 @@ Not a test: it prints numbers. ``python benchmarks/bench_advise.py [--repeat 3]`
 * Every recorded fixture, whole: the time of one advice, the first one for its configuration
   (which builds the model's reachable graph) and the next ones (the graph is shared).
 * A 500-line prefix: the longest fixture, its body padded to 500 lines with the lines a long
-  recording is mostly made of (the harness's ``query-migrate`` / ``query-status`` polls and
+  recording is mostly made of (a management layer's polls such as ``query-name`` and
   QEMU events the model ignores, such as ``MIGRATION_PASS``), interleaved in time. Timed cold
   (a fresh process state: no model built) and warm.
 """
@@ -48,7 +48,7 @@ def padded(path: Path, total: int = 500) -> list[str]:
         if i % 3 == 0:
             fill.append({"side": side, "event": "MIGRATION_PASS", "data": {"pass": i}, "t": t})
         else:
-            cmd = "query-migrate" if i % 3 == 1 else "query-status"
+            cmd = "query-name" if i % 3 == 1 else "query-version"
             fill.append({"side": side, "command": cmd, "t_sent": t, "return": {}, "t": t})
     rows = sorted(body + fill, key=lambda r: r["t"])
     return [raw[0], *(json.dumps(r) for r in rows)]

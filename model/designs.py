@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from model import config as configs
-from model import destination, management, source
+from model import destination, faults, management, source
 from model.config import Config
 from model.destination import POSTCOPY, listen_fail
 from model.messages import PACKAGED, PING_4, RUN, PING_0x42
@@ -49,6 +49,7 @@ from model.world import (
     RP_ON,
     World,
     break_link,
+    partitioned,
     send_main,
     send_rp,
 )
@@ -289,7 +290,9 @@ def error_aware_wait_10_2(rows: tuple[Row, ...]) -> tuple[Row, ...]:
 
     Intends: ``rp-error-ends-postcopy-device`` on the 10.2 configurations (10.2's event is set
     only by the PONG)."""
-    return replace_row(rows, "migration_iteration_run: woken by rp error (11.1)", guard=_woken_by_rp_error_any)
+    # The row is 11.1's only (``since=(11, 1)``); the design drops the version bound.
+    return replace_row(rows, "migration_iteration_run: woken by rp error (11.1)", guard=_woken_by_rp_error_any,
+                       since=())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,6 +339,11 @@ def _run_bh_or_pause(c: Config, w: World) -> World:
     return new
 
 
+def _activation_fails_pause(c: Config, w: World) -> World:
+    """The disk activation at RUN failed (fault ``dst-disk-activation``): pause the migration."""
+    return break_link(faults.activation_fails_inmigrate(c, w))
+
+
 def pause_on_disk_failure(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     """When the RUN bottom half cannot activate the disks, the destination pauses the migration
     (it shuts its incoming stream down, as ``migrate-pause`` does: the listen thread, RUNNING,
@@ -348,12 +356,16 @@ def pause_on_disk_failure(rows: tuple[Row, ...]) -> tuple[Row, ...]:
 
     Intends: ``no-vm-loss``: a storage problem at RUN leaves a recoverable pause (fix the
     storage, ``migrate-recover``, resume, ``cont``) instead of a running migration whose guest
-    never starts. The fault this is about (a disk-activation failure at RUN that can go away
-    again) is not in today's fault injector: here it is judged with today's permanent
-    ``disk-failure`` (a configuration of its own with a budget of one), which no recovery can
-    outlive, so the intended fix cannot show yet; re-run with the new fault kind."""
-    return replace_row(rows, "loadvm_postcopy_handle_run_bh", effect=_run_bh_or_pause,
+    never starts. The fault this is about, a disk-activation failure at RUN that can go away
+    again, is the fault kind ``dst-disk-activation`` (row "disk activation fails at RUN", 10.0
+    on: runstate stays inmigrate): the design pauses there too. It is also judged with the
+    permanent ``disk-failure`` (a configuration of its own with a budget of one), which no
+    recovery can outlive."""
+    rows = replace_row(rows, "loadvm_postcopy_handle_run_bh", effect=_run_bh_or_pause,
                        doc="design: a failed disk activation pauses the migration")
+    # The fault kind ``dst-disk-activation`` (10.0+: no vm_start, runstate stays inmigrate).
+    return replace_row(rows, "disk activation fails at RUN", effect=_activation_fails_pause,
+                       doc="design: a failed disk activation at RUN pauses the migration")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,6 +379,12 @@ def _keepalive_due(c: Config, w: World) -> bool:
 
 def _wait_sees_stream_error(c: Config, w: World) -> bool:
     return w.s_pc == PC_WAIT_PONG and not w.s_loaded and w.link == LINK_DOWN
+
+
+def _keepalive_lost(c: Config, w: World) -> bool:
+    """The keepalive PING (or its PONG) is held by a silent partition: the timed wait times out."""
+    return (w.s_pc == PC_WAIT_PONG and not w.s_loaded and w.link == LINK_UP and partitioned(w)
+            and (PING_KEEPALIVE in w.main or PONG_KEEPALIVE in w.rp))
 
 
 def _listen_keepalive(c: Config, w: World) -> bool:
@@ -386,8 +404,13 @@ def keep_talking(rows: tuple[Row, ...]) -> tuple[Row, ...]:
 
     Intends: the hang after a device-load failure ends on 10.2 and 11.1 (``no-stuck-state``,
     ``resumes-after-device-load-failure``), and a broken stream ends the wait on 10.2
-    (``rp-error-ends-postcopy-device``). The silent partition needs a fault the model does not
-    have yet (a partition without RST): judged once that fault kind exists."""
+    (``rp-error-ends-postcopy-device``). A silent partition (fault kinds ``partition-dst-src``,
+    ``partition-src-dst``: nothing is closed, bytes are held) is caught by a timeout: when the
+    keepalive PING or its PONG is held, the wait fails and the source restarts its guest (row
+    "keepalive PONG timed out", an ideal timeout that fires only when the bytes are really held).
+    The risk, a partition holding PONG 0x42 after the destination started its guest (two running
+    guests), cannot show as a broken cell: ``no-split-brain-after-partition`` fails today
+    already."""
     wait = _row(rows, "migration_iteration_run: wait for PONG 0x42")
     rows = insert_after(
         rows, "migration_iteration_run: woken by rp error (11.1)",
@@ -396,7 +419,11 @@ def keep_talking(rows: tuple[Row, ...]) -> tuple[Row, ...]:
                             doc="design: the timed wait sends a PING on the main stream"),
         Row("src", "mig", "migration_iteration_run: stream error while waiting", statuses(S.POSTCOPY_DEVICE),
             S.FAILED, _wait_sees_stream_error, source.to_finish, f"{MC}:migration_detect_error",
-            "design: the timed wait checks the stream; a broken one fails (S13)", fails=True))
+            "design: the timed wait checks the stream; a broken one fails (S13)", fails=True),
+        Row("src", "mig", "migration_iteration_run: keepalive PONG timed out", statuses(S.POSTCOPY_DEVICE),
+            S.FAILED, _keepalive_lost, source.to_finish, f"{MC}:migration_iteration_run",
+            "design: no PONG to the keepalive PING within the timeout: a failure (Peter Xu's remark)",
+            fails=True))
     return insert_after(rows, "loadvm_process_command: PING 4", Row(
         "dst", "listen", "loadvm_process_command: keepalive PING", POSTCOPY, None, _listen_keepalive,
         lambda c, w: send_rp(w._replace(main=w.main[1:]), PONG_KEEPALIVE), f"{SV}:loadvm_process_command",
