@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -496,8 +497,8 @@ def whatif_html(suite: Suite, results: Sequence[DesignResult]) -> str:
          'the design. Generated from the verdicts. <a href="index.html">Back to the index</a>.</p>',
          "<nav>" + " ".join(f'<a href="#design-{_e(r.name)}">{_e(r.name)}</a>' for r in results) + "</nav>"]
     for r in results:
-        H += [f'<h2 id="design-{_e(r.name)}">{_e(r.name)}</h2>', f"<p><b>From:</b> {_e(r.origin)}</p>",
-              f'<p class="note">{_e(r.doc)}</p>',
+        H += [f'<h2 id="design-{_e(r.name)}">{_e(r.name)}</h2>', f"<p><b>From:</b> {_code(r.origin)}</p>",
+              f'<p class="note">{_code(r.doc)}</p>',
               f"<p><b>Intends:</b> {', '.join(f'<code>{_e(p)}</code>' for p in r.intends)}</p>",
               f"<p><b>Verdict:</b> {_e(summary_line(r))}</p>"]
         if not r.configs:
@@ -521,9 +522,9 @@ def whatif_html(suite: Suite, results: Sequence[DesignResult]) -> str:
         what = f"the design's {p['path']}" if p["model"] == "design" else f"today's {p['path']}"
         H.append(f'<div class="cx" id="{_anchor(r.name, c.config, cell.prop.name)}">'
                  f"<h3>{_e(r.name)} on {_e(c.config)}: {_e(cell.prop.name)} {_e(_label(cell))}</h3>")
-        H.append(f'<p class="note">Claim: {_e(cell.prop.claim)}<br>Shown: {_e(what)}. {_e(p["note"])}</p>')
+        H.append(f'<p class="note">Claim: {_code(cell.prop.claim)}<br>Shown: {_code(what)}. {_code(p["note"])}</p>')
         if story:
-            H.append(f'<p class="story"><b>What happens:</b> {_e(story)}</p>')
+            H.append(f'<p class="story"><b>What happens:</b> {_code(story)}</p>')
         H += _html_steps("steps", p["steps"] + p.get("loop", []))
         if "design_run" in p:
             words = _replay_words(p["replayed"], len(p["steps"]) - 1, len(p["design_run"]) - 1)
@@ -556,3 +557,12 @@ def whatif_files(suite: Suite, *, max_states: int | None = None) -> dict[str, st
         return {}
     results = run_whatif(suite, max_states=max_states)
     return {"whatif.md": whatif_md(suite, results), "whatif.html": whatif_html(suite, results)}
+
+
+def _code(text: object) -> str:
+    """Escaped text whose code spans (``x`` or `x`, as docstrings write them) become ``<code>``:
+    no backtick reaches the page."""
+    from checker.report import _e
+
+    escaped = _e(text)
+    return re.sub(r"`{1,2}([^`]+)`{1,2}", r"<code>\1</code>", escaped).replace("`", "'")
