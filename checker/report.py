@@ -386,23 +386,29 @@ def _index_html(suite: Suite, pages: list[_ConfigPage], props: Sequence[Property
     return _html_page(f"Verification report: {suite.name} model", H)
 
 
+MATRIX_BLOCK = 12
+"""Configurations per verdict-matrix table: more side by side would not fit 1,280 px."""
+
+
 def _matrix_html(pages: list[_ConfigPage], props: Sequence[Property]) -> list[str]:
     H = ["<h2>Verdict matrix</h2>",
          '<p class="note">Each violated cell links to its counterexample; hover a cell for the note.</p>']
-    H.append('<table class="matrix"><thead><tr><th></th>' + "".join(
-        f'<th><a href="{_config_href(p.result.name)}">{_e(p.result.name)}</a></th>' for p in pages)
-        + "</tr></thead><tbody>")
-    for prop in props:
-        cells = []
-        for page in pages:
-            v = next(v for v in page.result.verdicts if v.property.name == prop.name)
-            word = _e(_word(prop, v.holds))
-            cx = next((c for c in page.cxs if c.prop.name == prop.name), None)
-            if cx is not None:
-                word = f'<a href="{cx.page}">{word}</a>'
-            cells.append(f'<td class="{_cls(prop, v.holds)}" title="{_e(v.note)}">{word}</td>')
-        H.append(f'<tr><th class="p" title="{_e(prop.claim)}">{_e(prop.name)}</th>{"".join(cells)}</tr>')
-    H.append("</tbody></table>")
+    for start in range(0, len(pages), MATRIX_BLOCK):
+        block = pages[start:start + MATRIX_BLOCK]
+        H.append('<table class="matrix"><thead><tr><th></th>' + "".join(
+            f'<th><a href="{_config_href(p.result.name)}">{_e(p.result.name)}</a></th>' for p in block)
+            + "</tr></thead><tbody>")
+        for prop in props:
+            cells = []
+            for page in block:
+                v = next(v for v in page.result.verdicts if v.property.name == prop.name)
+                word = _e(_word(prop, v.holds))
+                cx = next((c for c in page.cxs if c.prop.name == prop.name), None)
+                if cx is not None:
+                    word = f'<a href="{cx.page}">{word}</a>'
+                cells.append(f'<td class="{_cls(prop, v.holds)}" title="{_e(v.note)}">{word}</td>')
+            H.append(f'<tr><th class="p" title="{_e(prop.claim)}">{_e(prop.name)}</th>{"".join(cells)}</tr>')
+        H.append("</tbody></table>")
     return H
 
 
