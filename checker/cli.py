@@ -312,8 +312,29 @@ def _extensions() -> list[tuple[str, Callable[[Any, str], None]]]:
     known = {n for n, _ in out}
     for ep in sorted(entry_points(group="migmodel.commands"), key=lambda e: e.name):
         if ep.name not in known:
-            out.append((ep.name, ep.load()))
+            try:
+                out.append((ep.name, ep.load()))
+            except ImportError as e:  # an optional extra is not installed (e.g. `[harness]`'s qemu.qmp)
+                out.append((ep.name, _unavailable(e)))
     return out
+
+
+def _unavailable(error: ImportError) -> Callable[[Any, str], None]:
+    """A plugin command whose module needs a package this installation lacks: it is listed, and
+    running it says what to install (exit 2), instead of breaking every other command."""
+
+    def register(sub: Any, name: str) -> None:
+        p = sub.add_parser(name, help=f"(unavailable: needs {error.name or 'a missing package'})",
+                           description=f"This command needs {error.name or 'a package'} ({error}).")
+        p.add_argument("rest", nargs="*", help="ignored")
+
+        def run(_args: Any) -> int:
+            raise UsageError(f"this command needs the package {error.name!r}: install the project with "
+                             "its extras, e.g. pip install '.[dev,harness,drift]'")
+
+        p.set_defaults(func=run)
+
+    return register
 
 
 def _command(argv: Sequence[str]) -> str:
