@@ -784,8 +784,8 @@ async def run_scenario(
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     rec = Recorder(meta)
-    session = (session_factory or Session)(scenario, src, dst, run_dir, blob, rec,
-                                           extra_monitors=observer is not None)
+    session = (session_factory or Session)(scenario, src, dst, run_dir, blob, rec)
+    session.extra_monitors = observer is not None
     ok, message = True, ""
     t0 = time.monotonic()
     try:
