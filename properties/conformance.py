@@ -454,7 +454,12 @@ def read(path: str) -> Recording:
                 rec.ignored_faults[fault] += 1
                 continue
             t = when(n, obj)
-            add(n, "harness", f"fault {kind}", (t, t))
+            # A kill takes effect between the SIGKILL (this line) and the killed side's exit line:
+            # events it sent just before dying may still arrive after this line.
+            victim = {"dst-crash": "dst", "src-crash": "src"}.get(kind)
+            end = next((_num(o.get("t")) for m, o in body if m > n and victim is not None
+                        and o.get("side") == victim and "exit" in o), None)
+            add(n, "harness", f"fault {kind}", (t, end if end is not None and end >= t else t))
             continue
         keys = [k for k in ("event", "command", "exit") if k in obj]
         if len(keys) > 1:

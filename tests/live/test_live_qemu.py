@@ -120,6 +120,14 @@ def test_10_2_pairings(src: str, dst: str, scenario: str, tmp_path: Path) -> Non
     assert migmodel(["conform", str(out)]) == 0
     want, got = load(fixture), load(out)
     for side in ("src", "dst"):
+        if side == "dst" and scenario == "a3_kill_dst_on_postcopy_device_event":
+            # the kill lands within about a millisecond of the source's postcopy-device: whether
+            # the destination got to emit its own postcopy-device first depends on timing
+            assert got.migration_statuses(side) in (want.migration_statuses(side),
+                                                    [*want.migration_statuses(side), "postcopy-device"],
+                                                    [s for s in want.migration_statuses(side)
+                                                     if s != "postcopy-device"]), side
+            continue
         assert got.migration_statuses(side) == want.migration_statuses(side), side
 
 
