@@ -7,6 +7,9 @@
 #  * With --with-10.2: QEMU 10.2.2 built from Debian's source package (harness/fetch-qemu-src.sh)
 #    with debug info, cached under $MIGMODEL_BUILD_DIR/qemu-10.2.2 (keyed by version), run
 #    through harness/qemu-10.2; QEMU's own tests/qtest/migration-test is built in the same tree.
+#  * With --with-10.0: QEMU 10.0.2 from Debian bookworm-backports (1:10.0.2+ds-2+deb13u1~bpo12+1),
+#    installed into a second minimal debootstrap chroot (Debian 12 + backports, the backports
+#    entry inside the chroot only), mounted like the sid one, run through harness/qemu-10.0.
 #
 # Idempotent: every step checks whether it is already done and skips it. Safe to re-run,
 # also after a reboot (the mounts are re-created).
@@ -20,12 +23,14 @@
 #   MIGMODEL_SKIP_APT_UPDATE=1  do not run apt-get update on the host
 #   MIGMODEL_VENV        virtual environment that gets qemu.qmp (default: the repo's .venv)
 #   MIGMODEL_BUILD_DIR   where self-built QEMUs live (default /var/cache/migmodel/build)
+#   MIGMODEL_QEMU100_ROOT  the 10.0 chroot (default /var/cache/migmodel/bookworm)
 #
-# Usage:  harness/setup-qemu.sh [--with-10.2]
+# Usage:  harness/setup-qemu.sh [--with-10.2] [--with-10.0]
 # Undo the mounts with:  harness/setup-qemu.sh --umount
 set -euo pipefail
 
 ROOT="${MIGMODEL_QEMU_ROOT:-/var/cache/migmodel/sid}"
+ROOT100="${MIGMODEL_QEMU100_ROOT:-/var/cache/migmodel/bookworm}"
 RUN="${MIGMODEL_RUN_DIR:-/var/cache/migmodel/run}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -33,11 +38,32 @@ log() { printf '[setup-qemu %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 is_mounted() { mountpoint -q "$1" 2>/dev/null; }
 
-umount_all() {
-    for m in "$ROOT$RUN" "$ROOT/tmp" "$ROOT/sys" "$ROOT/proc"; do
+umount_root() {
+    local r="$1" m
+    for m in "$r$RUN" "$r/tmp" "$r/sys" "$r/proc"; do
         if is_mounted "$m"; then umount "$m" && log "unmounted $m"; fi
     done
-    if is_mounted "$ROOT/dev"; then umount -R "$ROOT/dev" && log "unmounted $ROOT/dev"; fi
+    if is_mounted "$r/dev"; then umount -R "$r/dev" && log "unmounted $r/dev"; fi
+}
+
+umount_all() {
+    umount_root "$ROOT"
+    umount_root "$ROOT100"
+}
+
+# The mounts a chroot's QEMU needs: /proc, /dev (rbind, so /dev/userfaultfd and /dev/shm are
+# visible), /sys, and the shared run directory and /tmp at the same paths as on the host.
+mount_root() {
+    local r="$1"
+    is_mounted "$r/proc" || mount -t proc proc "$r/proc"
+    if ! is_mounted "$r/dev"; then
+        mount --rbind /dev "$r/dev"
+        mount --make-rslave "$r/dev"
+    fi
+    is_mounted "$r/sys" || mount -t sysfs sys "$r/sys"
+    mkdir -p "$RUN" "$r$RUN" "$r/tmp"
+    is_mounted "$r$RUN" || mount --bind "$RUN" "$r$RUN"
+    is_mounted "$r/tmp" || mount --bind /tmp "$r/tmp"
 }
 
 if [[ "${1:-}" == "--umount" ]]; then
@@ -46,12 +72,17 @@ if [[ "${1:-}" == "--umount" ]]; then
 fi
 
 WITH_102=0
-if [[ "${1:-}" == "--with-10.2" ]]; then
-    WITH_102=1
-elif [[ -n "${1:-}" ]]; then
-    echo "setup-qemu.sh: unknown argument '$1' (use --with-10.2 or --umount)" >&2
-    exit 2
-fi
+WITH_100=0
+for arg in "$@"; do
+    case "$arg" in
+        --with-10.2) WITH_102=1 ;;
+        --with-10.0) WITH_100=1 ;;
+        *)
+            echo "setup-qemu.sh: unknown argument '$arg' (use --with-10.2, --with-10.0 or --umount)" >&2
+            exit 2
+            ;;
+    esac
+done
 
 if [[ $EUID -ne 0 ]]; then
     echo "setup-qemu.sh: must run as root (apt-get, debootstrap, mount)" >&2
@@ -217,9 +248,47 @@ if ((WITH_102)); then
     chmod +x "$HERE/qemu-10.2" 2>/dev/null || true
 fi
 
+# 8. (--with-10.0) QEMU 10.0.2 from bookworm-backports in its own Debian 12 chroot. The
+#    backports entry is written inside the chroot only; the host's apt sources stay as they are.
+setup_qemu_100() {
+    local mirror
+    if [[ ! -x "$ROOT100/bin/sh" || ! -f "$ROOT100/.migmodel-debootstrap-done" ]]; then
+        if is_mounted "$ROOT100/dev" || is_mounted "$ROOT100/proc"; then
+            echo "setup-qemu.sh: $ROOT100 is half-built but mounted; run '$0 --umount' and remove it" >&2
+            exit 1
+        fi
+        mirror=$(find_mirror)
+        log "debootstrap --variant=minbase bookworm $ROOT100 (mirror from host apt config)"
+        rm -rf "$ROOT100"
+        debootstrap --variant=minbase bookworm "$ROOT100" "$mirror" >/dev/null
+        touch "$ROOT100/.migmodel-debootstrap-done"
+    else
+        log "chroot $ROOT100 already bootstrapped"
+    fi
+    mount_root "$ROOT100"
+    if [[ ! -x "$ROOT100/usr/bin/qemu-system-x86_64" ]]; then
+        mirror=$(find_mirror)
+        echo "deb $mirror bookworm-backports main" >"$ROOT100/etc/apt/sources.list.d/backports.list"
+        log "apt-get update (10.0 chroot, with bookworm-backports)"
+        chroot "$ROOT100" apt-get -qq update
+        log "installing qemu-system-x86 from bookworm-backports in the 10.0 chroot"
+        chroot "$ROOT100" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq -t bookworm-backports --no-install-recommends qemu-system-x86 >/dev/null
+    else
+        log "10.0 chroot qemu-system-x86_64 already installed"
+    fi
+    chmod +x "$HERE/qemu-10.0" 2>/dev/null || true
+}
+if ((WITH_100)); then
+    setup_qemu_100
+fi
+
 log "done in $(( $(date +%s) - t0 )) s"
 echo "host:   $(qemu-system-x86_64 --version | head -n1)"
 echo "chroot: $("$HERE/qemu-11.1" --version | head -n1)"
 if ((WITH_102)); then
     echo "built:  $("$HERE/qemu-10.2" --version | head -n1)"
+fi
+if ((WITH_100)); then
+    echo "10.0:   $("$HERE/qemu-10.0" --version | head -n1)"
 fi
