@@ -42,12 +42,14 @@ states are consistent with everything observed so far, each with one run that le
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import heapq
 import itertools
 import math
 from bisect import bisect_left, bisect_right
-from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +107,10 @@ class Case:
     probes: frozenset[int] = frozenset()
     """Indices into ``observations`` that observe a state (matched by ``holds``), not a step."""
     holds: Holds | None = None
+    probe_key: Callable[[Any], Hashable] | None = None
+    """If given: states with equal keys agree on every ``holds`` (the part of a state a probe
+    reads), so probe matching is computed once per key and frontier instead of once per state.
+    None: each state is its own key."""
     where: Sequence[str] | None = None
     """Parallel to ``observations``: where each comes from (``"line 12"``), for messages."""
     info: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -343,6 +349,8 @@ class _Index:
 
 _LOOK = 4
 """``_Search.pending`` covers the steps of up to this many observations; larger ones are tried."""
+_MEMO_LIMIT = 1_000_000
+"""Entries per frontier memo of ``_Search`` before it is emptied (memory stays bounded)."""
 
 
 def _normal(sd: _Side, p: int, m: int) -> tuple[int, int]:
@@ -353,16 +361,87 @@ def _normal(sd: _Side, p: int, m: int) -> tuple[int, int]:
 
 
 Step = tuple[Action, State, tuple[Observation, ...]]
+_Succ = tuple[list[tuple[Action, int, int, tuple[Observation, ...], frozenset[Observation] | None]],
+              list[tuple[Action, int]]]
+_FMASK = (1 << 32) - 1
+"""A search node is ``state id << 32 | frontier id``."""
 
 
 class _Search:
-    """The search shared by :func:`conform` and :func:`consistent_states`."""
+    """The search shared by :func:`conform` and :func:`consistent_states`.
+
+    Its nodes are single ints, ``state id << 32 | frontier id``: model states and frontiers are
+    numbered when first met (``states``, ``frs``), so a node is hashed and compared as an int
+    instead of as a model state and a frontier at every set, dict and heap operation. What
+    depends only on the frontier (and, for probes, on the state's ``Case.probe_key``) is
+    computed once per frontier: a search that rejects a long trace visits every state consistent
+    with each prefix, tens per frontier, and each of them asks the same questions.
+    """
 
     def __init__(self, case: Case) -> None:
         self.case = case
         self.ix = _Index(case)
         self.cache: dict[Any, Any] = {} if case.cache is None else case.cache
-        self.seen: set[Node] = set()
+        self.seen: set[int] = set()
+        """Raw nodes (before ``settle``) already produced."""
+        self.states: list[State] = []
+        self._ids: dict[State, int] = {}
+        self._succ: list[_Succ | None] = []
+        """Per state id: its steps (action, next state id, observations id, observations, their
+        set if ``pending`` can rule the step out), then the hidden ones alone."""
+        self._pk: list[int] = []
+        self._pk_ids: dict[Hashable, int] = {}
+        self.key: Callable[[State], Hashable] = case.probe_key or (lambda state: state)
+        self.frs: list[Frontier] = []
+        self._fids: dict[Frontier, int] = {}
+        self._obs_ids: dict[tuple[Observation, ...], int] = {}
+        self._pending: list[int] = []
+        """Per frontier id: the id of its ``pending`` set (-1: not yet computed)."""
+        self._pending_sets: list[frozenset[Observation]] = []
+        self._pending_ids: dict[frozenset[Observation], int] = {}
+        self._matched: list[int] = []
+        self._finished: list[int] = []
+        """Per frontier id: 1 finished, 0 not, -1 not yet computed."""
+        self._advance: dict[int, list[int]] = {}
+        self._settle: dict[int, int] = {}
+        self._probes: dict[int, list[tuple[str, int]]] = {}
+        self._usable: dict[int, list[tuple[Action, int, int, tuple[Observation, ...]]]] = {}
+
+    def sid(self, state: State) -> int:
+        """The id of ``state`` in this search (given on first sight)."""
+        got = self._ids.get(state)
+        if got is None:
+            got = self._ids[state] = len(self.states)
+            self.states.append(state)
+            self._succ.append(None)
+            self._pk.append(self._pk_ids.setdefault(self.key(state), len(self._pk_ids)))
+        return got
+
+    def fid(self, fr: Frontier) -> int:
+        """The id of frontier ``fr`` in this search (given on first sight)."""
+        got = self._fids.get(fr)
+        if got is None:
+            got = self._fids[fr] = len(self.frs)
+            self.frs.append(fr)
+            self._pending.append(-1)
+            self._matched.append(self.ix.matched(fr))
+            self._finished.append(-1)
+        return got
+
+    def node(self, state: State, fr: Frontier) -> int:
+        """The settled node of ``state`` at ``fr``."""
+        i = self.sid(state)
+        return i << 32 | self.settle(i, self.fid(fr))
+
+    def matched(self, node: int) -> int:
+        return self._matched[node & _FMASK]
+
+    def finished(self, node: int) -> bool:
+        f = node & _FMASK
+        got = self._finished[f]
+        if got < 0:
+            got = self._finished[f] = int(self.ix.finished(self.frs[f]))
+        return got == 1
 
     def steps(self, state: State) -> list[Step]:
         got = self.cache.get(state)
@@ -373,7 +452,77 @@ class _Search:
         result: list[Step] = got
         return result
 
-    def advance(self, fr: Frontier, obs: tuple[Observation, ...]) -> list[Frontier]:
+    def _successors(self, sid: int) -> _Succ:
+        succ = self._succ[sid]
+        if succ is None:
+            oids = self._obs_ids
+            steps = [(a, self.sid(t), oids.setdefault(obs, len(oids)), obs,
+                      frozenset(obs) if obs and len(obs) <= _LOOK else None)
+                     for a, t, obs in self.steps(self.states[sid])]
+            succ = self._succ[sid] = (steps, [(a, t) for a, t, _, obs, _ in steps if not obs])
+        return succ
+
+    def advance(self, fid: int, oid: int, obs: tuple[Observation, ...]) -> list[int]:
+        """The frontier ids after a step observing ``obs`` (its id ``oid``) at frontier ``fid``."""
+        key = oid << 32 | fid
+        got = self._advance.get(key)
+        if got is None:
+            got = self._advance[key] = [self.fid(f) for f in self._advance_uncached(self.frs[fid], obs)]
+            self._trim(self._advance)
+        return got
+
+    def children(self, node: int, observed: bool = True, hidden: bool = True) -> list[tuple[int, Any]]:
+        """The nodes one step (or one probe) from ``node``, settled: through steps (and probes)
+        that match observations if ``observed``, through steps that observe nothing if
+        ``hidden``. A child already produced before (by any node) is left out: it was handled
+        then."""
+        sid, fid = node >> 32, node & _FMASK
+        out: list[tuple[int, Any]] = []
+        seen = self.seen
+        settle = self.settle
+        both, hidden_steps = self._successors(sid)
+        if observed:
+            for side, nf in self.probes(sid, fid):
+                out.append((sid << 32 | settle(sid, nf), _Probe(side)))
+            pid = self._pending[fid]
+            if pid < 0:
+                fs = frozenset(self._pending_uncached(self.frs[fid]))
+                pid = self._pending[fid] = self._pending_ids.setdefault(fs, len(self._pending_ids))
+                if pid == len(self._pending_sets):
+                    self._pending_sets.append(fs)
+            pending = self._pending_sets[pid]
+            if hidden:  # both kinds, in the model's order
+                todo = [(a, t, oid, obs) for a, t, oid, obs, need in both if need is None or need <= pending]
+            else:
+                key = sid << 32 | pid
+                got = self._usable.get(key)
+                if got is None:
+                    got = self._usable[key] = [(a, t, oid, obs) for a, t, oid, obs, need in both
+                                               if obs and (need is None or need <= pending)]
+                    self._trim(self._usable)
+                todo = got
+            for action, nxt, oid, obs in todo:
+                for nf in (self.advance(fid, oid, obs) if obs else (fid,)):
+                    raw = nxt << 32 | nf
+                    if raw in seen:
+                        continue
+                    seen.add(raw)
+                    out.append((nxt << 32 | settle(nxt, nf), action))
+        elif hidden:
+            for action, nxt in hidden_steps:
+                raw = nxt << 32 | fid
+                if raw in seen:
+                    continue
+                seen.add(raw)
+                out.append((nxt << 32 | settle(nxt, fid), action))
+        return out
+
+    @staticmethod
+    def _trim(memo: dict[Any, Any]) -> None:
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+
+    def _advance_uncached(self, fr: Frontier, obs: tuple[Observation, ...]) -> list[Frontier]:
         if not obs:
             return [fr]
         if len(obs) == 1:  # the common case, without the product below
@@ -406,35 +555,7 @@ class _Search:
                 out.add(nfr)
         return sorted(out)
 
-    def children(self, state: State, fr: Frontier, observed: bool = True,
-                 hidden: bool = True) -> list[tuple[Node, Any]]:
-        """The nodes one step (or one probe) from ``(state, fr)``, settled: through steps (and
-        probes) that match observations if ``observed``, through steps that observe nothing if
-        ``hidden``. A child already produced before (by any node) is left out: it was handled
-        then."""
-        out: list[tuple[Node, Any]] = []
-        seen = self.seen
-        if observed:
-            for side, nfr in self.probes(state, fr):
-                out.append(((state, self.settle(state, nfr)), _Probe(side)))
-        pending = self.pending(fr) if observed else frozenset()
-        for action, nxt, obs in self.steps(state):
-            if obs:
-                if not observed or (len(obs) <= _LOOK and any(o not in pending for o in obs)):
-                    continue
-            elif not hidden:
-                continue
-            for nfr in self.advance(fr, obs):
-                raw = (nxt, nfr)
-                if raw in seen:
-                    continue
-                seen.add(raw)
-                out.append(((nxt, self.settle(nxt, nfr)), action))
-        return out
-
-    def pending(self, fr: Frontier) -> set[Observation]:
-        """Every observation a step could match at ``fr`` (a superset: the unmatched ones in
-        each side's window), to skip at once the steps that cannot match."""
+    def _pending_uncached(self, fr: Frontier) -> set[Observation]:
         out: set[Observation] = set()
         ix = self.ix
         for k, sd in enumerate(ix.per):
@@ -453,13 +574,21 @@ class _Search:
                     out.add((side, sd.labels[j]))
         return out
 
-    def settle(self, state: State, fr: Frontier) -> Frontier:
-        """Match every probe ``state`` shows that may be matched now without giving up an
+    def settle(self, sid: int, fid: int) -> int:
+        """Match every probe state ``sid`` shows that may be matched now without giving up an
         optional observation: matching it now loses no run (a probe changes no state, and
         whatever may follow it later may follow it now), and it keeps the search from trying
-        each hidden step before and after each query."""
+        each hidden step before and after each query. Frontier ids in and out."""
         if not self.case.probes:
-            return fr
+            return fid
+        key = self._pk[sid] << 32 | fid
+        got = self._settle.get(key)
+        if got is None:
+            got = self._settle[key] = self.fid(self._settle_uncached(self.states[sid], self.frs[fid]))
+            self._trim(self._settle)
+        return got
+
+    def _settle_uncached(self, state: State, fr: Frontier) -> Frontier:
         holds = self.case.holds
         assert holds is not None
         changed = True
@@ -481,11 +610,20 @@ class _Search:
                     j = sd.nextprobe[j + 1]
         return fr
 
-    def probes(self, state: State, fr: Frontier) -> list[tuple[str, Frontier]]:
-        """Frontiers after matching one probe observation that ``state`` shows (those
+    def probes(self, sid: int, fid: int) -> list[tuple[str, int]]:
+        """Frontier ids after matching one probe observation that state ``sid`` shows (those
         ``settle`` leaves: matching them gives up an optional observation)."""
         if not self.case.probes:
             return []
+        key = self._pk[sid] << 32 | fid
+        got = self._probes.get(key)
+        if got is None:
+            got = self._probes[key] = [(side, self.fid(f)) for side, f in
+                                       self._probes_uncached(self.states[sid], self.frs[fid])]
+            self._trim(self._probes)
+        return got
+
+    def _probes_uncached(self, state: State, fr: Frontier) -> list[tuple[str, Frontier]]:
         holds = self.case.holds
         assert holds is not None
         out = []
@@ -507,6 +645,26 @@ class _Search:
 
 def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
     """Search the model for a run that explains every observation of ``case``."""
+    with _no_gc():
+        return _conform(case, max_states)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic garbage collector off during a search: the search makes no reference cycles
+    (its nodes are ints, its memos tuples and lists), but the collector would still scan its
+    hundreds of thousands of live objects again and again (a quarter of the time of rejecting
+    a 100 k-line trace)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _conform(case: Case, max_states: int) -> Result:
     search = _Search(case)
     ix = search.ix
     if case.impossible is not None:
@@ -516,43 +674,44 @@ def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
     # match observations (phase 0), then, once nothing with more progress is left, through its
     # hidden steps (phase 1). An accepted trace is usually followed without ever taking the
     # hidden steps off every matched observation.
-    heap: list[tuple[int, int, int, Node]] = []
+    heap: list[tuple[int, int, int, int]] = []
     seq = itertools.count()
     for s0 in case.model.init_states():
-        node: Node = (s0, search.settle(s0, ix.start))
+        node = search.node(s0, ix.start)
         if node not in parent:
             parent[node] = None
-            heapq.heappush(heap, (-ix.matched(node[1]), 0, next(seq), node))
+            heapq.heappush(heap, (-search.matched(node), 0, next(seq), node))
     best = -1
-    frontier: list[Node] = []
+    frontier: list[int] = []
     limit = False
-    found: Node | None = None
+    found: int | None = None
+    matched_of = search.matched
+    push = heapq.heappush
     while heap:
         negp, phase, _, node = heapq.heappop(heap)
-        state, fr = node
         if phase == 0:
             progress = -negp
             if progress > best:
                 best, frontier = progress, [node]
             elif progress == best:
                 frontier.append(node)
-            if ix.finished(fr) and (case.can_stop is None or case.can_stop(state)):
+            if search.finished(node) and (case.can_stop is None or case.can_stop(search.states[node >> 32])):
                 found = node
                 break
-            heapq.heappush(heap, (negp, 1, next(seq), node))
-        for child, action in search.children(state, fr, observed=phase == 0, hidden=phase == 1):
+            push(heap, (negp, 1, next(seq), node))
+        for child, action in search.children(node, observed=phase == 0, hidden=phase == 1):
             if child in parent:
                 continue
             if len(parent) >= max_states:
                 limit = True
                 break
             parent[child] = (node, action)
-            heapq.heappush(heap, (-ix.matched(child[1]), 0, next(seq), child))
+            push(heap, (-matched_of(child), 0, next(seq), child))
         if limit:
             break
 
     if found is not None:
-        run = _path(parent, found)
+        run = _path(parent, found, search.states)
         matched: dict[str, int] = dict.fromkeys(case.sides, 0)
         hidden = 0
         for before, action, after in run:
@@ -563,7 +722,8 @@ def conform(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Result:
         for g in case.probes:  # all matched (mandatory), some by ``settle`` without a parent link
             matched[case.observations[g][0]] += 1
         return Result(True, len(parent), limit, None, run, matched, hidden)
-    return Result(False, len(parent), limit, _divergence(case, ix, search, frontier))
+    return Result(False, len(parent), limit,
+                  _divergence(case, ix, search, [(search.states[n >> 32], search.frs[n & _FMASK]) for n in frontier]))
 
 
 @dataclass(frozen=True)
@@ -573,10 +733,12 @@ class _Probe:
     side: str
 
 
-Parents = dict[Node, tuple[Node, Any] | None]
+Parents = dict[int, tuple[int, Any] | None]
+"""Each search node (``_Search``: state id << 32 | frontier id) with the node and action it was
+first reached from (None for an initial node)."""
 
 
-def _path(parent: Parents, node: Node) -> list[tuple[State, Action, State]]:
+def _path(parent: Parents, node: int, states: list[State]) -> list[tuple[State, Action, State]]:
     run: list[tuple[State, Action, State]] = []
     cur = node
     while True:
@@ -585,7 +747,7 @@ def _path(parent: Parents, node: Node) -> list[tuple[State, Action, State]]:
             break
         prev, action = link
         if not isinstance(action, _Probe):
-            run.append((prev[0], action, cur[0]))
+            run.append((states[prev >> 32], action, states[cur >> 32]))
         cur = prev
     run.reverse()
     return run
@@ -610,14 +772,17 @@ def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Consi
     is not applied (the recording goes on). Breadth-first, so each witness run is a shortest one.
     Empty when no run explains the prefix (then :func:`conform` says where it diverges).
     """
-    from collections import deque
+    with _no_gc():
+        return _consistent_states(case, max_states)
 
+
+def _consistent_states(case: Case, max_states: int) -> Consistent:
     search = _Search(case)
     ix = search.ix
     parent: Parents = {}
-    queue: deque[Node] = deque()
+    queue: deque[int] = deque()
     for s0 in case.model.init_states():
-        node: Node = (s0, search.settle(s0, ix.start))
+        node = search.node(s0, ix.start)
         if node not in parent:
             parent[node] = None
             queue.append(node)
@@ -625,10 +790,10 @@ def consistent_states(case: Case, max_states: int = DEFAULT_MAX_STATES) -> Consi
     limit = False
     while queue:
         node = queue.popleft()
-        state, fr = node
-        if ix.finished(fr) and state not in out:
-            out[state] = _path(parent, node)
-        for child, action in search.children(state, fr):
+        state = search.states[node >> 32]
+        if search.finished(node) and state not in out:
+            out[state] = _path(parent, node, search.states)
+        for child, action in search.children(node):
             if child in parent:
                 continue
             if len(parent) >= max_states:

@@ -143,7 +143,8 @@ def model_version(text: object) -> str:
     """The model version standing for a real QEMU version string such as ``"11.1.3"``.
 
     ``10.0.x`` is the model's ``10.0`` only before the stable fix 725a9e5f78 (10.0.5, 10.1.1): the
-    model's 10.0 has the ``postcopy_start`` error-path bug, which later releases do not.
+    model's 10.0 has the ``postcopy_start`` error-path bug; 10.0.5 and later 10.0.x, and 10.1.1 and
+    later 10.1.x, are the model's ``10.0.5``, which has the fix (``model/config.py``).
     """
     m = _VERSION.match(text) if isinstance(text, str) else None
     if m is None:
@@ -151,10 +152,11 @@ def model_version(text: object) -> str:
     major, minor, micro = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
     if ((major, minor) == (10, 0) and micro < 5) or (major, minor, micro) == (10, 1, 0):
         return "10.0"
+    if (major, minor) in ((10, 0), (10, 1)):
+        return "10.0.5"
     if (major, minor) in ((7, 2), (10, 2), (11, 1)):
         return f"{major}.{minor}"
-    raise BadTrace(f"QEMU version {text!r} has no model (modelled: 7.2.x, 10.0.0-10.0.4 and 10.1.0, "
-                   "10.2.x, 11.1.x)")
+    raise BadTrace(f"QEMU version {text!r} has no model (modelled: 7.2.x, 10.0.x, 10.1.x, 10.2.x, 11.1.x)")
 
 
 def config_for(meta: dict[str, Any], name: str = "trace") -> Config:
@@ -308,6 +310,15 @@ def holds(state: Any, side: str, label: Hashable) -> bool:
         return bool(status.value == value)
     run = w.s_run if side == "src" else w.d_run
     return RUNSTATE_OF.get(run) == value
+
+
+def probe_key(state: Any) -> Hashable:
+    """What :func:`holds` reads of a state (``Case.probe_key``): states with equal keys answer
+    every ``query-migrate`` / ``query-status`` alike."""
+    if isinstance(state, Prelaunch):
+        return "prelaunch"
+    w: World = state
+    return (w.s_alive, w.s_status, w.s_run, w.d_alive, w.d_status, w.d_run)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -605,6 +616,7 @@ def load_case(path: str, config: Config | None = None, tolerance: float = DEFAUL
         tolerance=tolerance,
         probes=frozenset(rec.probes),
         holds=holds,
+        probe_key=probe_key,
         where=rec.where,
         impossible=rec.impossible,
         info={"ignored_events": dict(sorted(rec.ignored_events.items())),

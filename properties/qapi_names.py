@@ -45,6 +45,7 @@ _STATUS_10_2 = _STATUS_7_2 | {"postcopy-device", "postcopy-recover-setup"}
 MIGRATION_STATUSES: dict[str, frozenset[str]] = {
     "7.2": _STATUS_7_2,
     "10.0": _STATUS_10_2 - {"postcopy-device"},  # postcopy-recover-setup since 9.1
+    "10.0.5": _STATUS_10_2 - {"postcopy-device"},  # 10.0 with a stable fix (725a9e5f78)
     "10.2": _STATUS_10_2,
     "11.1": _STATUS_10_2 | {"failing"},
 }
