@@ -82,8 +82,12 @@ def test_versions() -> None:
     assert model_version("11.1.3") == "11.1"
     assert model_version("10.2.0") == "10.2"
     assert model_version("10.0.2") == "10.0"
-    with pytest.raises(BadTrace, match="no model"):
-        model_version("10.0.5")  # has the stable fix the model's 10.0 lacks
+    # the stable fix 725a9e5f78 (10.0.5, 10.1.1) is the model's 10.0.5, not its 10.0
+    assert model_version("10.0.4") == "10.0"
+    assert model_version("10.1.0") == "10.0"
+    assert model_version("10.0.5") == "10.0.5"
+    assert model_version("10.0.7") == "10.0.5"
+    assert model_version("10.1.1") == "10.0.5"
     with pytest.raises(BadTrace, match="no model"):
         model_version("9.2.0")
     with pytest.raises(BadTrace, match="unreadable"):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import itertools
 import json
 import math
 import os
@@ -30,6 +29,7 @@ from hypothesis import strategies as st
 
 from checker.cli import main
 from checker.conform import Case, conform, consistent_states
+from harness import heldout
 from properties.conformance import BadTrace, consistent, load_case
 
 TRACES = Path(__file__).parent / "fixtures" / "traces"
@@ -253,76 +253,14 @@ def test_unknown_command_is_ignored_and_counted(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # raw mutations across the fixtures
 
-OBS_KEYS = ("event", "command", "exit", "fault")
-
-
 def _lines(path: Path) -> list[str]:
     return raw(path)
 
 
-def _body_range(lines: list[str]) -> range:
-    end = next((i for i, ln in enumerate(lines) if '"teardown": true' in ln), len(lines))
-    return range(1, end)
-
-
-def _is_obs(line: str) -> bool:
-    d = json.loads(line)
-    if d.get("side") in ("src", "dst"):
-        return d.get("event") in ("MIGRATION", "STOP", "RESUME") or "exit" in d or (
-            d.get("command") in ("migrate", "migrate-incoming", "migrate-start-postcopy", "migrate_cancel",
-                                 "migrate-pause", "migrate-recover", "cont"))
-    return d.get("fault") in ("kill-dst", "kill-src", "reset")
-
-
 def raw_mutants(path: Path) -> Iterator[tuple[str, list[str]]]:
-    lines = _lines(path)
-    body = [i for i in _body_range(lines) if _is_obs(lines[i])]
-    mig = [i for i in body if '"event": "MIGRATION"' in lines[i]]
-    for i in mig[1::2]:
-        yield "drop", lines[:i] + lines[i + 1:]
-    for i in mig:
-        yield "duplicate", [*lines[:i + 1], lines[i], *lines[i + 1:]]
-    for side in ("src", "dst"):
-        ms = [i for i in mig if f'"side": "{side}"' in lines[i]]
-        for a, b in itertools.pairwise(ms):
-            sa, sb = json.loads(lines[a])["data"]["status"], json.loads(lines[b])["data"]["status"]
-            if sa != sb:
-                x, y = json.loads(lines[a]), json.loads(lines[b])
-                x["data"]["status"], y["data"]["status"] = sb, sa
-                o = list(lines)
-                o[a], o[b] = json.dumps(x), json.dumps(y)
-                yield "swap", o
-    for i in mig:
-        # retime: the event moved 0.2 s later than every line of the other side it preceded
-        d = json.loads(lines[i])
-        o = list(lines)
-        nxt = [j for j in body if j > i and json.loads(lines[j])["side"] not in (d["side"],)]
-        if not nxt:
-            continue
-        j = nxt[0]
-        moved = {**d, "t": json.loads(lines[j])["t"] + 0.2}
-        # keep the side's file order: move the line after j only if the side has nothing between
-        if any(json.loads(lines[k]).get("side") == d["side"] for k in range(i + 1, j + 1)):
-            continue
-        o = lines[:i] + lines[i + 1:j + 1] + [json.dumps(moved)] + lines[j + 1:]
-        yield "retime", o
-    for i in mig[:3]:
-        for name in ("MIGRATION_PASS", "Migration", "MIGRATION_STATUS"):
-            d = json.loads(lines[i])
-            kind = "rename-known" if name == "MIGRATION_PASS" else "rename"
-            yield kind, [*lines[:i], json.dumps({**d, "event": name}), *lines[i + 1:]]
-    for k, i in enumerate(body[:4]):
-        d = json.loads(lines[i])
-        key = next(k for k in OBS_KEYS if k in d)
-        value = ([d[key]], {"v": d[key]}, None if key != "event" else 3, 1.5)[(k + len(lines)) % 4]
-        yield "retype", [*lines[:i], json.dumps({**d, key: value}), *lines[i + 1:]]
-        if "event" in d:  # a command the model does not check (a qtest's dst migrate_cancel) has no order
-            yield "retype", [*lines[:i], json.dumps({**d, "t": str(d["t"])}), *lines[i + 1:]]
-    cut = body[len(body) // 2]
-    yield "truncate-line", [*lines[:cut], lines[cut][:len(lines[cut]) // 2]]
-    # a prefix: accepted, or rejected when the cut falls while a command was in flight (its
-    # events are there, its line, written at the reply, is not)
-    yield "truncate", lines[:cut + 1]
+    """The raw mutations of a fixture (``harness/heldout.py``, which runs the same on a held-out
+    set): drop, duplicate, swap, retime, rename, rename-known, retype, truncate-line, truncate."""
+    return heldout.raw_mutants(_lines(path))
 
 
 def check_fast(path: str) -> int:
@@ -370,19 +308,7 @@ def test_raw_mutants(tmp_path: Path) -> None:
 # partial observability
 
 
-def events_only(lines: list[str]) -> list[str]:
-    """What an event log (``virsh qemu-monitor-event``) shows: the events, no commands, no faults,
-    no harness lines, a meta without the harness's scenario."""
-    meta = json.loads(lines[0])
-    meta["meta"].pop("scenario", None)
-    out = [json.dumps(meta)]
-    for ln in lines[1:]:
-        d = json.loads(ln)
-        if d.get("teardown"):
-            break
-        if d.get("side") in ("src", "dst") and "event" in d:
-            out.append(ln)
-    return out
+events_only = heldout.events_only
 
 
 @pytest.mark.parametrize("path", FILES, ids=_id)
@@ -406,14 +332,7 @@ def test_events_only_impossible_mutants_rejected(tmp_path: Path) -> None:
     assert total > 100 and rejected == total
 
 
-def _duplicates_cancelling(original: list[str], mutant: list[str]) -> bool:
-    """The duplicated line is a ``MIGRATION cancelling`` event: with the commands hidden (an
-    events-only log), a second ``migrate_cancel`` explains it (QEMU's migration-test
-    cancel/src/after/cancelling saw it)."""
-    from collections import Counter
-
-    extra = list((Counter(mutant) - Counter(original)).elements())
-    return len(extra) == 1 and '"event": "MIGRATION"' in extra[0] and '"cancelling"' in extra[0]
+_duplicates_cancelling = heldout.duplicates_cancelling
 
 
 def no_migration_events(lines: list[str]) -> list[str]:
@@ -627,7 +546,7 @@ def test_consistent_states_on_a_recording_prefix(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # QMP commands in every state (docs/conform.md): recorded answers accepted, the opposite rejected
 
-COMMAND_TRACES = sorted(TRACES.glob("*/[ij]_commands_*.jsonl"))
+COMMAND_TRACES = sorted(TRACES.glob("*/[ijk]_commands_*.jsonl"))
 
 
 def _flip(line: dict[str, Any]) -> dict[str, Any]:
@@ -649,7 +568,7 @@ def test_command_answers(path: Path, tmp_path: Path) -> None:
         if ln.get("teardown"):
             break
         if ln.get("command") in ("migrate_cancel", "migrate-pause", "migrate-continue", "stop", "migrate-recover") \
-                or (ln.get("command") in ("migrate", "cont") and "error" in ln):
+                or (ln.get("command") in ("migrate", "cont", "yank") and "error" in ln):
             code, out = check(write(tmp_path, [*lines[:g], _flip(ln), *lines[g + 1:]], f"f{g}.jsonl"))
             assert code == 1, (ln["command"], out)
             flipped += 1
@@ -691,13 +610,30 @@ def _stranded_10_0(version: str = "10.0.2") -> list[dict[str, Any]]:
             {"side": "harness", "teardown": True, "t": 3.1}]
 
 
+def test_stranded_10_0_source_recorded(tmp_path: Path) -> None:
+    """The real 10.0.2 run of ``k_commands_stranded_in_device``: accepted as 10.0.2; the same
+    lines claimed by a source with the stable fix (10.0.5, 10.1.1) or by 10.2.2 are rejected (a
+    fixed source fails and restarts its guest instead of staying in ``device``)."""
+    path = TRACES / "10.0-to-10.0" / "k_commands_stranded_in_device.jsonl"
+    lines = [json.loads(ln) for ln in _lines(path)]
+    assert [ln["command"] for ln in lines if ln.get("side") == "src" and "error" in ln] == \
+        ["cont", "migrate-pause", "migrate", "yank", "cont"]
+    assert check(write(tmp_path, lines))[0] == 0
+    for version in ("10.0.5", "10.1.1", "10.2.2"):
+        meta = {"meta": {**lines[0]["meta"], "src_version": version}}
+        code, out = check(write(tmp_path, [meta, *lines[1:]]))
+        assert code == 1, (version, out)
+
+
 def test_stranded_10_0_source(tmp_path: Path) -> None:
     lines = _stranded_10_0()
     assert check(write(tmp_path, lines))[0] == 0
     # the first `cont` accepted instead: rejected (the guest cannot run in finish-migrate)
     g = next(i for i, ln in enumerate(lines) if ln.get("command") == "cont" and "error" in ln)
     assert check(write(tmp_path, [*lines[:g], _flip(lines[g]), *lines[g + 1:]]))[0] == 1
-    # the same on 10.2 or 7.2: a fixed source fails (and 7.2 has no `device` in postcopy)
+    # the same on 10.0.5 (the stable fix), 10.2 or 7.2: a fixed source fails (and 7.2 has no
+    # `device` in postcopy)
+    assert check(write(tmp_path, _stranded_10_0("10.0.5")))[0] == 1
     assert check(write(tmp_path, _stranded_10_0("10.2.2")))[0] == 1
     assert check(write(tmp_path, _stranded_10_0("7.2.22")))[0] == 1
 
