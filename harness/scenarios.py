@@ -86,6 +86,13 @@ class QemuBinary:
         return self.major_minor >= (10, 2)
 
     @property
+    def strands_in_device(self) -> bool:
+        """``postcopy_start``'s error path leaves the source in ``device`` for good (10.0.0-10.0.4,
+        10.1.0; fixed by 725a9e5f78 in 10.0.5 and 10.1.1: docs/real-qemu.md, "QEMU 10.0.2")."""
+        micro = int([*self.version.split("."), "0"][2])
+        return (self.major_minor == (10, 0) and micro < 5) or (self.major_minor == (10, 1) and micro < 1)
+
+    @property
     def has_exit_on_error(self) -> bool:
         """``migrate-incoming exit-on-error`` exists since QEMU 9.1."""
         return self.major_minor >= (9, 1)
@@ -249,11 +256,14 @@ class Scenario:
     shared_disk: bool = False
     needs_src_postcopy_device: bool = False
     needs_dst_exit_on_error: bool = False
+    needs_src_stranding: bool = False
 
     def applicable(self, src: QemuBinary, dst: QemuBinary) -> str | None:
         """None if the scenario can run on this pairing, else the reason it cannot."""
         if self.needs_src_postcopy_device and not src.has_postcopy_device:
             return f"{self.name} needs a source with postcopy-device (QEMU >= 10.2), got {src.version}"
+        if self.needs_src_stranding and not src.strands_in_device:
+            return f"{self.name} needs a source that strands in device (10.0.0-10.0.4, 10.1.0), got {src.version}"
         if self.needs_dst_exit_on_error and not dst.has_exit_on_error:
             return (
                 f"{self.name} needs a destination with migrate-incoming exit-on-error "
@@ -683,6 +693,41 @@ async def _j_commands_in_postcopy_active(s: Session) -> None:
     await s.until_rest(timeout=40)
 
 
+async def _k_commands_stranded_in_device(s: Session) -> None:
+    """SIGKILL the destination right after ``migrate-start-postcopy`` returns: a 10.0.2 source
+    is stranded in ``device`` (runstate finish-migrate). 1 s later, the commands a management
+    layer tries on it: ``cont`` (refused: "Migration is not finalized yet"), ``stop`` (accepted,
+    changes nothing), ``migrate-pause`` (refused), a new ``migrate`` (refused: one is in
+    progress), ``yank`` of the migration instance (refused: "Instance not found"),
+    ``query-status``, ``migrate_cancel`` (accepted: ``cancelling`` for good), ``cont`` again
+    (refused), ``migrate_cancel`` again, ``query-migrate``. Applies to a source that strands."""
+    if not await s.start_postcopy_after_active():
+        await s.until_rest()
+        return
+    s.kill("dst")
+    if await s.wait_mig("src", "device", "failed", "postcopy-active", timeout=5) is None:
+        await s.until_rest()
+        return
+    await asyncio.sleep(1.0)
+    statuses = s.rec.migration_statuses("src")
+    if not s.src.alive or not statuses or statuses[-1] != "device":
+        await s.until_rest()
+        return
+    q = s.src.qmp
+    await q.execute("cont")
+    await q.execute("stop")
+    await q.execute("migrate-pause")
+    await q.execute("migrate", {"uri": "tcp:127.0.0.1:1"})
+    await q.execute("yank", {"instances": [{"type": "migration"}]})
+    await q.execute("query-status")
+    await q.execute("migrate_cancel")
+    await asyncio.sleep(0.5)
+    await q.execute("cont")
+    await q.execute("migrate_cancel")
+    await q.execute("query-migrate")
+    await asyncio.sleep(1.0)
+
+
 _SERIAL = ("-chardev", "null,id=c0", "-device", "isa-serial,chardev=c0")
 
 CATALOGUE: dict[str, Scenario] = {
@@ -728,6 +773,10 @@ CATALOGUE: dict[str, Scenario] = {
         Scenario("j_commands_in_postcopy_active",
                  "in postcopy-active: src migrate, cont, stop, migrate-continue; dst migrate-recover",
                  _j_commands_in_postcopy_active),
+        Scenario("k_commands_stranded_in_device",
+                 "kill dst after migrate-start-postcopy; on the src stranded in device: cont, stop, "
+                 "migrate-pause, migrate, yank, migrate_cancel, cont, migrate_cancel (10.0.0-10.0.4 src)",
+                 _k_commands_stranded_in_device, needs_src_stranding=True),
     ]
 }  # fmt: skip
 
