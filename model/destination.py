@@ -62,6 +62,7 @@ from model.world import (
     DM_QUIT,
     LINK_DOWN,
     LINK_UP,
+    PC_PAUSED,
     World,
     activate_disk,
     main_closed,
@@ -251,6 +252,21 @@ def recover(c: Config, w: World) -> World:
     return w._replace(d_recover=False, d_rp=True)
 
 
+def recovery_connects_first(c: Config, w: World) -> bool:
+    """A 10.0+ source asked for the new channel (``migrate`` with ``resume``: RECOVER_SETUP; its
+    connect runs asynchronously) and the destination listens: the destination's main loop may
+    accept the connection before the source's main loop runs ``migration_connect`` (real 10.0.2
+    -> 10.0.2: the destination's ``postcopy-recover`` 3 ms before the source's, docs/conform.md)."""
+    return (w.s_alive and w.s_status is S.POSTCOPY_RECOVER_SETUP and w.s_pc == PC_PAUSED
+            and w.d_status is S.POSTCOPY_PAUSED and w.d_recover and w.link != LINK_UP
+            and not (w.part_main or w.part_rp))
+
+
+def recover_first(c: Config, w: World) -> World:
+    """D9 on a channel the source has not yet taken up: the new main channel and return path."""
+    return w._replace(link=LINK_UP, main=(), rp=(), d_recover=False, d_rp=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Listen thread: the main stream after the package.
 
@@ -382,6 +398,9 @@ ROWS: tuple[Row, ...] = (
         f"{SV}:loadvm_postcopy_handle_run_bh", "the guest starts here (autostart, disks)"),
     Row("dst", "main", "postcopy_try_recover", statuses(S.POSTCOPY_PAUSED), S.POSTCOPY_RECOVER,
         recovery_connects, recover, f"{MC}:postcopy_try_recover", "D9: the new channel connects"),
+    Row("dst", "main", "postcopy_try_recover: before the source's migration_connect", statuses(S.POSTCOPY_PAUSED),
+        S.POSTCOPY_RECOVER, recovery_connects_first, recover_first, f"{MC}:postcopy_try_recover",
+        "D9: the accept runs in the destination's main loop, the source's migration_connect in its own"),
     # --- listen thread ---------------------------------------------------------------------------
     Row("dst", "listen", "qemu_loadvm_state_main: error set on the stream", POSTCOPY, S.FAILED,
         listen_reads_into_error, listen_fail, f"{PR}:postcopy_listen_thread",

@@ -445,7 +445,15 @@ def recover_connect_ok(c: Config, w: World) -> bool:
 
 
 def recover_connect_fails(c: Config, w: World) -> bool:
-    return w.s_pc == PC_PAUSED and not dst_listens_for_recovery(c, w)
+    return w.s_pc == PC_PAUSED and not dst_listens_for_recovery(c, w) and not recover_accepted_first(c, w)
+
+
+def recover_accepted_first(c: Config, w: World) -> bool:
+    """The destination already accepted the new channel (``postcopy_try_recover: before the
+    source's migration_connect``): the source's asynchronous connect succeeded, its main loop
+    has not yet run ``migration_connect``. A source in RECOVER_SETUP sees the link up only then
+    (its own ``migration_connect: resume`` leaves RECOVER_SETUP as it brings the link up)."""
+    return w.s_pc == PC_PAUSED and w.link == LINK_UP and w.d_status is S.POSTCOPY_RECOVER
 
 
 def new_channel(c: Config, w: World) -> World:
@@ -650,6 +658,9 @@ ROWS: tuple[Row, ...] = (
     # --- recovery ------------------------------------------------------------------------------
     Row("src", "main", "migration_connect: resume", statuses(S.POSTCOPY_RECOVER_SETUP), S.POSTCOPY_RECOVER,
         recover_connect_ok, new_channel, f"{MC}:migration_connect", "S19: new channel and rp thread"),
+    Row("src", "main", "migration_connect: resume, accepted first", statuses(S.POSTCOPY_RECOVER_SETUP),
+        S.POSTCOPY_RECOVER, recover_accepted_first, lambda c, w: w._replace(s_rp=RP_ON), f"{MC}:migration_connect",
+        "S19 after the destination took the channel: the rp thread starts (docs/conform.md)"),
     Row("src", "main", "migration_connect_set_error: resume", statuses(S.POSTCOPY_RECOVER_SETUP),
         S.POSTCOPY_PAUSED, recover_connect_fails, lambda c, w: w, f"{MC}:migration_connect_set_error",
         "S18: the destination does not listen"),

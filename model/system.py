@@ -81,8 +81,8 @@ ACTORS: tuple[tuple[str, str, str], ...] = (
     ("src", "rp", f"{_SRC} s_loaded s_acked s_rp s_error link rp part_rp"),
     ("dst", "qmp", f"{_DST} s_status s_alive s_pc d_run d_main d_bh d_autostart d_rp d_recover h_dst_ran "
                    "link main rp part_main part_rp disk disk_broken"),
-    ("dst", "main", f"{_DST} d_pcs d_run d_main d_pkg d_bh d_autostart d_rp d_recover link main rp part_main "
-                    "part_rp disk disk_broken h_dst_ran h_shut"),
+    ("dst", "main", f"{_DST} s_status s_alive s_pc d_pcs d_run d_main d_pkg d_bh d_autostart d_rp d_recover link "
+                    "main rp part_main part_rp disk disk_broken h_dst_ran h_shut"),
     ("dst", "listen", f"{_DST} d_pcs d_main d_pkg d_listen d_rp d_ferr d_recover link main rp part_main part_rp "
                       "disk h_shut"),
     ("env", "fault", "budget h_fault s_status s_alive s_pc d_status d_alive d_run d_main d_pkg d_listen d_bh "
