@@ -697,3 +697,30 @@ def test_command_lines_dropped_or_inserted(tmp_path: Path) -> None:
         print(f"raw mutants {kind}: {rejected} rejected, {accepted} accepted")
     for kind, (rejected, accepted) in counts.items():
         assert rejected > 5 * accepted, (kind, rejected, accepted)
+
+
+def test_destination_takes_up_the_recovery_channel_first(tmp_path: Path) -> None:
+    """Real 10.0.2 -> 10.0.2 (a held-out recording, docs/conform.md): the destination's
+    `postcopy-recover` 3 ms before the source's, after the source's `migrate` with `resume`. Written
+    here on the 11.1 fixture: accepted; the destination's line before that `migrate` was even sent
+    is rejected (nothing connects to it yet)."""
+    lines = [json.loads(ln) for ln in _lines(TRACES / "11.1-to-11.1" / "b_pause_recover.jsonl")]
+    rec = [i for i, ln in enumerate(lines) if ln.get("event") == "MIGRATION"
+           and ln["data"]["status"] == "postcopy-recover"]
+    assert [lines[i]["side"] for i in rec] == ["src", "dst"] and rec[1] == rec[0] + 1
+    src, dst = lines[rec[0]], lines[rec[1]]
+
+    def later(ln: dict[str, Any], by: float) -> dict[str, Any]:
+        out = {**ln, "t": ln["t"] + by}
+        if "t_sent" in ln:
+            out["t_sent"] = ln["t_sent"] + by
+        return out
+
+    rest = [later(ln, 0.006) if "t" in ln else ln for ln in lines[rec[1] + 1:]]
+    first = [*lines[:rec[0]], dst, {**src, "t": dst["t"] + 0.003}, *rest]
+    assert check(write(tmp_path, first))[0] == 0
+    resume = next(ln for ln in lines if ln.get("command") == "migrate" and ln.get("arguments", {}).get("resume"))
+    early = [ln for ln in lines[:rec[0]] if ln is not resume and ln.get("t", 0) < resume["t_sent"]]
+    after = [ln for ln in lines[:rec[0]] if ln is resume or ln.get("t", 0) >= resume["t_sent"]]
+    too_early = [*early, {**dst, "t": resume["t_sent"] - 0.002}, *after, src, *lines[rec[1] + 1:]]
+    assert check(write(tmp_path, too_early))[0] == 1
