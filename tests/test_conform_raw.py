@@ -724,3 +724,25 @@ def test_destination_takes_up_the_recovery_channel_first(tmp_path: Path) -> None
     after = [ln for ln in lines[:rec[0]] if ln is resume or ln.get("t", 0) >= resume["t_sent"]]
     too_early = [*early, {**dst, "t": resume["t_sent"] - 0.002}, *after, src, *lines[rec[1] + 1:]]
     assert check(write(tmp_path, too_early))[0] == 1
+
+
+def test_heldout_runner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m harness.heldout DIR`` on a copy of one fixture: exit 0 with per-category
+    counts; with an impossible trace among the originals: exit 1, the trace named; no such
+    directory or no traces: exit 2, one stderr line."""
+    src = TRACES / "11.1-to-11.1" / "e_kill_dst_precopy.jsonl"
+    d = tmp_path / "held" / "11.1-to-11.1"
+    d.mkdir(parents=True)
+    (d / src.name).write_text(src.read_text())
+    assert heldout.main([str(tmp_path / "held")]) == 0
+    out = capsys.readouterr().out
+    assert "original 11.1-to-11.1" in out and "mutant swap" in out and "all as expected" in out
+    swapped = next(lines for kind, lines in heldout.raw_mutants(_lines(src)) if kind == "swap")
+    (d / "swapped.jsonl").write_text("\n".join(swapped) + "\n")
+    assert heldout.main([str(tmp_path / "held"), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["traces"] == 2 and any("swapped.jsonl" in f and f.startswith("original") for f in doc["failures"])
+    assert heldout.main([str(tmp_path / "nowhere")]) == 2
+    assert heldout.main([str(tmp_path)]) == 2  # no <pairing>/<scenario>.jsonl under it
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "Traceback" not in err
