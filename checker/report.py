@@ -552,7 +552,7 @@ def build_report(suite: Suite, folder: str, *, configs: Sequence[str] | None = N
         from checker.whatif import whatif_files
 
         say("judging the designs")
-        files.update(whatif_files(suite, max_states=max_states))
+        files.update(whatif_files(suite, configs=None if configs is None else list(chosen), max_states=max_states))
     say("writing the index")
     files["report.json"] = json.dumps({"configs": {p.result.name: p.data for p in pages}}, indent=2) + "\n"
     files["index.md"] = _index_md(suite, pages, props, dot)

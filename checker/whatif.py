@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,9 +236,12 @@ def run_whatif(
     *,
     max_states: int | None = None,
     progress: Callable[[str, str], None] | None = None,
+    within: Collection[str] | None = None,
 ) -> list[DesignResult]:
     """Judge every chosen design on its configurations (or on ``configs``, by name: the suite's
-    or the design's own) against today's model."""
+    or the design's own) against today's model. With ``within`` (a report of some configurations),
+    a design is judged only on those of its configurations that are in ``within``, and a design
+    with none of them is left out."""
     chosen = _choose(suite, designs)
     props: list[Property] = list(suite.properties())
     names = {p.name for p in props}
@@ -256,7 +259,10 @@ def run_whatif(
     results: list[DesignResult] = []
     for v in chosen:
         result = DesignResult(v.name, v.doc, v.origin, v.intends)
-        targets = {n: v.own_configs.get(n, pool[n]) for n in (configs or v.configs)}
+        targets = {n: v.own_configs.get(n, pool[n]) for n in (configs or v.configs)
+                   if within is None or n in within}
+        if within is not None and not targets:
+            continue
         for cname, cfg in targets.items():
             if progress is not None:
                 progress(v.name, cname)
@@ -550,12 +556,14 @@ def _html_steps(title: str, steps: list[dict[str, Any]]) -> list[str]:
     return H
 
 
-def whatif_files(suite: Suite, *, max_states: int | None = None) -> dict[str, str]:
+def whatif_files(suite: Suite, *, configs: Collection[str] | None = None,
+                 max_states: int | None = None) -> dict[str, str]:
     """The report's what-if page (``whatif.md``, ``whatif.html``); empty when the suite has no
-    designs."""
+    designs. With ``configs`` (a report of some configurations), each design on those of its
+    configurations that the report holds."""
     if "designs" not in suite.variants:
         return {}
-    results = run_whatif(suite, max_states=max_states)
+    results = run_whatif(suite, max_states=max_states, within=configs)
     return {"whatif.md": whatif_md(suite, results), "whatif.html": whatif_html(suite, results)}
 
 
