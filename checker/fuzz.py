@@ -30,8 +30,9 @@ judged by ``checker.kinds`` (the same meaning of each property kind as the exhau
 
 Hypothesis's shrinker is off by default: it minimises the choice sequence, not the walk, and was
 slower and no shorter than ``shorten``, which cuts cycles, drops steps and splices in shortcuts
-found by small breadth-first searches, and checks that the result is a real path of the model
-ending in a violating state. Measurements: ``benchmarks/bench_fuzz.py``.
+found by small breadth-first searches, then looks for a nearer violation by a bounded
+breadth-first search from the initial state, and checks that the result is a real path of the
+model ending in a violating state. Measurements: ``benchmarks/bench_fuzz.py``.
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ SHORTCUT_STATES = 5_000
 
 SHORTEN_BUDGET = 500_000
 """States all the searches and replays of one ``shorten`` may visit together."""
+
+
+SHORTEST_STATES = 20_000
+"""States the last breadth-first search of ``shorten`` (from the initial state, for a violating
+state closer than the end of the shortened path) may visit."""
 
 
 class Violation(AssertionError):
@@ -570,6 +576,35 @@ def _shortcut(oracle: _Oracle, prop: Property, path: list[Step], depth: int, cap
     return None
 
 
+def _nearer(oracle: _Oracle, prop: Property, path: list[Step], cap: int) -> list[Step] | None:
+    """A violating state fewer steps from the initial state than the end of ``path``, by a
+    breadth-first search of at most ``cap`` states (so the shortest such run, if the search reaches
+    it); ``None`` if there is none within the bound. The local moves of ``shorten`` keep to the
+    violation the run found; this finds another one when it is nearer."""
+    start = path[0].state
+    parent: dict[State, tuple[State, Action] | None] = {start: None}
+    frontier = [start]
+    for _ in range(len(path) - 2):
+        nxt: list[State] = []
+        for node in frontier:
+            for action, succ in oracle.successors(node):
+                if succ in parent:
+                    continue
+                if len(parent) >= cap:
+                    return None
+                parent[succ] = (node, action)
+                if oracle.judge(prop, succ) is not None:
+                    steps: list[Step] = []
+                    at = succ
+                    while (link := parent[at]) is not None:
+                        steps.append(Step(link[1], at))
+                        at = link[0]
+                    return [path[0], *reversed(steps)]
+                nxt.append(succ)
+        frontier = nxt
+    return None
+
+
 def _violates_at_end(oracle: _Oracle, prop: Property, path: Sequence[Step]) -> bool:
     """``path`` starts at an initial state, each step is a successor of the one before, and its
     last state violates ``prop``."""
@@ -582,13 +617,16 @@ def _violates_at_end(oracle: _Oracle, prop: Property, path: Sequence[Step]) -> b
 
 
 def shorten(oracle: _Oracle, prop: Property, steps: Sequence[Step], *, depth: int = SHORTCUT_DEPTH,
-            cap: int = SHORTCUT_STATES, budget: int = SHORTEN_BUDGET) -> list[Step]:
+            cap: int = SHORTCUT_STATES, budget: int = SHORTEN_BUDGET,
+            nearest: int = SHORTEST_STATES) -> list[Step]:
     """A counterexample no longer than ``steps`` (which must end in a state violating ``prop``):
     cycles cut and cut at the first violating state, then, to a fixpoint, one or two steps dropped
     (the rest replayed, stopping at the first violating state) and segments replaced by shortcuts
     that breadth-first searches of ``depth`` steps and ``cap`` states find from each state of the
-    path. All searches together visit at most ``budget`` states. The result is checked: a path of
-    the model from an initial state whose last state violates ``prop``."""
+    path. All searches together visit at most ``budget`` states. Last, a breadth-first search of at
+    most ``nearest`` states from the initial state looks for a nearer violating state (another
+    violation than the run's; 0 skips it). The result is checked: a path of the model from an
+    initial state whose last state violates ``prop``."""
     path = cut_cycles(steps)
     for i, step in enumerate(path):  # the first violating state is enough
         if oracle.judge(prop, step.state) is not None:
@@ -600,6 +638,9 @@ def shorten(oracle: _Oracle, prop: Property, steps: Sequence[Step], *, depth: in
         if better is None or len(better) >= len(path) or not _violates_at_end(oracle, prop, better):
             break
         path = better
+    nearer = _nearer(oracle, prop, path, nearest) if nearest > 0 else None
+    if nearer is not None and _violates_at_end(oracle, prop, nearer):
+        path = nearer
     if not _violates_at_end(oracle, prop, path):  # never expected: keep what the run found
         return list(steps)
     return path

@@ -170,6 +170,31 @@ def test_shorten_removes_detours() -> None:
     assert out[-1].state == (5, 0)
 
 
+class _TwoRoads(_Counter):
+    """The counter with a second road to harm: ``bump`` raises ``y`` (0..3), bad once it reaches 3."""
+
+    def successors(self, state: tuple[int, int]) -> list[tuple[str, tuple[int, int]]]:
+        x, y = state
+        out = [a for a in super().successors(state) if a[0] != "toggle"]
+        if y < 3:
+            out.append(("bump", (x, y + 1)))
+        return out
+
+
+def test_shorten_finds_a_nearer_violation_than_the_runs() -> None:
+    from checker.spec import Kind, Property
+
+    model = _TwoRoads()
+    prop = Property("safe", Kind.ALWAYS, "x below 5 and y below 3", predicate=lambda s: s[0] < 5 and s[1] < 3)
+    steps = [Step(None, (0, 0))]
+    for x in range(1, 6):  # the run found x == 5; y == 3 is nearer, and no local move leads there
+        steps.append(Step("inc", (x, 0)))
+    oracle = _Oracle(model, 1_000, _Stats())
+    assert [s.action for s in shorten(oracle, prop, steps, depth=1, nearest=0)[1:]] == ["inc"] * 5
+    out = shorten(oracle, prop, steps, depth=1)
+    assert [s.action for s in out[1:]] == ["bump"] * 3 and out[-1].state == (0, 3)
+
+
 def test_cli_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["fuzz", "--config", "qemu-10.2-bitmaps-only", "--property", PROP, "--max-examples", "300",
                  "--steps", str(STEPS), "--seed", "0", "--json"])
