@@ -16,8 +16,10 @@ judged by ``checker.kinds`` (the same meaning of each property kind as the exhau
   (Hypothesis's own swarm rejects such runs, which makes deep races rarer).
 - *Walks*: at a dead end a run walks again from the initial state instead of standing still.
 - *Environment* labels (actions some property's ``via`` refuses: faults) are taken by one run in
-  ``ENV_ODDS``; every state is judged with its environment lookahead instead, so the usual single
-  fault is not spent long before the narrow windows.
+  ``ENV_ODDS``; every state is judged with its environment lookahead instead (``LOOKAHEAD``: each
+  state one fault away, and each state one more system step after that), so a fault is not spent
+  long before the narrow windows, and a window that a fault opens and the next step closes (a
+  process that exits once its connection is yanked) is judged from the state before it.
 - Reachability (ALWAYS_POSSIBLE, EVENTUALLY) is a bounded, memoised breadth-first search; a search
   that hits its bound is inconclusive, never a violation (``FuzzResult.inconclusive``).
 - Choices are drawn far above any constant Hypothesis injects into draws. A seed gives the same
@@ -28,8 +30,9 @@ judged by ``checker.kinds`` (the same meaning of each property kind as the exhau
 
 Hypothesis's shrinker is off by default: it minimises the choice sequence, not the walk, and was
 slower and no shorter than ``shorten``, which cuts cycles, drops steps and splices in shortcuts
-found by small breadth-first searches, and checks that the result is a real path of the model
-ending in a violating state. Measurements: ``benchmarks/bench_fuzz.py``.
+found by small breadth-first searches, then looks for a nearer violation by a bounded
+breadth-first search from the initial state, and checks that the result is a real path of the
+model ending in a violating state. Measurements: ``benchmarks/bench_fuzz.py``.
 """
 
 from __future__ import annotations
@@ -89,9 +92,10 @@ SWARM_DEFER = (0.25, 0.35, 0.45)
 drawn key). A deferred label is taken only in a state where no other allowed label is enabled, so
 a walk never dies of its subset (unlike Hypothesis's own swarm, which rejects such a run)."""
 
-LOOKAHEAD = 1
+LOOKAHEAD = 2
 """Environment lookahead: 1 judges every state one environment step away from each state of a run;
-2 also every state one system step after that (measured: no sooner on the QEMU configurations)."""
+2 also every state one system step after that (needed where the violating state is one step past
+the fault: see ``benchmarks/bench_fuzz.py``)."""
 
 RESTART = True
 """A run that reaches a state where it may take no step walks again from the initial state (so its
@@ -105,6 +109,11 @@ SHORTCUT_STATES = 5_000
 
 SHORTEN_BUDGET = 500_000
 """States all the searches and replays of one ``shorten`` may visit together."""
+
+
+SHORTEST_STATES = 20_000
+"""States the last breadth-first search of ``shorten`` (from the initial state, for a violating
+state closer than the end of the shortened path) may visit."""
 
 
 class Violation(AssertionError):
@@ -165,7 +174,9 @@ class _Stats:
     walks: int = 0
     inconclusive: int = 0
     started: float = field(default_factory=time.perf_counter)
+    cpu_started: float = field(default_factory=time.process_time)
     first_found: float | None = None
+    first_found_cpu: float | None = None
     examples_at_find: int = 0
     steps_at_find: int = 0
     states: set[State] = field(default_factory=set)
@@ -183,12 +194,12 @@ class _Oracle:
     verdict of each property at each state (with its environment lookahead)."""
 
     def __init__(self, model: Model, search_limit: int, stats: _Stats,
-                 environment: frozenset[str] = frozenset(), lookahead: int = LOOKAHEAD) -> None:
+                 environment: frozenset[str] = frozenset(), lookahead: int | None = None) -> None:
         self.model = model
         self.stats = stats
         self.search_limit = search_limit
         self.environment = environment
-        self.lookahead = lookahead
+        self.lookahead = LOOKAHEAD if lookahead is None else lookahead
         self._moves: dict[State, Moves] = {}
         self._successors: dict[State, Sequence[tuple[Action, State]]] = {}
         self._label: dict[Action, str] = {}
@@ -448,6 +459,7 @@ def machine_class(
                 if verdict is not None:
                     if record.first_found is None:
                         record.first_found = time.perf_counter()
+                        record.first_found_cpu = time.process_time()
                         record.examples_at_find = record.examples
                         record.steps_at_find = record.steps
                     reason, extra = verdict
@@ -564,6 +576,35 @@ def _shortcut(oracle: _Oracle, prop: Property, path: list[Step], depth: int, cap
     return None
 
 
+def _nearer(oracle: _Oracle, prop: Property, path: list[Step], cap: int) -> list[Step] | None:
+    """A violating state fewer steps from the initial state than the end of ``path``, by a
+    breadth-first search of at most ``cap`` states (so the shortest such run, if the search reaches
+    it); ``None`` if there is none within the bound. The local moves of ``shorten`` keep to the
+    violation the run found; this finds another one when it is nearer."""
+    start = path[0].state
+    parent: dict[State, tuple[State, Action] | None] = {start: None}
+    frontier = [start]
+    for _ in range(len(path) - 2):
+        nxt: list[State] = []
+        for node in frontier:
+            for action, succ in oracle.successors(node):
+                if succ in parent:
+                    continue
+                if len(parent) >= cap:
+                    return None
+                parent[succ] = (node, action)
+                if oracle.judge(prop, succ) is not None:
+                    steps: list[Step] = []
+                    at = succ
+                    while (link := parent[at]) is not None:
+                        steps.append(Step(link[1], at))
+                        at = link[0]
+                    return [path[0], *reversed(steps)]
+                nxt.append(succ)
+        frontier = nxt
+    return None
+
+
 def _violates_at_end(oracle: _Oracle, prop: Property, path: Sequence[Step]) -> bool:
     """``path`` starts at an initial state, each step is a successor of the one before, and its
     last state violates ``prop``."""
@@ -576,13 +617,16 @@ def _violates_at_end(oracle: _Oracle, prop: Property, path: Sequence[Step]) -> b
 
 
 def shorten(oracle: _Oracle, prop: Property, steps: Sequence[Step], *, depth: int = SHORTCUT_DEPTH,
-            cap: int = SHORTCUT_STATES, budget: int = SHORTEN_BUDGET) -> list[Step]:
+            cap: int = SHORTCUT_STATES, budget: int = SHORTEN_BUDGET,
+            nearest: int = SHORTEST_STATES) -> list[Step]:
     """A counterexample no longer than ``steps`` (which must end in a state violating ``prop``):
     cycles cut and cut at the first violating state, then, to a fixpoint, one or two steps dropped
     (the rest replayed, stopping at the first violating state) and segments replaced by shortcuts
     that breadth-first searches of ``depth`` steps and ``cap`` states find from each state of the
-    path. All searches together visit at most ``budget`` states. The result is checked: a path of
-    the model from an initial state whose last state violates ``prop``."""
+    path. All searches together visit at most ``budget`` states. Last, a breadth-first search of at
+    most ``nearest`` states from the initial state looks for a nearer violating state (another
+    violation than the run's; 0 skips it). The result is checked: a path of the model from an
+    initial state whose last state violates ``prop``."""
     path = cut_cycles(steps)
     for i, step in enumerate(path):  # the first violating state is enough
         if oracle.judge(prop, step.state) is not None:
@@ -594,6 +638,9 @@ def shorten(oracle: _Oracle, prop: Property, steps: Sequence[Step], *, depth: in
         if better is None or len(better) >= len(path) or not _violates_at_end(oracle, prop, better):
             break
         path = better
+    nearer = _nearer(oracle, prop, path, nearest) if nearest > 0 else None
+    if nearer is not None and _violates_at_end(oracle, prop, nearer):
+        path = nearer
     if not _violates_at_end(oracle, prop, path):  # never expected: keep what the run found
         return list(steps)
     return path
@@ -617,6 +664,8 @@ class FuzzResult:
     witnessed: set[str]
     seconds_to_find: float | None = None
     """Time from the start (alphabet search included) to the first failing run, before shrinking."""
+    cpu_seconds_to_find: float | None = None
+    """The same in CPU time of this process (what a loaded machine does not inflate)."""
     found_length: int | None = None
     """Length of the failing run as Hypothesis reported it (shrunk by Hypothesis only with
     ``hypothesis_shrink``), before ``shorten``."""
@@ -707,6 +756,7 @@ def fuzz(
         visited_edges=stats.edges,
         witnessed=stats.witnessed,
         seconds_to_find=None if stats.first_found is None else stats.first_found - stats.started,
+        cpu_seconds_to_find=None if stats.first_found_cpu is None else stats.first_found_cpu - stats.cpu_started,
         found_length=len(violation.steps) - 1 if violation else None,
         inconclusive=stats.inconclusive,
         alphabet=alphabet,
@@ -776,6 +826,7 @@ def result_to_json(model: Model, config: str, result: FuzzResult, cov: Coverage 
         "seed": result.seed,
         "seconds": round(result.seconds, 3),
         "seconds_to_find": None if result.seconds_to_find is None else round(result.seconds_to_find, 3),
+        "cpu_seconds_to_find": None if result.cpu_seconds_to_find is None else round(result.cpu_seconds_to_find, 3),
         "examples_to_find": result.examples_to_find,
         "steps_per_second": round(result.steps_per_second),
         "walks": result.walks,

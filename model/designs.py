@@ -360,7 +360,10 @@ def pause_on_disk_failure(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     again, is the fault kind ``dst-disk-activation`` (row "disk activation fails at RUN", 10.0
     on: runstate stays inmigrate): the design pauses there too. It is also judged with the
     permanent ``disk-failure`` (a configuration of its own with a budget of one), which no
-    recovery can outlive."""
+    recovery can outlive. No cell changes, and none can: the model loses no VM to the transient
+    failure alone (the destination guest never ran, so the source can still take over), and with
+    a second fault (a partition, dead storage) it loses it both today and with the design
+    (docs/whatif-designs.md, measured with no-vm-loss scoped to the states after the failure)."""
     rows = replace_row(rows, "loadvm_postcopy_handle_run_bh", effect=_run_bh_or_pause,
                        doc="design: a failed disk activation pauses the migration")
     # The fault kind ``dst-disk-activation`` (10.0+: no vm_start, runstate stays inmigrate).

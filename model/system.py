@@ -278,7 +278,9 @@ class MigrationModel:
     def describe_action(self, action: Any) -> dict[str, Any]:
         d: dict[str, Any] = {"actor": action.actor, "action": action.name}
         if action.refused:
-            d["refused"] = action.refused
+            # QEMU formats some errors with the status it found (qmp_migrate_continue:
+            # "Migration not in expected state: %s"); the action does not carry it, the step's state does
+            d["refused"] = action.refused.replace("%s", "<state>")
         return d
 
     def describe_state(self, state: Any) -> dict[str, Any]:
