@@ -145,9 +145,12 @@ def advise(c: Config, w: World) -> World:
 
 def precopy_eof(c: Config, w: World) -> World:
     """D3: ``process_incoming_migration_bh``: activate disks and start (autostart) or pause,
-    then COMPLETED, then destroy (SHUT(0))."""
+    then COMPLETED, then destroy (SHUT(0)). A guest the source's operator had stopped before
+    ``migrate`` (the global state's runstate, sent with the device state, is not live:
+    ``migration_get_target_runstate``) stays paused whatever autostart says; ``s_live`` stands
+    for that received runstate (it cannot change once ``migrate`` was issued)."""
     w = pop_main(w)._replace(d_main=DM_DONE)
-    w = start_guest(c, w) if w.d_autostart else w._replace(d_run=RunState.PAUSED)
+    w = start_guest(c, w) if w.d_autostart and w.s_live else w._replace(d_run=RunState.PAUSED)
     return destroy(w, SHUT_0)
 
 
