@@ -276,3 +276,17 @@ def test_destination_closed_before_the_magic(tmp_path: Path, capsys: pytest.Capt
     early = {**lines[failed], "t": float(lines[migrate]["t_sent"]) - 0.5}  # type: ignore[arg-type]
     assert _conform([*lines[:migrate], early, *lines[migrate:failed], *lines[failed + 1:]], tmp_path) == 1
     capsys.readouterr()
+
+
+def test_a_held_main_stream_holds_the_close(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A replay whose proxy held the whole main stream also held the source's close: its 11.1
+    destination stayed in `setup` (blocked in the peek) until the teardown. Without the proxy's
+    hold the model makes that destination fail at once, and the trace is rejected."""
+    path = ROOT / "tests" / "fixtures" / "traces" / "replayed" / "qemu-7.2-to-11.1.no-stuck-state.jsonl"
+    lines = [json.loads(ln) for ln in path.read_text().splitlines()]
+    assert _conform(lines, tmp_path) == 0
+    meta = lines[0]["meta"]
+    assert isinstance(meta, dict) and meta["replay"]["hold_main_stream"] is True
+    unheld = {**meta, "replay": {**meta["replay"], "hold_main_stream": False}}
+    assert _conform([{"meta": unheld}, *lines[1:]], tmp_path) == 1
+    capsys.readouterr()
