@@ -17,6 +17,9 @@ format of ``harness/TRACE_FORMAT.md``:
   ``"from_command_line": true`` at its start: QEMU executes that option as ``qmp_migrate_incoming``
   (``system/vl.c:qmp_x_exit_preconfig``), with ``exit-on-error`` true;
 * a process that ended before the teardown is an ``exit`` line;
+* ``meta.events_late`` lists the sides whose status changed (QEMU's ``migrate_set_state``) while
+  their ``events`` capability was still off: ``conform`` expects no MIGRATION event there before
+  the capability is turned on;
 * the teardown marker goes where the test first signalled a QEMU (``qtest_quit`` sends SIGTERM),
   or at the last line if it never did.
 
@@ -200,6 +203,7 @@ def convert(directory: Path, test: str, version: str, *, ok: bool = True, wall_s
     incoming_args: dict[str, Any] = next((c.get("arguments", {}) for c in side_commands["dst"]
                           if c["command"] == "migrate-incoming"), {})
     lacks = []
+    events_late = []
     for side in ("src", "dst"):
         if "events" not in caps[side]:
             lacks.append(f"{side}: no MIGRATION events (the test did not set the events capability on this side); "
@@ -211,6 +215,7 @@ def convert(directory: Path, test: str, version: str, *, ok: bool = True, wall_s
             if status in unsent:
                 unsent.remove(status)
         if unsent and "events" in caps[side]:
+            events_late.append(side)
             lacks.append(f"{side}: no MIGRATION event for status(es) {', '.join(unsent)} (QEMU logged them with "
                          "migrate_set_state while the events capability was still off, e.g. -incoming on the "
                          "command line before the test set it)")
@@ -237,6 +242,7 @@ def convert(directory: Path, test: str, version: str, *, ok: bool = True, wall_s
         "wall_s": round(wall_s if wall_s is not None else max(src.end, dst.end) - t0, 3),
         "ok": ok,
         "trace_states": states,
+        **({"events_late": events_late} if events_late else {}),
         "dropped_events": dropped_events,
         "dropped_commands": dropped_commands,
         "lacks": lacks,

@@ -162,8 +162,10 @@ class Config:
     ``postcopy_ram``: postcopy of RAM (implies a return path; ``migrate_connect`` opens one iff
     postcopy-ram or return-path is set). ``dirty_bitmaps``: bitmap postcopy; with
     ``postcopy_ram=False`` and ``return_path=False`` this is the only postcopy without a return
-    path. ``ram_may_drain``: the source may send its last page while still in ``postcopy-device``
-    (an idle or small guest); False models a guest busy enough that pages remain until the PONG.
+    path. Neither postcopy-ram nor dirty-bitmaps: a precopy-only migration (QEMU's migration-test
+    ``precopy/*`` and ``cancel/*``). ``ram_may_drain``: the source may send its last page while
+    still in ``postcopy-device`` (an idle or small guest); False models a guest busy enough that
+    pages remain until the PONG.
     """
 
     name: str
@@ -183,12 +185,17 @@ class Config:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not (self.postcopy_ram or self.dirty_bitmaps):
-            raise ConfigError(f"{self.name}: no postcopy capability (postcopy-ram or dirty-bitmaps)")
         if self.postcopy_preempt and not self.postcopy_ram:
             raise ConfigError(f"{self.name}: postcopy-preempt needs postcopy-ram")
         if self.exit_on_error is False and not self.dst.since(10, 0):
             raise ConfigError(f"{self.name}: exit-on-error=false needs a destination of 9.1 or later")
+
+    @property
+    def postcopy(self) -> bool:
+        """``migrate_postcopy()``: postcopy-ram or dirty-bitmaps. Without either the configuration
+        is precopy only: no ADVISE, ``migrate-start-postcopy`` refused, and the operator may
+        ``stop`` the guest before ``migrate`` (a non-live precopy)."""
+        return self.postcopy_ram or self.dirty_bitmaps
 
     @property
     def has_return_path(self) -> bool:
@@ -269,5 +276,9 @@ NAMED: dict[str, Config] = {c.name: c for c in (
     _c("qemu-7.2-to-10.2", "7.2", "10.2", description="Old source, 10.2 destination: no protection."),
     _c("qemu-10.2-preempt", "10.2", postcopy_preempt=True,
        description="QEMU 10.2 with postcopy-preempt (QEMU's migration-test postcopy/preempt/*)."),
+    _c("qemu-10.2-precopy", "10.2", postcopy_ram=False, return_path=False,
+       description="QEMU 10.2, precopy only, no return path (QEMU's migration-test precopy/* and "
+                   "cancel/*): the source completes without waiting for SHUT(0); the guest may be "
+                   "stopped before migrate (non-live)."),
 )}
 

@@ -146,9 +146,12 @@ def advise(c: Config, w: World) -> World:
 
 def precopy_eof(c: Config, w: World) -> World:
     """D3: ``process_incoming_migration_bh``: activate disks and start (autostart) or pause,
-    then COMPLETED, then destroy (SHUT(0))."""
+    then COMPLETED, then destroy (SHUT(0)). A guest the source's operator had stopped before
+    ``migrate`` (the global state's runstate, sent with the device state, is not live:
+    ``migration_get_target_runstate``) stays paused whatever autostart says; ``s_live`` stands
+    for that received runstate (it cannot change once ``migrate`` was issued)."""
     w = pop_main(w)._replace(d_main=DM_DONE)
-    w = start_guest(c, w) if w.d_autostart else w._replace(d_run=RunState.PAUSED)
+    w = start_guest(c, w) if w.d_autostart and w.s_live else w._replace(d_run=RunState.PAUSED)
     return destroy(w, SHUT_0)
 
 
@@ -161,6 +164,24 @@ def open_package(c: Config, w: World) -> World:
     head = w.main[0]
     assert isinstance(head, tuple)
     return pop_main(w)._replace(d_main=DM_PACKAGE, d_pkg=head[1])
+
+
+def closed_before_first_read(c: Config, w: World) -> bool:
+    """The connection was made and closed (a cancel, a reset, the source's end) before the
+    destination read its first bytes: still listening (``setup``, no ``active``), nothing left to
+    read."""
+    return w.d_main == DM_IDLE and w.d_status is S.SETUP and w.d_alive and main_closed(w)
+
+
+def peek_fails(c: Config, w: World) -> World:
+    """``migration_channel_process_incoming`` (10.0+): ``migration_ioc_process_incoming`` peeks
+    at the channel magic (``migration_channel_read_peek``: "Failed to peek at channel", or the
+    read error of a reset); the error sets FAILED (10.2.2: on the process's outgoing
+    ``MigrationState``, whose change emits the MIGRATION event all the same; the incoming
+    coroutine never started, so no ``active``, no SHUT) and exits with exit-on-error
+    (docs/qemu-qtest.md)."""
+    w = w._replace(d_main=DM_FAILED)
+    return exit_process(w) if c.exit_on_error else w
 
 
 def precopy_read_error(c: Config, w: World) -> bool:
@@ -374,6 +395,11 @@ ROWS: tuple[Row, ...] = (
     Row("dst", "main", "process_incoming_migration_bh", statuses(S.ACTIVE), S.COMPLETED,
         lambda c, w: _main_head(w, EOF), precopy_eof, f"{MC}:process_incoming_migration_bh",
         "D3: start the guest (autostart), COMPLETED, SHUT(0)"),
+    Row("dst", "main", "migration_channel_process_incoming: closed before the magic", statuses(S.SETUP),
+        S.FAILED, closed_before_first_read, peek_fails, "migration/channel.c:migration_channel_process_incoming",
+        "the channel magic cannot be peeked: SETUP -> FAILED without ACTIVE; exit with exit-on-error "
+        "(10.0: commit 'migration: Set migration state to FAILED ...' of 2025-02; 7.2 has no peek)",
+        since=(10, 0)),
     Row("dst", "main", "process_incoming_migration_co: load error", statuses(S.ACTIVE), S.FAILED,
         precopy_read_error, precopy_fail, f"{MC}:process_incoming_migration_co",
         "D4: precopy load error, SHUT(1), exit (exit-on-error)"),

@@ -64,6 +64,7 @@ LOCK_REFUSED = "Failed to get \"write\" lock"
 IN_PROGRESS = "There's a migration process in progress"
 RECOVER_REFUSED = "Migrate recover can only be run when postcopy is paused."
 CONTINUE_REFUSED = "Migration not in expected state: %s"
+NO_POSTCOPY = "Enable postcopy with migrate_set_capability before the start of migration"
 
 # --- source -------------------------------------------------------------------------------------
 
@@ -90,7 +91,7 @@ def migrate_refused(c: Config, w: World) -> bool:
 
 
 def can_start_postcopy(c: Config, w: World) -> bool:
-    return not w.s_start_postcopy and w.s_status in (S.SETUP, S.ACTIVE)
+    return c.postcopy and not w.s_start_postcopy and w.s_status in (S.SETUP, S.ACTIVE)
 
 
 def cancellable(c: Config, w: World) -> bool:
@@ -197,6 +198,18 @@ def src_stop_noop(c: Config, w: World) -> bool:
     return w.s_run is not RunState.RUNNING
 
 
+def src_stop_before_migrate(c: Config, w: World) -> bool:
+    """``stop`` on the running source before ``migrate``: a non-live precopy (QEMU's migration-test
+    precopy/tcp/plain). Modelled for precopy-only configurations (``Config.postcopy`` false)."""
+    return not c.postcopy and w.s_pc == PC_IDLE and w.s_run is RunState.RUNNING
+
+
+def src_stop(c: Config, w: World) -> World:
+    """``qmp_stop`` -> ``vm_stop(RUN_STATE_PAUSED)`` (STOP); the migration's ``vm_old_state`` will
+    not be live."""
+    return w._replace(s_run=RunState.PAUSED, s_live=False)
+
+
 def src_cont(c: Config, w: World) -> World:
     w, _ = activate_disk(c, w, DISK_SRC)
     return w._replace(s_run=RunState.RUNNING)
@@ -278,6 +291,9 @@ ROWS: tuple[Row, ...] = (
         f"{MC}:qmp_migrate", "S1: migrate_init, then the migration thread"),
     Row("src", "qmp", "migrate: refused", frozenset(S), None, migrate_refused, unchanged,
         f"{MC}:migrate_prepare", "a second migration while one runs", refusal=IN_PROGRESS),
+    Row("src", "qmp", "migrate-start-postcopy: refused", frozenset(S), None, lambda c, w: not c.postcopy,
+        unchanged, f"{MC}:qmp_migrate_start_postcopy", "precopy only: neither postcopy-ram nor dirty-bitmaps",
+        refusal=NO_POSTCOPY),
     Row("src", "qmp", "migrate-start-postcopy", statuses(S.SETUP, S.ACTIVE), None, can_start_postcopy,
         lambda c, w: w._replace(s_start_postcopy=True), f"{MC}:qmp_migrate_start_postcopy",
         "sets start_postcopy; the migration thread switches later"),
@@ -329,6 +345,8 @@ ROWS: tuple[Row, ...] = (
         f"{QC}:qmp_cont", "runstate finish-migrate: the migration is not finalized", refusal=NOT_FINALIZED),
     Row("src", "qmp", "cont: already running", frozenset(S), None, src_already_running, unchanged,
         f"{QC}:qmp_cont", "vm_start on a running guest does nothing"),
+    Row("src", "qmp", "stop", statuses(S.NONE), None, src_stop_before_migrate, src_stop, f"{QC}:qmp_stop",
+        "before migrate, precopy only: the guest pauses (STOP); a non-live migration"),
     Row("src", "qmp", "stop: not running", frozenset(S) - {S.NONE}, None, src_stop_noop, unchanged,
         f"{QC}:qmp_stop", "do_vm_stop: the guest is not running, nothing changes, no STOP"),
     Row("dst", "qmp", "migrate-pause", frozenset(POSTCOPY_ALIVE), None,

@@ -21,7 +21,6 @@ Assumptions / abstractions:
   PONG flag is set but the thread checks errors first (R3) is simply one of the orders.
 * multifd, COLO, wait-unplug and release-ram are left out. Of the postcopy-preempt channel only
   the wait for a first PONG before the switchover is modelled (its pages are abstract like all RAM).
-* pause-before-switchover is modelled on the postcopy switchover only.
 * ``migrate`` is issued once per run; a second attempt after a failure is out of scope.
 """
 
@@ -138,7 +137,8 @@ def do_connect(c: Config, w: World) -> World:
         msgs.append(OPEN_RETURN_PATH)
         if c.postcopy_preempt:
             msgs.append(PING_1)  # answered by PONG 1, which postcopy_start waits for
-    msgs.append(POSTCOPY_ADVISE)
+    if c.postcopy:
+        msgs.append(POSTCOPY_ADVISE)  # migration_thread: only if migrate_postcopy()
     return send_main(w, *msgs)
 
 
@@ -378,7 +378,22 @@ def finishing(c: Config, w: World) -> bool:
 
 
 def disks_come_back(c: Config, w: World) -> bool:
-    return finishing(c, w) and activate_disk(c, w, DISK_SRC)[1] and not _cancelled_in_postcopy_72(c, w)
+    return (finishing(c, w) and w.s_live and activate_disk(c, w, DISK_SRC)[1]
+            and not _cancelled_in_postcopy_72(c, w))
+
+
+def was_stopped(c: Config, w: World) -> bool:
+    """The operator stopped the guest before ``migrate`` (a non-live precopy)."""
+    return finishing(c, w) and not w.s_live
+
+
+def keep_stopped(c: Config, w: World) -> World:
+    """``migration_iteration_finish``: ``vm_old_state`` is not live, so no ``vm_start``; a guest
+    stopped for the switchover (finish-migrate) goes back to ``paused``
+    (``runstate_set(s->vm_old_state)``)."""
+    w, _ = activate_disk(c, w, DISK_SRC)
+    run = RunState.PAUSED if w.s_run is RunState.FINISH_MIGRATE else w.s_run
+    return w._replace(s_run=run, s_pc=PC_CLEANUP)
 
 
 def _cancelled_in_postcopy_72(c: Config, w: World) -> bool:
@@ -394,7 +409,8 @@ def restart_vm(c: Config, w: World) -> World:
 
 
 def disks_stay_away(c: Config, w: World) -> bool:
-    return finishing(c, w) and not activate_disk(c, w, DISK_SRC)[1] and not _cancelled_in_postcopy_72(c, w)
+    return (finishing(c, w) and w.s_live and not activate_disk(c, w, DISK_SRC)[1]
+            and not _cancelled_in_postcopy_72(c, w))
 
 
 def stay_stopped(c: Config, w: World) -> World:
@@ -646,6 +662,8 @@ ROWS: tuple[Row, ...] = (
     Row("src", "mig", "migration_iteration_finish: restart without disks", _, None, disks_stay_away,
         restart_without_disks, f"{MC}:migration_iteration_finish", "before 10.2: vm_start anyway",
         until=(10, 2)),
+    Row("src", "mig", "migration_iteration_finish: guest was stopped", _, None, was_stopped, keep_stopped,
+        f"{MC}:migration_iteration_finish", "vm_old_state not live (stop before migrate): no vm_start"),
     Row("src", "mig", "migration_iteration_finish: after postcopy (7.2)", _, None,
         cancelled_in_postcopy_72, postmigrate, f"{MC}:migration_iteration_finish",
         "7.2: vm_was_running is false after postcopy_start: postmigrate, the guest stays stopped"),

@@ -73,16 +73,16 @@ def all_rows() -> tuple[Row, ...]:
 _SRC = "s_alive s_status h_pca"  # every source row: gated on the process and its status; apply()
 _DST = "d_alive d_status"  # every destination row
 ACTORS: tuple[tuple[str, str, str], ...] = (
-    ("src", "qmp", f"{_SRC} s_run s_pc s_start_postcopy s_rp s_error d_status d_alive d_recover "
+    ("src", "qmp", f"{_SRC} s_run s_live s_pc s_start_postcopy s_rp s_error d_status d_alive d_recover "
                    "link main rp part_main part_rp disk disk_broken"),
-    ("src", "mig", f"{_SRC} s_run s_pc s_start_postcopy s_pending s_loaded s_acked s_rp d_status d_alive "
+    ("src", "mig", f"{_SRC} s_run s_live s_pc s_start_postcopy s_pending s_loaded s_acked s_rp d_status d_alive "
                    "link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy"),
     ("src", "main", f"{_SRC} s_pc s_rp d_status d_alive d_recover link main rp part_main part_rp"),
     ("src", "rp", f"{_SRC} s_loaded s_acked s_rp s_error link rp part_rp"),
     ("dst", "qmp", f"{_DST} s_status s_alive s_pc d_run d_main d_bh d_autostart d_rp d_recover h_dst_ran "
                    "link main rp part_main part_rp disk disk_broken"),
     ("dst", "main", f"{_DST} s_status s_alive s_pc d_pcs d_run d_main d_pkg d_bh d_autostart d_rp d_recover link "
-                    "main rp part_main part_rp disk disk_broken h_dst_ran h_shut"),
+                    "main rp part_main part_rp disk disk_broken h_dst_ran h_shut s_live"),
     ("dst", "listen", f"{_DST} d_pcs d_main d_pkg d_listen d_rp d_ferr d_recover link main rp part_main part_rp "
                       "disk h_shut"),
     ("env", "fault", "budget h_fault s_status s_alive s_pc d_status d_alive d_run d_main d_pkg d_listen d_bh "

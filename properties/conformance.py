@@ -3,8 +3,8 @@
 The QEMU half of ``migmodel conform`` (the generic search is ``checker/conform.py``):
 
 * :func:`config_for` reads a trace's ``meta`` into a model :class:`~model.config.Config`: the two
-  versions, the capabilities (a precopy-only recording as postcopy-ram with postcopy never
-  started: the model has no configuration without postcopy), ``shared_disk``, ``exit_on_error``,
+  versions, the capabilities (neither postcopy-ram nor dirty-bitmaps: the precopy-only model),
+  ``shared_disk``, ``exit_on_error``,
   ``autostart``, with a generous fault budget (:data:`FAULTS`: a reset, either kill, a device-load
   or storage failure, each once, two in all; the harness's partitions end in a reset or a kill)
   and ``ram_may_drain``, so that the
@@ -28,9 +28,12 @@ The observations, line by line (before the teardown marker; lines after it are c
 harness's ``quit`` and are not read):
 
 * ``MIGRATION`` (``data.status``), ``STOP``, ``RESUME`` events: observed (``MIGRATION`` only when the
-  ``events`` capability is on). ``status`` must be one of the side's QEMU version's
-  ``MigrationStatus`` values, else the trace is rejected at that line. Other QEMU events
-  (``properties/qapi_names.py``) are ignored and counted; a name no QEMU sends is a rejection.
+  ``events`` capability is on; a side whose ``migrate-set-capabilities`` turns it on after
+  something already happened there, such as a ``-incoming`` on the command line, observes that
+  command, and its MIGRATION events before it are not expected: :class:`EventsOff`). ``status``
+  must be one of the side's QEMU version's ``MigrationStatus`` values, else the trace is rejected
+  at that line. Other QEMU events (``properties/qapi_names.py``) are ignored and counted; a name no
+  QEMU sends is a rejection.
 * commands the model has (:data:`COMMANDS`, read from ``model/management.py``): observed, accepted
   or refused, when the recording logs commands (``meta.observed``, see :func:`observed_kinds`). A
   command's effect happened between sending it and its reply: its span is ``(t_sent, t)``, so the
@@ -65,7 +68,9 @@ from typing import Any, NamedTuple
 
 from checker.conform import Case, Consistent, Observation, consistent_states
 from model.config import Config, ConfigError, Faults, Version
+from model.destination import ROWS as DESTINATION_ROWS
 from model.events import events
+from model.faults import SLOT
 from model.management import ROWS as MANAGEMENT_ROWS
 from model.status import RunState
 from model.system import Action, MigrationModel
@@ -174,12 +179,6 @@ def config_for(meta: dict[str, Any], name: str = "trace") -> Config:
             raise BadTrace(f"meta {key} must be true or false, not {value!r:.80}")
         flags[key] = value
     src, dst = model_version(meta["src_version"]), model_version(meta["dst_version"])
-    if not (flags["postcopy_ram"] or flags["dirty_bitmaps"]):
-        # The model has no configuration without postcopy. A precopy-only recording (QEMU's own
-        # migration-test) is checked as a run of the postcopy-ram model in which postcopy is never
-        # started; that model opens a return path, which the recording may not have had: in
-        # precopy the return path shows nothing (its SHUT(0) is an internal step).
-        flags["postcopy_ram"] = True
     try:
         faults = FAULTS if flags["shared_disk"] else FAULTS.with_limit("disk-failure", 0)
         return Config(name=name, src=Version(src), dst=Version(dst), faults=faults, ram_may_drain=True,
@@ -201,6 +200,27 @@ class Prelaunch(NamedTuple):
 
 
 CONT = Action("src/qmp", "cont: start the guest")
+PEEK_FAILS = next(r.name for r in DESTINATION_ROWS if r.qemu.endswith(":migration_channel_process_incoming"))
+"""The destination row that sees a connection close before its first bytes (model/destination.py)."""
+EVENTS_ON = "migrate-set-capabilities events"
+"""The observation of a ``migrate-set-capabilities`` that turns the ``events`` capability on late
+(after something already happened on that side, see :class:`EventsOff`)."""
+
+
+class EventsOff(NamedTuple):
+    """A model state while the ``events`` capability is still off on the sides in ``off``: QEMU's
+    ``migrate_set_state`` emits no MIGRATION event there (``migrate_events()`` is false), so the
+    status changes of those sides are hidden until the recorded ``migrate-set-capabilities``
+    turns it on. QEMU's migration-test starts its destinations with ``-incoming URI`` on the
+    command line (``setup`` at once) and sets ``events`` only afterwards. Once every side has it
+    on, the state is the plain model state again."""
+
+    inner: Any
+    off: frozenset[str]
+
+
+def _events_on(side: str) -> Action:
+    return Action(f"{side}/qmp", EVENTS_ON)
 
 
 class RecordingModel:
@@ -211,33 +231,61 @@ class RecordingModel:
     unlogged twin, ``<fault> (not logged)``: a logged fault line must be matched by that fault at
     its time, but the model may still take the fault without a line (a process that crashes by
     itself, a connection the destination closes because it cannot load what it reads: the RAM
-    size mismatch of scenario d4 is such a case for the model)."""
+    size mismatch of scenario d4 is such a case for the model).
 
-    def __init__(self, config: Config, logged_faults: bool = False) -> None:
+    With ``held_main`` (a replay whose proxy holds the whole main stream, ``meta.replay.
+    hold_main_stream``), a destination that has read nothing does not see the source's close
+    until the proxy resets the connections: the proxy holds the close with the bytes."""
+
+    def __init__(self, config: Config, logged_faults: bool = False, events_late: frozenset[str] = frozenset(),
+                 held_main: bool = False) -> None:
         self.inner = MigrationModel(config)
         self.config = config
         self.logged_faults = logged_faults
+        self.events_late = events_late
+        self.held_main = held_main
+        self._reset_slot = SLOT["reset"]
+        self._resets = self.inner.init_states()[0].budget[self._reset_slot]
 
     def init_states(self) -> list[Any]:
         w0 = self.inner.init_states()[0]
+        if self.events_late:
+            return [EventsOff(Prelaunch(w0), self.events_late), EventsOff(w0, self.events_late)]
         return [Prelaunch(w0), w0]
 
     def successors(self, state: Any) -> list[tuple[Any, Any]]:
+        if isinstance(state, EventsOff):
+            out = [(a, EventsOff(t, state.off)) for a, t in self._successors(state.inner)]
+            for side in sorted(state.off):
+                rest = state.off - {side}
+                out.append((_events_on(side), EventsOff(state.inner, rest) if rest else state.inner))
+            return out
+        return self._successors(state)
+
+    def _successors(self, state: Any) -> list[tuple[Any, Any]]:
         if isinstance(state, Prelaunch):
             return [(CONT, state.world)]
         out = self.inner.successors(state)
+        if self.held_main and state.budget[self._reset_slot] >= self._resets:
+            # The replay's proxy holds the whole main stream, the source's orderly close included
+            # (harness/proxy.py: "the EOF waits behind the held bytes"): a destination that read
+            # nothing sees the close only when the proxy resets both connections (a `reset`).
+            out = [(a, t) for a, t in out if a.name != PEEK_FAILS]
         if self.logged_faults:
             out = out + [(a._replace(name=f"{a.name} (not logged)"), t) for a, t in out
                          if a.actor == "fault" and a.name in LOGGED_FAULTS]
         return out
 
     def is_final(self, state: Any) -> bool:
+        state = unwrap(state)
         return not isinstance(state, Prelaunch) and self.inner.is_final(state)
 
     def describe_action(self, action: Any) -> dict[str, Any]:
         return self.inner.describe_action(action)
 
     def describe_state(self, state: Any) -> dict[str, Any]:
+        if isinstance(state, EventsOff):
+            return {**self.describe_state(state.inner), "events_off": sorted(state.off)}
         if isinstance(state, Prelaunch):
             return {**self.inner.describe_state(state.world), "src_runstate": "prelaunch"}
         return self.inner.describe_state(state)
@@ -270,6 +318,12 @@ def observe_for(config: Config, what: Observed = Observed()) -> Any:
     """``observe(before, action, after)`` for ``config``'s recording model."""
 
     def observe(before: Any, action: Action, after: Any) -> list[Observation]:
+        if isinstance(before, EventsOff):
+            if action.name == EVENTS_ON and action.actor.endswith("/qmp"):
+                return [(action.actor.split("/", 1)[0], EVENTS_ON)] if what.commands else []
+            off = before.off
+            return [(side, label) for side, label in observe(before.inner, action, unwrap(after))
+                    if not (side in off and str(label).startswith("MIGRATION "))]
         out: list[Observation] = []
         if isinstance(before, Prelaunch):
             out.append(("src", "RESUME"))
@@ -296,8 +350,14 @@ def observe_for(config: Config, what: Observed = Observed()) -> Any:
     return observe
 
 
+def unwrap(state: Any) -> Any:
+    """The model state (or :class:`Prelaunch`) inside an :class:`EventsOff`."""
+    return state.inner if isinstance(state, EventsOff) else state
+
+
 def holds(state: Any, side: str, label: Hashable) -> bool:
     """Does ``state`` show what a ``query-*`` return says (``Case.holds``)?"""
+    state = unwrap(state)
     kind, _, value = str(label).partition(" ")
     if isinstance(state, Prelaunch):
         return (side == "src" and kind == "query-status" and value == "prelaunch") or (
@@ -344,6 +404,10 @@ class Recording:
     """(observation index, why): a line no QEMU can send; the trace is rejected there."""
     teardown: bool = False
     observed: Observed = Observed()
+    events_late: set[str] = field(default_factory=set)
+    """Sides whose ``events`` capability was turned on after something happened there (from the
+    command line that turned it on, or ``meta.events_late`` for a recording without commands)."""
+    events_on_seen: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
 
 
@@ -431,6 +495,11 @@ def read(path: str) -> Recording:
             break
         body.append((n, obj))
     rec.observed = what = observed_kinds(meta, lines[1:], path)
+    late = meta.get("events_late", [])
+    if not isinstance(late, list) or not all(s in QEMU_SIDES for s in late):
+        raise BadTrace(f"{path}: meta events_late must be a list of src, dst")
+    if what.migration_events:
+        rec.events_late.update(late)
 
     def add(n: int, side: str, label: str, span: tuple[float, float], *, optional: bool = False,
             leading: bool = False, probe: bool = False) -> int:
@@ -551,6 +620,18 @@ def _command(rec: Recording, n: int, side: str, obj: dict[str, Any], add: Any, w
         raise BadTrace(f"{rec.path}:{n}: a command line needs `return` or `error`")
     modelled = cmd in COMMANDS[side]
     query = cmd in ("query-migrate", "query-status") and err is None
+    if (cmd == "migrate-set-capabilities" and err is None and rec.observed.commands
+            and rec.observed.migration_events and side not in rec.events_on_seen
+            and (side in rec.events_late or any(s == side for s, _ in rec.observations))
+            and _turns_events_on(args)):
+        # `events` turned on late: an observation, and the side's MIGRATION events before it are
+        # not expected (EventsOff)
+        t = when(n, obj)
+        sent = _num(obj.get("t_sent"))
+        rec.events_late.add(side)
+        rec.events_on_seen.add(side)
+        add(n, side, EVENTS_ON, (sent if sent is not None and sent <= t else t, t), leading=True)
+        return
     if not (modelled and rec.observed.commands) and not query:
         rec.ignored_commands[cmd[:60] + (" (refused)" if err is not None and not no_reply else "")] += 1
         return
@@ -582,6 +663,12 @@ def _command(rec: Recording, n: int, side: str, obj: dict[str, Any], add: Any, w
     add(n, side, label, (sent, t), optional=no_reply, leading=True)
 
 
+def _turns_events_on(args: dict[str, Any]) -> bool:
+    caps = args.get("capabilities")
+    return isinstance(caps, list) and any(isinstance(c, dict) and c.get("capability") == "events"
+                                          and c.get("state") is True for c in caps)
+
+
 # ---------------------------------------------------------------------------------------------
 # the suite hook
 
@@ -599,7 +686,9 @@ def load_case(path: str, config: Config | None = None, tolerance: float = DEFAUL
         config = config_for(meta, name=f"recorded-{meta.get('src_version')}-to-{meta.get('dst_version')}")
     else:
         config_for(meta)  # the trace's own versions must still be readable
-    model, observe, cache = _model(config, rec.observed)
+    replay = meta.get("replay")
+    held = isinstance(replay, dict) and replay.get("hold_main_stream") is True
+    model, observe, cache = _model(config, rec.observed, frozenset(rec.events_late), held)
     return Case(
         title=_title(path, meta),
         model=model,
@@ -657,19 +746,20 @@ def _settled(model: RecordingModel) -> Any:
     return can_stop
 
 
-_MODELS: dict[tuple[Config, Observed], tuple[RecordingModel, Any, dict[Any, Any]]] = {}
+_MODELS: dict[tuple[Config, Observed, frozenset[str], bool], tuple[RecordingModel, Any, dict[Any, Any]]] = {}
 _MAX_MODELS = 16
 
 
-def _model(config: Config, what: Observed) -> tuple[RecordingModel, Any, dict[Any, Any]]:
+def _model(config: Config, what: Observed, events_late: frozenset[str] = frozenset(),
+           held_main: bool = False) -> tuple[RecordingModel, Any, dict[Any, Any]]:
     """One model, observation function and successor memo per configuration: traces of one
     pairing share the states they explore."""
-    key = (config, what)
+    key = (config, what, events_late, held_main)
     got = _MODELS.get(key)
     if got is None:
         if len(_MODELS) >= _MAX_MODELS:
             _MODELS.clear()
-        got = (RecordingModel(config, what.faults), observe_for(config, what), {})
+        got = (RecordingModel(config, what.faults, events_late, held_main), observe_for(config, what), {})
         _MODELS[key] = got
     return got
 

@@ -58,7 +58,7 @@ def test_transitions_machines_and_compiled_tables_agree(name: str) -> None:
             if n not in seen:
                 seen.add(n)
                 queue.append(n)
-    assert len(seen) > 1000
+    assert len(seen) > (1000 if cfg.postcopy else 500)  # a precopy-only configuration is smaller
 
 
 def test_successors_do_not_mutate_the_world() -> None:
@@ -140,6 +140,9 @@ EXPECTED = {  # real-qemu.md: postcopy_ok per pairing; 10.0 from its own section
     "qemu-10.2-to-7.2": (SRC_11, DST_72),
     "qemu-7.2-to-10.2": (SRC_72, DST_11),
     "qemu-10.2-preempt": (SRC_11, DST_11),
+    # precopy only (QEMU's migration-test precopy/unix/plain on 10.2.2,
+    # tests/fixtures/traces/qemu-qtest/; its destination's `setup` is in meta.trace_states)
+    "qemu-10.2-precopy": (("setup", "active", "device", "completed"), ("setup", "active", "completed")),
 }
 
 
@@ -149,8 +152,13 @@ def test_every_named_configuration_has_an_expected_sequence() -> None:
 
 @pytest.mark.parametrize("name", list(C.NAMED))
 def test_fault_free_postcopy_emits_what_real_qemu_emits(name: str) -> None:
-    """Every fault-free postcopy run that completes emits exactly real QEMU's sequences."""
-    seqs = runs(C.NAMED[name], postcopy_only, postcopy_completed)
+    """Every fault-free postcopy run that completes emits exactly real QEMU's sequences (a
+    precopy-only configuration: every fault-free precopy run)."""
+    cfg = C.NAMED[name]
+    if cfg.postcopy:
+        seqs = runs(cfg, postcopy_only, postcopy_completed)
+    else:
+        seqs = runs(cfg, postcopy_only, lambda w: is_final(w) and w.s_status is MigrationStatus.COMPLETED)
     assert seqs == {EXPECTED[name]}, seqs
 
 

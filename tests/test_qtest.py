@@ -199,8 +199,94 @@ def test_qtest_cli_rejects_out_of_scope_and_unknown(capsys: pytest.CaptureFixtur
 
 
 
-def test_precopy_only_recording_is_checked_as_postcopy_never_started() -> None:
+def test_precopy_only_recording_is_checked_with_the_precopy_model() -> None:
+    from model.config import NAMED
     from properties.conformance import config_for
 
     c = config_for({"src_version": "10.2.2", "dst_version": "10.2.2", "capabilities": ["events"]})
-    assert c.postcopy_ram and not c.return_path and not c.dirty_bitmaps
+    assert not (c.postcopy_ram or c.return_path or c.dirty_bitmaps) and not c.has_return_path
+    named = NAMED["qemu-10.2-precopy"]
+    assert not named.postcopy and not named.has_return_path and named.description
+
+
+# ---------------------------------------------------------------------------------------------
+# what the migration-test traces taught the model, checked on raw trace lines (each must fail when
+# the behaviour is changed into one QEMU does not have)
+
+
+def _lines(name: str) -> list[dict[str, object]]:
+    return [json.loads(ln) for ln in (QTEST_TRACES / name).read_text().splitlines()]
+
+
+def _conform(lines: list[dict[str, object]], tmp_path: Path, *extra: str) -> int:
+    out = tmp_path / "t.jsonl"
+    out.write_text("".join(json.dumps(ln) + "\n" for ln in lines))
+    return migmodel(["conform", *extra, str(out)])
+
+
+def _index(lines: list[dict[str, object]], side: str, **match: object) -> int:
+    return next(i for i, ln in enumerate(lines) if ln.get("side") == side
+                and all(ln.get(k) == v for k, v in match.items()))
+
+
+def test_events_turned_on_late(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """precopy/unix/plain: the destination's -incoming precedes its events capability, so no
+    MIGRATION setup; every event after the capability is expected."""
+    lines = _lines("precopy-unix-plain.jsonl")
+    assert _conform(lines, tmp_path) == 0
+    caps = _index(lines, "dst", command="migrate-set-capabilities")
+    setup = {"side": "dst", "event": "MIGRATION", "data": {"status": "setup"}, "t": lines[caps]["t"]}
+    # a MIGRATION event before the capability was on: impossible
+    assert _conform([*lines[:caps], setup, *lines[caps:]], tmp_path) == 1
+    # an event missing after it: rejected
+    active = _index(lines, "dst", event="MIGRATION", data={"status": "active"})
+    assert _conform(lines[:active] + lines[active + 1:], tmp_path) == 1
+    # the capability turned on only after the destination's `active`: its `active` event is impossible
+    t = float(lines[active]["t"]) + 0.01  # type: ignore[arg-type]
+    moved = {**lines[caps], "t_sent": t, "t": t}
+    assert _conform(lines[:caps] + lines[caps + 1:active + 1] + [moved] + lines[active + 1:], tmp_path) == 1
+    capsys.readouterr()
+
+
+def test_non_live_precopy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """precopy/tcp/plain: `stop` before `migrate`; the destination then stays paused until `cont`."""
+    lines = _lines("precopy-tcp-plain.jsonl")
+    assert _conform(lines, tmp_path, "--config", "qemu-10.2-precopy") == 0
+    cont = _index(lines, "dst", command="cont")
+    assert _conform(lines[:cont] + lines[cont + 1:], tmp_path) == 1  # RESUME without `cont`
+    stop = _index(lines, "src", command="stop")
+    assert _conform(lines[:stop] + lines[stop + 1:], tmp_path) == 1  # STOP without `stop`
+    # a postcopy set-up has no non-live migration in the model (docs/qemu-qtest.md)
+    assert _conform(lines, tmp_path, "--config", "qemu-10.2") == 1
+    capsys.readouterr()
+
+
+def test_destination_closed_before_the_magic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """cancel/src/after/setup: the destination goes setup -> failed without active (10.0+); a 7.2
+    destination has no peek and cannot."""
+    lines = _lines("cancel-src-after-setup.jsonl")
+    assert _conform(lines, tmp_path) == 0
+    meta = lines[0]["meta"]
+    assert isinstance(meta, dict)
+    old = [{"meta": {**meta, "dst_version": "7.2.22", "exit_on_error": True}}, *lines[1:]]
+    assert _conform(old, tmp_path) == 1
+    # the failure needs a connection: not before the source's `migrate`
+    failed = _index(lines, "dst", event="MIGRATION", data={"status": "failed"})
+    migrate = _index(lines, "src", command="migrate")
+    early = {**lines[failed], "t": float(lines[migrate]["t_sent"]) - 0.5}  # type: ignore[arg-type]
+    assert _conform([*lines[:migrate], early, *lines[migrate:failed], *lines[failed + 1:]], tmp_path) == 1
+    capsys.readouterr()
+
+
+def test_a_held_main_stream_holds_the_close(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A replay whose proxy held the whole main stream also held the source's close: its 11.1
+    destination stayed in `setup` (blocked in the peek) until the teardown. Without the proxy's
+    hold the model makes that destination fail at once, and the trace is rejected."""
+    path = ROOT / "tests" / "fixtures" / "traces" / "replayed" / "qemu-7.2-to-11.1.no-stuck-state.jsonl"
+    lines = [json.loads(ln) for ln in path.read_text().splitlines()]
+    assert _conform(lines, tmp_path) == 0
+    meta = lines[0]["meta"]
+    assert isinstance(meta, dict) and meta["replay"]["hold_main_stream"] is True
+    unheld = {**meta, "replay": {**meta["replay"], "hold_main_stream": False}}
+    assert _conform([{"meta": unheld}, *lines[1:]], tmp_path) == 1
+    capsys.readouterr()

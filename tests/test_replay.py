@@ -61,6 +61,18 @@ def test_the_issue_s_replays_are_kept() -> None:
     assert refuted == {("qemu-11.1-to-7.2", "source-resumable-before-pong")}, refuted
 
 
+EXPLAINED_SINCE_THE_FIX = {
+    # The destination whose connection is reset before it read anything goes `setup -> failed`
+    # (model/destination.py, "migration_channel_process_incoming: closed before the magic";
+    # docs/qemu-qtest.md): these replays of the model-gaps directory conform since. They stay
+    # where they are on this branch (another branch works on that directory); at merge they move
+    # to tests/fixtures/traces/replayed and leave this set.
+    "qemu-10.2.migration-terminates", "qemu-10.2.no-stuck-state", "qemu-10.2.no-vm-loss",
+    "qemu-10.2.rp-error-ends-postcopy-device", "qemu-10.2.source-resumable-before-pong",
+    "qemu-7.2-to-11.1.source-resumable-before-pong",
+}
+
+
 @pytest.mark.parametrize("path", GAPS, ids=lambda p: p.stem)
 def test_model_gap_traces_are_still_not_model_runs(path: Path) -> None:
     """Replays that real QEMU ran differently from the model (kept for the model's correction):
@@ -68,6 +80,9 @@ def test_model_gap_traces_are_still_not_model_runs(path: Path) -> None:
     this fails, and the trace moves to tests/fixtures/traces/replayed."""
     meta = _meta(path)
     diverged = meta["replay"]["divergence"] is not None
+    if path.stem in EXPLAINED_SINCE_THE_FIX:
+        assert not diverged and migmodel(["conform", "--config", meta["replays"]["config"], str(path)]) == 0
+        return
     assert diverged or migmodel(["conform", "--config", meta["replays"]["config"], str(path)]) == 1
 
 

@@ -2,12 +2,16 @@
 
 Selected with ``pytest -m qemu tests/live``. Runs the ``ci`` set of ``harness/qtest_scope.json``
 (every ``cancel/src/after/<status>`` and ``postcopy/recovery/plain``) through ``migmodel qtest``:
-each QEMU test must pass and its trace must be accepted by ``conform`` with the MIGRATION statuses
-of the committed fixture (``tests/fixtures/traces/qemu-qtest/``); a known model gap of
-``harness/qtest_scope.json`` must give a well-formed trace (conform exit 0 or 1).
+each QEMU test must pass and its trace must be accepted by ``conform`` (for its own set-up and for
+its named configuration, e.g. ``qemu-10.2-precopy``) with the MIGRATION statuses of the committed
+fixture (``tests/fixtures/traces/qemu-qtest/``); a known model gap of ``harness/qtest_scope.json``
+(none today) must give a well-formed trace (conform exit 0 or 1). No run is recorded twice: the
+precopy-only tests are checked with the precopy-only model, whose source does not wait for the
+destination's SHUT(0) (the postcopy-ram model used before did, so a loaded machine could order
+the two `completed` events the other way).
 Skipped with the reason when the 10.2 build (``harness/setup-qemu.sh --with-10.2``) is missing.
 Each test takes 35-45 s on the 2-core machine under load, most of it the test guest booting under
-TCG.
+TCG; the 9 took 334 s (5 min 34 s) with the load average about 9.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.qtest import DEFAULT_BUILD, load_scope, trace_name
+from harness.qtest import DEFAULT_BUILD, PREFIX, load_scope, trace_name
 from harness.traces import load
 
 pytestmark = pytest.mark.qemu
@@ -25,6 +29,10 @@ pytestmark = pytest.mark.qemu
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces" / "qemu-qtest"
 SCOPE = load_scope()
 CI = list(SCOPE.ci)
+RACY_ACTIVE = {PREFIX + f"cancel/src/after/{s}" for s in ("setup", "cancelling", "cancelled")}
+"""Cancelled right after ``migrate``: whether the destination read the channel magic (``active``,
+then ``failed``) or not (``setup -> failed``, docs/qemu-qtest.md) depends on the timing; the model
+allows both, the fixture holds one."""
 
 
 @pytest.mark.parametrize("test", CI, ids=[t.removeprefix("/x86_64/migration/") for t in CI])
@@ -35,30 +43,24 @@ def test_qemu_migration_test_conforms(test: str, tmp_path: Path, capsys: pytest.
             pytest.skip(f"{need} missing: run harness/setup-qemu.sh --with-10.2")
     from checker.cli import main as migmodel
 
-    # A precopy-only test (cancel/src/after/*) has no return path, but the model of a precopy-only
-    # recording does (docs/qemu-10.2.md: the model has no configuration without postcopy), so its
-    # source completes only after the destination's SHUT(0). Under load the real source's
-    # `completed` can come more than the 1 ms tolerance before the destination's: a known limit of
-    # that approximation, seen in a live run here. Such a run is recorded once more; a second
-    # rejection fails.
-    for attempt in range(2):
-        rc = migmodel(["qtest", "--test", test, "--build", str(build), "--out-dir", str(tmp_path),
-                       "--no-conform"])
-        out = capsys.readouterr().out
-        assert rc == 0, out  # the QEMU test passed and its trace was written
-        trace = tmp_path / trace_name(test)
-        code = migmodel(["conform", str(trace)])
-        verdict = capsys.readouterr().out
-        if code == 0 or test in SCOPE.gaps or attempt == 1:
-            break
+    rc = migmodel(["qtest", "--test", test, "--build", str(build), "--out-dir", str(tmp_path), "--no-conform"])
+    out = capsys.readouterr().out
+    assert rc == 0, out  # the QEMU test passed and its trace was written
+    trace = tmp_path / trace_name(test)
+    code = migmodel(["conform", str(trace)])
+    verdict = capsys.readouterr().out
     if test in SCOPE.gaps:
-        # a known model gap: the run is recorded and checked (a well-formed trace: exit 0 or 1),
-        # but its outcome may differ from the fixture's (cancel/src/after/setup: the destination
-        # sometimes reaches `active` before the connection closes)
+        # a known model gap: the run is recorded and checked (a well-formed trace: exit 0 or 1)
         assert code in (0, 1), verdict
         assert load(trace).migration_statuses("src"), "no source MIGRATION event recorded"
         return
     assert code == 0, verdict
+    named = SCOPE.in_scope[test]["named"]
+    if named is not None:
+        assert migmodel(["conform", "--config", named, str(trace)]) == 0, capsys.readouterr().out
     got, want = load(trace), load(FIXTURES / trace_name(test))
     for side in ("src", "dst"):
-        assert got.migration_statuses(side) == want.migration_statuses(side), (side, out)
+        seen, fixed = got.migration_statuses(side), want.migration_statuses(side)
+        if side == "dst" and test in RACY_ACTIVE:
+            seen, fixed = [s for s in seen if s != "active"], [s for s in fixed if s != "active"]
+        assert seen == fixed, (side, out)
