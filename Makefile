@@ -36,8 +36,9 @@ report: setup
 verify: setup
 	$(BIN)/migmodel verify
 
+# One worker per core (pytest-xdist), a test file's tests on one worker (they share module fixtures).
 test: dev-setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: dev-setup
 	$(BIN)/ruff check model properties checker harness/drift
