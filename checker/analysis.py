@@ -28,6 +28,7 @@ import numpy.typing as npt
 from checker.digraph import reverse_reachable, strong_components
 from checker.explore import Exploration, IntArray, Step, explore
 from checker.kinds import PropertyError, meaning, validate
+from checker.reads import evaluate_by_reads
 from checker.spec import Model, Property
 
 __all__ = (
@@ -83,9 +84,20 @@ class _Judge:
         """``fn`` applied to every state, in state order (cached per function)."""
         mask = self._state_masks.get(fn)
         if mask is None:
-            mask = self._evaluate(fn, self.ex.states, prop, role, "state")
+            mask = self._by_reads(fn)
+            if mask is None:
+                mask = self._evaluate(fn, self.ex.states, prop, role, "state")
             self._state_masks[fn] = mask
         return mask
+
+    def _by_reads(self, fn: Callable[[Any], object]) -> BoolArray | None:
+        """``fn`` over the packed states of a compact search, once per distinct run of ``fn``
+        (``checker.reads``); ``None`` when that does not apply and every state must be asked."""
+        ex = self.ex
+        if ex.codec is None:
+            return None
+        return evaluate_by_reads(fn, ex.codec.fields, ex.codec.values, ex.column,  # type: ignore[arg-type]
+                                 ex.state_count)
 
     def edge_mask(self, via: Callable[[Any], bool], prop: Property) -> BoolArray:
         """Which edges ``via`` admits: ``via`` is evaluated once per distinct action."""
@@ -101,7 +113,7 @@ class _Judge:
     @staticmethod
     def _evaluate(fn: Callable[[Any], bool], values: Sequence[Any], prop: Property, role: str, what: str) -> BoolArray:
         try:
-            return np.fromiter((bool(fn(v)) for v in values), dtype=np.bool_, count=len(values))
+            return np.fromiter(map(bool, map(fn, values)), dtype=np.bool_, count=len(values))
         except Exception as exc:
             for i, value in enumerate(values):
                 try:
@@ -117,7 +129,9 @@ class _Judge:
         fn = self.ex.model.is_final
         mask = self._state_masks.get(fn)
         if mask is None:
-            mask = np.fromiter((bool(fn(s)) for s in self.ex.states), dtype=np.bool_, count=len(self.ex.states))
+            mask = self._by_reads(fn)
+            if mask is None:
+                mask = np.fromiter(map(bool, map(fn, self.ex.states)), dtype=np.bool_, count=self.n)
             self._state_masks[fn] = mask
         return mask
 
@@ -160,7 +174,7 @@ class _Judge:
             chain.append(e)
             node = int(ex.edge_src[e])
         chain.reverse()
-        return [Step(ex.actions[act[e]], ex.states[dst[e]]) for e in chain]
+        return [Step(ex.actions[act[e]], ex.state(int(dst[e]))) for e in chain]
 
     def bottom_components(self, edges: BoolArray) -> tuple[IntArray, BoolArray]:
         """Strongly connected components over ``edges``: each state's label, and which are bottom."""

@@ -162,6 +162,12 @@ class Codec:
             row[word] |= self.codes[i][value] << shift
         return np.array(row, dtype=np.uint64).tobytes()
 
+    def column(self, rows: Rows, i: int) -> Ints:
+        """The code of field ``i`` in each of ``rows``."""
+        word, shift = self.place[i]
+        codes: Ints = ((rows[:, word] >> np.uint64(shift)) & np.uint64((1 << self.widths[i]) - 1)).astype(np.intp)
+        return codes
+
     def decode(self, rows: Rows) -> list[State]:
         """The states of packed ``rows``, in order."""
         columns = []
