@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from checker.digraph import reverse_reachable, strong_components
+from checker.digraph import Predecessors, strong_components
 from checker.explore import Exploration, IntArray, Step, explore
 from checker.kinds import PropertyError, meaning, validate
 from checker.reads import evaluate_by_reads
@@ -77,6 +77,7 @@ class _Judge:
         self.edge_dst = exploration.edge_dst
         self._state_masks: dict[Callable[[Any], bool], BoolArray] = {}
         self._action_masks: dict[Callable[[Any], bool], BoolArray] = {}
+        self._predecessors: Predecessors | None = None
 
     # -- masks -------------------------------------------------------------------------------
 
@@ -140,7 +141,9 @@ class _Judge:
     def reverse_reachable(self, goal: BoolArray, edges: BoolArray) -> BoolArray:
         """States from which some goal state is reachable using only the edges in ``edges``
         (one backward search from all goal states at once)."""
-        return reverse_reachable(self.n, self.ex.edge_src[edges], self.ex.edge_dst[edges], goal)
+        if self._predecessors is None:
+            self._predecessors = Predecessors(self.n, self.ex.edge_src, self.ex.edge_dst)
+        return self._predecessors.reachable(goal, edges)
 
     def shortest_loop(self, entry: int, edges: BoolArray) -> list[Step]:
         """A shortest run of ``edges`` from ``entry`` back to ``entry`` (empty if there is none).

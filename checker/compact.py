@@ -168,6 +168,11 @@ class Codec:
         codes: Ints = ((rows[:, word] >> np.uint64(shift)) & np.uint64((1 << self.widths[i]) - 1)).astype(np.intp)
         return codes
 
+    def decode_one(self, row: Sequence[int]) -> State:
+        """The state of one packed row (its words as ints)."""
+        return self.make([self.values[i][(row[word] >> shift) & ((1 << self.widths[i]) - 1)]
+                          for i, (word, shift) in enumerate(self.place)])
+
     def decode(self, rows: Rows) -> list[State]:
         """The states of packed ``rows``, in order."""
         columns = []

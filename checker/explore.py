@@ -140,7 +140,7 @@ class Exploration:
         if self.codec is None or self._states is not None:
             return self.states[index]
         rows: npt.NDArray[np.uint64] = self.stored
-        return self.codec.decode(rows[index : index + 1])[0]
+        return self.codec.decode_one(rows[index].tolist())
 
     def column(self, field: int) -> npt.NDArray[np.intp] | None:
         """After a compact search, the code of field ``field`` in every state (``codec.values``
