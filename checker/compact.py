@@ -33,7 +33,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import compress
-from operator import is_not, itemgetter
+from operator import and_, is_not, itemgetter
 from typing import Any
 
 import numpy as np
@@ -113,6 +113,8 @@ class Codec:
             at += w
         self.words = word + 1
         self.place = tuple(place)
+        self.clear = tuple(~(((1 << w) - 1) << shift) for w, (_, shift) in zip(self.widths, place, strict=True))
+        """Per field: its word with the field's bits cleared, as a mask."""
         self.codes: tuple[dict[Any, int], ...] = tuple({} for _ in fields)
         self.values: tuple[list[Any], ...] = tuple([] for _ in fields)
 
@@ -274,22 +276,27 @@ class Packed:
         codec = self.codec
         inside_of = part.inside_of
         before = inside_of(state)
-        base = [w & m for w, m in zip(row, part.mask_words, strict=True)]
+        base = list(map(and_, row, part.mask_words))
         aids: list[int] = []
         bits: list[int] = []
         moves = part.component.successors(state)
         if moves and part.gate is not None and not state[part.gate]:  # type: ignore[index]
             raise FootprintError(f"component {part.component.name} moved while its gate "
                                  f"{codec.fields[part.gate]} was off (action {moves[0][0]!r})")
+        codes, place, clear = codec.codes, codec.place, codec.clear
         for action, succ in moves:
             if part.outside_of(succ) != part.unchanged:
                 changed = [codec.fields[i] for i in part.outside if succ[i] != state[i]]  # type: ignore[index]
                 raise FootprintError(f"component {part.component.name} changed {', '.join(changed)} "
                                      f"outside its footprint (action {action!r})")
-            out = list(base)
+            out = base.copy()
             for i in compress(part.inside, map(is_not, inside_of(succ), before)):
-                word, shift = codec.place[i]
-                out[word] = (out[word] & ~(((1 << codec.widths[i]) - 1) << shift)) | (codec.code(i, succ[i]) << shift)  # type: ignore[index]
+                value = succ[i]  # type: ignore[index]
+                code = codes[i].get(value)
+                if code is None:
+                    code = codec.code(i, value)
+                word, shift = place[i]
+                out[word] = (out[word] & clear[i]) | (code << shift)
             aid = self._action_ids.get(action)
             if aid is None:
                 aid = self._action_ids[action] = len(self.actions)
