@@ -79,6 +79,10 @@ def _width(value: object) -> int:
     return WIDE
 
 
+def _falsy(value: object) -> bool:
+    return not value
+
+
 def _getter(indices: tuple[int, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """``state -> tuple of the values at indices`` (always a tuple, whatever the count)."""
     if not indices:
@@ -205,6 +209,8 @@ class _Part:
     gate: int | None
     """Index of the component's gate field (``Component.gate``), if any."""
     gate_mask: Rows
+    idle: Callable[[Any], bool]
+    """Whether a value of the gate field means "no moves" (``Component.idle``)."""
 
 
 class Packed:
@@ -237,7 +243,8 @@ class Packed:
                 inside_of=_getter(inside), outside_of=_getter(outside),
                 unchanged=_getter(outside)(self._template), mask_words=mask,
                 gate=None if comp.gate is None else codec.fields.index(comp.gate),
-                gate_mask=np.array(codec.mask(frozenset({comp.gate} if comp.gate else ())), dtype=np.uint64)))
+                gate_mask=np.array(codec.mask(frozenset({comp.gate} if comp.gate else ())), dtype=np.uint64),
+                idle=comp.idle or _falsy))
 
     def gated_off(self, part: _Part, rows: Rows) -> npt.NDArray[np.bool_]:
         """Which packed rows have the component's gate field falsy (so it has no moves)."""
@@ -246,8 +253,9 @@ class Packed:
         word, shift = codec.place[part.gate]
         codes = (rows[:, word] >> np.uint64(shift)) & np.uint64((1 << codec.widths[part.gate]) - 1)
         off = np.zeros(len(rows), dtype=bool)
+        idle = part.idle
         for code, value in enumerate(codec.values[part.gate]):
-            if not value:
+            if idle(value):
                 off |= codes == np.uint64(code)
         return off
 
@@ -280,7 +288,7 @@ class Packed:
         aids: list[int] = []
         bits: list[int] = []
         moves = part.component.successors(state)
-        if moves and part.gate is not None and not state[part.gate]:  # type: ignore[index]
+        if moves and part.gate is not None and part.idle(state[part.gate]):  # type: ignore[index]
             raise FootprintError(f"component {part.component.name} moved while its gate "
                                  f"{codec.fields[part.gate]} was off (action {moves[0][0]!r})")
         codes, place, clear = codec.codes, codec.place, codec.clear

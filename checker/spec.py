@@ -74,7 +74,10 @@ class Component:
     successors: Callable[[Any], Sequence[tuple[Action, State]]]
     gate: str | None = None
     """A field of the footprint while whose value is falsy the component has no moves at all
-    (a dead process's threads): all such states then share one memo entry."""
+    (a dead process's threads): all such states then share one memo entry per gate value."""
+    idle: Callable[[Any], bool] | None = None
+    """When the gate field's value means "no moves" (default: the value is falsy), e.g. a
+    budget that is spent. The search checks it: a component that moves while idle is an error."""
 
 
 @dataclass(frozen=True)
