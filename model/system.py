@@ -76,7 +76,7 @@ ACTORS: tuple[tuple[str, str, str], ...] = (
     ("src", "qmp", f"{_SRC} s_run s_pc s_start_postcopy s_rp s_error d_status d_alive d_recover "
                    "link main rp part_main part_rp disk disk_broken"),
     ("src", "mig", f"{_SRC} s_run s_pc s_start_postcopy s_pending s_loaded s_acked s_rp d_status d_alive "
-                   "link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy"),
+                   "link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy h_fault"),
     ("src", "main", f"{_SRC} s_pc s_rp d_status d_alive d_recover link main rp part_main part_rp"),
     ("src", "rp", f"{_SRC} s_loaded s_acked s_rp s_error link rp part_rp"),
     ("dst", "qmp", f"{_DST} s_status s_alive s_pc d_run d_main d_bh d_autostart d_rp d_recover h_dst_ran "
