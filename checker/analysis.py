@@ -36,6 +36,7 @@ __all__ = (
     "Verdict",
     "check",
     "judge",
+    "shortest_run",
     "steps_to_json",
     "verdict_to_json",
 )
@@ -224,6 +225,47 @@ def check(
     exploration = target if isinstance(target, Exploration) else explore(target, max_states=max_states)
     judge_ = _Judge(exploration)
     return [judge_.judge(prop) for prop in properties]
+
+
+def shortest_run(exploration: Exploration, prop: Property, admit: Callable[[Any], bool]) -> list[Step] | None:
+    """A shortest run, taking only actions that ``admit`` lets through, from an initial state to a
+    state that violates the ``always`` property ``prop``; ``None`` if there is none. Among the
+    shortest, the one ending in the lowest-numbered state, reached by the lowest-numbered edges:
+    deterministic, like every counterexample."""
+    from checker.kinds import Kind
+
+    if prop.kind is not Kind.ALWAYS:
+        raise PropertyError(f"property {prop.name!r}: a named run needs an `always` property, not {prop.kind.value}")
+    judge_ = _Judge(exploration)
+    bad = ~judge_.state_mask(prop.predicate, prop, "predicate")
+    edges = judge_.edge_mask(admit, prop)
+    ex = exploration
+    came_by = np.full(ex.state_count, -2, dtype=np.int64)  # -2 unseen, -1 initial, else the edge
+    frontier = np.array(sorted(set(ex.init)), dtype=np.intp)
+    came_by[frontier] = -1
+    while frontier.size:
+        hits = frontier[bad[frontier]]
+        if hits.size:
+            node = int(hits.min())
+            chain: list[Step] = []
+            while came_by[node] >= 0:
+                e = int(came_by[node])
+                chain.append(Step(ex.actions[ex.edge_act[e]], ex.state(node)))
+                node = int(ex.edge_src[e])
+            chain.append(Step(None, ex.state(node)))
+            chain.reverse()
+            return chain
+        lo, hi = ex.edge_start[frontier], ex.edge_start[frontier + 1]
+        counts = hi - lo
+        out = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        out = out[edges[out]]
+        targets = ex.edge_dst[out]
+        fresh = came_by[targets] == -2
+        out, targets = out[fresh], targets[fresh]
+        found, first = np.unique(targets, return_index=True)  # the first edge in order reaches it
+        came_by[found] = out[first]
+        frontier = found.astype(np.intp)
+    return None
 
 
 def steps_to_json(model: Model, steps: Sequence[Step], *, start: int = 0) -> list[dict[str, Any]]:

@@ -81,9 +81,9 @@ class _Probe:
         return _opaque(self)  # type: ignore[no-any-return]
 
     __setattr__ = __delattr__ = __getitem__ = __iter__ = __len__ = __contains__ = _opaque
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = __bool__ = _opaque  # type: ignore[assignment]
-    __repr__ = __str__ = __format__ = __reduce__ = __reduce_ex__ = __dir__ = __call__ = _opaque  # type: ignore[assignment]
-    __index__ = __int__ = __float__ = __copy__ = __deepcopy__ = __getstate__ = _opaque  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = __bool__ = _opaque
+    __repr__ = __str__ = __format__ = __reduce__ = __reduce_ex__ = __dir__ = __call__ = _opaque
+    __index__ = __int__ = __float__ = __copy__ = __deepcopy__ = __getstate__ = _opaque
 
 
 def _stopped(probe: _Probe) -> bool:
