@@ -229,15 +229,18 @@ def check(
 
 def shortest_run(exploration: Exploration, prop: Property, admit: Callable[[Any], bool]) -> list[Step] | None:
     """A shortest run, taking only actions that ``admit`` lets through, from an initial state to a
-    state that violates the ``always`` property ``prop``; ``None`` if there is none. Among the
+    state that violates ``prop`` (a kind judged state by state, such as ``always``); ``None`` if
+    there is none. Among the
     shortest, the one ending in the lowest-numbered state, reached by the lowest-numbered edges:
     deterministic, like every counterexample."""
-    from checker.kinds import Kind
-
-    if prop.kind is not Kind.ALWAYS:
-        raise PropertyError(f"property {prop.name!r}: a named run needs an `always` property, not {prop.kind.value}")
+    kind = meaning(prop.kind)
+    if not (kind.local and kind.falsifiable):
+        raise PropertyError(f"property {prop.name!r}: a named run needs a property judged state by state "
+                            f"(such as `always`), not {prop.kind.value}")
     judge_ = _Judge(exploration)
-    bad = ~judge_.state_mask(prop.predicate, prop, "predicate")
+    bad = kind.over_graph(judge_, prop).bad
+    if bad is None:
+        return None
     edges = judge_.edge_mask(admit, prop)
     ex = exploration
     came_by = np.full(ex.state_count, -2, dtype=np.int64)  # -2 unseen, -1 initial, else the edge

@@ -108,5 +108,5 @@ def test_shortest_run_keeps_to_the_admitted_actions() -> None:
     assert no_b is None  # b never grows without its own action: nothing to show
     late = shortest_run(ex, prop, lambda a: a != "w")
     assert late is not None and late[-1].state.b == 2
-    with pytest.raises(Exception, match="needs an `always` property"):
+    with pytest.raises(Exception, match="judged state by state"):
         shortest_run(ex, Property("s", Kind.SOMETIMES, "x", predicate=lambda s: True), lambda a: True)
