@@ -98,8 +98,9 @@ class _Judge:
         ex = self.ex
         if ex.codec is None:
             return None
+        splits = ex._graph_cache.setdefault("splits", {})
         return evaluate_by_reads(fn, ex.codec.fields, ex.codec.values, ex.column,  # type: ignore[arg-type]
-                                 ex.state_count)
+                                 ex.state_count, splits)
 
     def edge_mask(self, via: Callable[[Any], bool], prop: Property) -> BoolArray:
         """Which edges ``via`` admits: ``via`` is evaluated once per distinct action."""

@@ -79,10 +79,11 @@ class Predecessors:
             if total == 0:
                 break
             edges = order[np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(total)]
-            found = src[edges[keep[edges]]]
-            found = np.unique(found[~reached[found]])
-            reached[found] = True
-            frontier = found
+            fresh = np.zeros(self.n, dtype=np.bool_)
+            fresh[src[edges[keep[edges]]]] = True
+            fresh &= ~reached
+            reached |= fresh
+            frontier = np.flatnonzero(fresh)
         return reached
 
 

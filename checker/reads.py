@@ -96,23 +96,30 @@ def evaluate_by_reads(
     values: Sequence[Sequence[Any]],
     column: Callable[[int], npt.NDArray[np.integer]],
     count: int,
+    splits: dict[tuple[frozenset[tuple[int, int]], int], list[tuple[int, npt.NDArray[np.intp]]]] | None = None,
 ) -> BoolArray | None:
     """``bool(fn(state))`` for each of ``count`` states, or ``None`` if ``fn`` cannot be evaluated
     this way (see the module docstring).
 
     A state is given by its fields: ``column(i)`` is the code of field ``i`` in every state (an
     array of ``count`` small integers), and ``values[i][code]`` the value a code stands for.
+    ``splits``, shared by the predicates judged over the same states, remembers how each group
+    (the states with given codes in given fields, whatever order they were read in) splits by a
+    field: predicates that read the same fields first share the work.
     """
+    if splits is None:
+        splits = {}
     result = np.zeros(count, dtype=np.bool_)
     if count == 0:
         return result
     names = {name: i for i, name in enumerate(fields)}
     if not names:
         return None
-    stack: list[tuple[npt.NDArray[np.intp] | None, dict[int, Any]]] = [(None, {})]
+    Group = tuple[npt.NDArray[np.intp] | None, dict[int, Any], frozenset[tuple[int, int]]]
+    stack: list[Group] = [(None, {}, frozenset())]
     runs = 0
     while stack:
-        group, known = stack.pop()
+        group, known, key = stack.pop()
         runs += 1
         if runs > MAX_RUNS:
             return None
@@ -121,15 +128,20 @@ def evaluate_by_reads(
             answer = fn(probe)
             truth = bool(answer) if type(answer) is not _Probe else _opaque(answer)
         except _Unknown as need:
-            codes = column(need.field)
-            if group is not None:
-                codes = codes[group]
-            order = np.argsort(codes, kind="stable")
-            ordered = codes[order]
-            cuts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
-            members = order if group is None else group[order]
-            for part, code in zip(np.split(members, cuts), ordered[np.r_[0, cuts]].tolist(), strict=True):
-                stack.append((part, {**known, need.field: values[need.field][code]}))
+            field = need.field
+            parts = splits.get((key, field))
+            if parts is None:
+                codes = column(field)
+                if group is not None:
+                    codes = codes[group]
+                order = np.argsort(codes, kind="stable")
+                ordered = codes[order]
+                cuts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+                members = order if group is None else group[order]
+                parts = splits[(key, field)] = list(zip(ordered[np.r_[0, cuts]].tolist(), np.split(members, cuts),
+                                                        strict=True))
+            for code, part in parts:
+                stack.append((part, {**known, field: values[field][code]}, key | {(field, code)}))
             continue
         except (_Opaque, Exception):
             return None
