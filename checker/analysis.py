@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from checker.digraph import reverse_reachable, strong_components
+from checker.digraph import Predecessors, strong_components
 from checker.explore import Exploration, IntArray, Step, explore
 from checker.kinds import PropertyError, meaning, validate
+from checker.reads import evaluate_by_reads
 from checker.spec import Model, Property
 
 __all__ = (
@@ -35,6 +36,7 @@ __all__ = (
     "Verdict",
     "check",
     "judge",
+    "shortest_run",
     "steps_to_json",
     "verdict_to_json",
 )
@@ -76,6 +78,7 @@ class _Judge:
         self.edge_dst = exploration.edge_dst
         self._state_masks: dict[Callable[[Any], bool], BoolArray] = {}
         self._action_masks: dict[Callable[[Any], bool], BoolArray] = {}
+        self._predecessors: Predecessors | None = None
 
     # -- masks -------------------------------------------------------------------------------
 
@@ -83,9 +86,21 @@ class _Judge:
         """``fn`` applied to every state, in state order (cached per function)."""
         mask = self._state_masks.get(fn)
         if mask is None:
-            mask = self._evaluate(fn, self.ex.states, prop, role, "state")
+            mask = self._by_reads(fn)
+            if mask is None:
+                mask = self._evaluate(fn, self.ex.states, prop, role, "state")
             self._state_masks[fn] = mask
         return mask
+
+    def _by_reads(self, fn: Callable[[Any], object]) -> BoolArray | None:
+        """``fn`` over the packed states of a compact search, once per distinct run of ``fn``
+        (``checker.reads``); ``None`` when that does not apply and every state must be asked."""
+        ex = self.ex
+        if ex.codec is None:
+            return None
+        splits = ex._graph_cache.setdefault("splits", {})
+        return evaluate_by_reads(fn, ex.codec.fields, ex.codec.values, ex.column,  # type: ignore[arg-type]
+                                 ex.state_count, splits)
 
     def edge_mask(self, via: Callable[[Any], bool], prop: Property) -> BoolArray:
         """Which edges ``via`` admits: ``via`` is evaluated once per distinct action."""
@@ -101,7 +116,7 @@ class _Judge:
     @staticmethod
     def _evaluate(fn: Callable[[Any], bool], values: Sequence[Any], prop: Property, role: str, what: str) -> BoolArray:
         try:
-            return np.fromiter((bool(fn(v)) for v in values), dtype=np.bool_, count=len(values))
+            return np.fromiter(map(bool, map(fn, values)), dtype=np.bool_, count=len(values))
         except Exception as exc:
             for i, value in enumerate(values):
                 try:
@@ -117,7 +132,9 @@ class _Judge:
         fn = self.ex.model.is_final
         mask = self._state_masks.get(fn)
         if mask is None:
-            mask = np.fromiter((bool(fn(s)) for s in self.ex.states), dtype=np.bool_, count=len(self.ex.states))
+            mask = self._by_reads(fn)
+            if mask is None:
+                mask = np.fromiter(map(bool, map(fn, self.ex.states)), dtype=np.bool_, count=self.n)
             self._state_masks[fn] = mask
         return mask
 
@@ -126,7 +143,9 @@ class _Judge:
     def reverse_reachable(self, goal: BoolArray, edges: BoolArray) -> BoolArray:
         """States from which some goal state is reachable using only the edges in ``edges``
         (one backward search from all goal states at once)."""
-        return reverse_reachable(self.n, self.ex.edge_src[edges], self.ex.edge_dst[edges], goal)
+        if self._predecessors is None:
+            self._predecessors = Predecessors(self.n, self.ex.edge_src, self.ex.edge_dst)
+        return self._predecessors.reachable(goal, edges)
 
     def shortest_loop(self, entry: int, edges: BoolArray) -> list[Step]:
         """A shortest run of ``edges`` from ``entry`` back to ``entry`` (empty if there is none).
@@ -160,7 +179,7 @@ class _Judge:
             chain.append(e)
             node = int(ex.edge_src[e])
         chain.reverse()
-        return [Step(ex.actions[act[e]], ex.states[dst[e]]) for e in chain]
+        return [Step(ex.actions[act[e]], ex.state(int(dst[e]))) for e in chain]
 
     def bottom_components(self, edges: BoolArray) -> tuple[IntArray, BoolArray]:
         """Strongly connected components over ``edges``: each state's label, and which are bottom."""
@@ -207,6 +226,50 @@ def check(
     exploration = target if isinstance(target, Exploration) else explore(target, max_states=max_states)
     judge_ = _Judge(exploration)
     return [judge_.judge(prop) for prop in properties]
+
+
+def shortest_run(exploration: Exploration, prop: Property, admit: Callable[[Any], bool]) -> list[Step] | None:
+    """A shortest run, taking only actions that ``admit`` lets through, from an initial state to a
+    state that violates ``prop`` (a kind judged state by state, such as ``always``); ``None`` if
+    there is none. Among the
+    shortest, the one ending in the lowest-numbered state, reached by the lowest-numbered edges:
+    deterministic, like every counterexample."""
+    kind = meaning(prop.kind)
+    if not (kind.local and kind.falsifiable):
+        raise PropertyError(f"property {prop.name!r}: a named run needs a property judged state by state "
+                            f"(such as `always`), not {prop.kind.value}")
+    judge_ = _Judge(exploration)
+    bad = kind.over_graph(judge_, prop).bad
+    if bad is None:
+        return None
+    edges = judge_.edge_mask(admit, prop)
+    ex = exploration
+    came_by = np.full(ex.state_count, -2, dtype=np.int64)  # -2 unseen, -1 initial, else the edge
+    frontier = np.array(sorted(set(ex.init)), dtype=np.intp)
+    came_by[frontier] = -1
+    while frontier.size:
+        hits = frontier[bad[frontier]]
+        if hits.size:
+            node = int(hits.min())
+            chain: list[Step] = []
+            while came_by[node] >= 0:
+                e = int(came_by[node])
+                chain.append(Step(ex.actions[ex.edge_act[e]], ex.state(node)))
+                node = int(ex.edge_src[e])
+            chain.append(Step(None, ex.state(node)))
+            chain.reverse()
+            return chain
+        lo, hi = ex.edge_start[frontier], ex.edge_start[frontier + 1]
+        counts = hi - lo
+        out = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        out = out[edges[out]]
+        targets = ex.edge_dst[out]
+        fresh = came_by[targets] == -2
+        out, targets = out[fresh], targets[fresh]
+        found, first = np.unique(targets, return_index=True)  # the first edge in order reaches it
+        came_by[found] = out[first]
+        frontier = found.astype(np.intp)
+    return None
 
 
 def steps_to_json(model: Model, steps: Sequence[Step], *, start: int = 0) -> list[dict[str, Any]]:

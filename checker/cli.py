@@ -147,9 +147,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         bar.start()
     try:
         if bar is None:  # no progress to show: configurations in parallel (checker/verify.py)
-            for r in V.run_configs(suite, configs, props, max_states=args.max_states):
+            # The graphs' fingerprints only appear in the JSON: skipped otherwise (checker/verify.py).
+            for r in V.run_configs(suite, configs, props, max_states=args.max_states, fingerprints=args.json):
                 runs.append(r)
-                results[r.name] = V.result_to_json(r)
+                results[r.name] = V.result_to_json(r, fingerprint=args.json)
             configs = {}
         for name, cfg in configs.items():
             if bar is not None:
@@ -159,7 +160,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     bar.update(_t, description=f"{states:,} states, {edges:,} edges, depth {depth}")
             r = V.run_config(suite, name, cfg, props, max_states=args.max_states, progress=progress)
             runs.append(r)
-            results[name] = V.result_to_json(r)
+            results[name] = V.result_to_json(r, fingerprint=args.json)
     finally:
         if bar is not None:
             bar.stop()

@@ -33,7 +33,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import compress
-from operator import is_not, itemgetter
+from operator import and_, is_not, itemgetter
 from typing import Any
 
 import numpy as np
@@ -79,6 +79,10 @@ def _width(value: object) -> int:
     return WIDE
 
 
+def _falsy(value: object) -> bool:
+    return not value
+
+
 def _getter(indices: tuple[int, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """``state -> tuple of the values at indices`` (always a tuple, whatever the count)."""
     if not indices:
@@ -113,6 +117,8 @@ class Codec:
             at += w
         self.words = word + 1
         self.place = tuple(place)
+        self.clear = tuple(~(((1 << w) - 1) << shift) for w, (_, shift) in zip(self.widths, place, strict=True))
+        """Per field: its word with the field's bits cleared, as a mask."""
         self.codes: tuple[dict[Any, int], ...] = tuple({} for _ in fields)
         self.values: tuple[list[Any], ...] = tuple([] for _ in fields)
 
@@ -162,6 +168,17 @@ class Codec:
             row[word] |= self.codes[i][value] << shift
         return np.array(row, dtype=np.uint64).tobytes()
 
+    def column(self, rows: Rows, i: int) -> Ints:
+        """The code of field ``i`` in each of ``rows``."""
+        word, shift = self.place[i]
+        codes: Ints = ((rows[:, word] >> np.uint64(shift)) & np.uint64((1 << self.widths[i]) - 1)).astype(np.intp)
+        return codes
+
+    def decode_one(self, row: Sequence[int]) -> State:
+        """The state of one packed row (its words as ints)."""
+        return self.make([self.values[i][(row[word] >> shift) & ((1 << self.widths[i]) - 1)]
+                          for i, (word, shift) in enumerate(self.place)])
+
     def decode(self, rows: Rows) -> list[State]:
         """The states of packed ``rows``, in order."""
         columns = []
@@ -192,6 +209,8 @@ class _Part:
     gate: int | None
     """Index of the component's gate field (``Component.gate``), if any."""
     gate_mask: Rows
+    idle: Callable[[Any], bool]
+    """Whether a value of the gate field means "no moves" (``Component.idle``)."""
 
 
 class Packed:
@@ -224,7 +243,8 @@ class Packed:
                 inside_of=_getter(inside), outside_of=_getter(outside),
                 unchanged=_getter(outside)(self._template), mask_words=mask,
                 gate=None if comp.gate is None else codec.fields.index(comp.gate),
-                gate_mask=np.array(codec.mask(frozenset({comp.gate} if comp.gate else ())), dtype=np.uint64)))
+                gate_mask=np.array(codec.mask(frozenset({comp.gate} if comp.gate else ())), dtype=np.uint64),
+                idle=comp.idle or _falsy))
 
     def gated_off(self, part: _Part, rows: Rows) -> npt.NDArray[np.bool_]:
         """Which packed rows have the component's gate field falsy (so it has no moves)."""
@@ -233,8 +253,9 @@ class Packed:
         word, shift = codec.place[part.gate]
         codes = (rows[:, word] >> np.uint64(shift)) & np.uint64((1 << codec.widths[part.gate]) - 1)
         off = np.zeros(len(rows), dtype=bool)
+        idle = part.idle
         for code, value in enumerate(codec.values[part.gate]):
-            if not value:
+            if idle(value):
                 off |= codes == np.uint64(code)
         return off
 
@@ -263,22 +284,27 @@ class Packed:
         codec = self.codec
         inside_of = part.inside_of
         before = inside_of(state)
-        base = [w & m for w, m in zip(row, part.mask_words, strict=True)]
+        base = list(map(and_, row, part.mask_words))
         aids: list[int] = []
         bits: list[int] = []
         moves = part.component.successors(state)
-        if moves and part.gate is not None and not state[part.gate]:  # type: ignore[index]
+        if moves and part.gate is not None and part.idle(state[part.gate]):  # type: ignore[index]
             raise FootprintError(f"component {part.component.name} moved while its gate "
                                  f"{codec.fields[part.gate]} was off (action {moves[0][0]!r})")
+        codes, place, clear = codec.codes, codec.place, codec.clear
         for action, succ in moves:
             if part.outside_of(succ) != part.unchanged:
                 changed = [codec.fields[i] for i in part.outside if succ[i] != state[i]]  # type: ignore[index]
                 raise FootprintError(f"component {part.component.name} changed {', '.join(changed)} "
                                      f"outside its footprint (action {action!r})")
-            out = list(base)
+            out = base.copy()
             for i in compress(part.inside, map(is_not, inside_of(succ), before)):
-                word, shift = codec.place[i]
-                out[word] = (out[word] & ~(((1 << codec.widths[i]) - 1) << shift)) | (codec.code(i, succ[i]) << shift)  # type: ignore[index]
+                value = succ[i]  # type: ignore[index]
+                code = codes[i].get(value)
+                if code is None:
+                    code = codec.code(i, value)
+                word, shift = place[i]
+                out[word] = (out[word] & clear[i]) | (code << shift)
             aid = self._action_ids.get(action)
             if aid is None:
                 aid = self._action_ids[action] = len(self.actions)

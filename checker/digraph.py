@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ("reverse_reachable", "strong_components")
+__all__ = ("Predecessors", "reverse_reachable", "strong_components")
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
@@ -55,15 +55,88 @@ def reverse_reachable(
     return reached
 
 
+class Predecessors:
+    """The edges ``src[i] -> dst[i]`` grouped by target once, for many backward searches over
+    subsets of them (``reverse_reachable`` sorts the edges on every call)."""
+
+    def __init__(self, n: int, src: npt.NDArray[np.integer], dst: npt.NDArray[np.integer]) -> None:
+        self.n = n
+        self.src = np.asarray(src, dtype=np.intp)
+        self.order, self.offsets = _csr_order(dst, n)
+
+    def reachable(self, goal: BoolArray, keep: BoolArray) -> BoolArray:
+        """Nodes from which a node of ``goal`` is reachable over the edges ``i`` with ``keep[i]``;
+        the same set as ``reverse_reachable(n, src[keep], dst[keep], goal)``."""
+        reached = np.array(goal, dtype=np.bool_, copy=True)
+        if self.n == 0 or not reached.any():
+            return reached
+        frontier = np.flatnonzero(reached)
+        offsets, order, src = self.offsets, self.order, self.src
+        while frontier.size:
+            lo, hi = offsets[frontier], offsets[frontier + 1]
+            counts = hi - lo
+            total = int(counts.sum())
+            if total == 0:
+                break
+            edges = order[np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(total)]
+            fresh = np.zeros(self.n, dtype=np.bool_)
+            fresh[src[edges[keep[edges]]]] = True
+            fresh &= ~reached
+            reached |= fresh
+            frontier = np.flatnonzero(fresh)
+        return reached
+
+
+def _csr_order(keys: npt.NDArray[np.integer], n: int) -> tuple[IntArray, IntArray]:
+    """The edge numbers grouped by ``keys`` (stable), and each key's offsets into them."""
+    order: IntArray = np.argsort(keys, kind="stable").astype(np.intp)
+    offsets: IntArray = np.zeros(n + 1, dtype=np.intp)
+    np.cumsum(np.bincount(np.asarray(keys, dtype=np.intp), minlength=n), out=offsets[1:])
+    return order, offsets
+
+
 def strong_components(
     n: int, src: npt.NDArray[np.integer], dst: npt.NDArray[np.integer]
 ) -> tuple[int, IntArray]:
     """The strongly connected components of the graph ``src[i] -> dst[i]`` over ``n`` nodes:
     their count and each node's component label (``0 .. count-1``).
 
-    Tarjan's algorithm without recursion (Pearce's variant with an explicit call stack), over
-    Python lists built once from the arrays: linear in nodes and edges.
+    Self-loops are left out (they join no two nodes). Nodes without an incoming or without an
+    outgoing edge (among the nodes left) lie on no cycle:
+    they are trimmed first, in numpy, each its own component, until none is left. Tarjan's
+    algorithm without recursion (Pearce's variant with an explicit call stack), over Python lists,
+    then runs on what remains (on a migration graph, which mostly moves forward, a small part).
+    Linear in nodes and edges, times the trimming rounds.
     """
+    src = np.asarray(src, dtype=np.intp)
+    dst = np.asarray(dst, dtype=np.intp)
+    moving = src != dst  # a self-loop joins no two nodes
+    src, dst = src[moving], dst[moving]
+    alive = np.ones(n, dtype=np.bool_)
+    while True:
+        inner = alive[src] & alive[dst]
+        src, dst = src[inner], dst[inner]
+        outgoing = np.bincount(src, minlength=n).astype(np.bool_)
+        incoming = np.bincount(dst, minlength=n).astype(np.bool_)
+        trimmed = alive & ~(outgoing & incoming)
+        if not trimmed.any():
+            break
+        alive &= ~trimmed
+    rest = np.flatnonzero(alive)
+    label_arr = np.empty(n, dtype=np.intp)
+    singles = np.flatnonzero(~alive)
+    label_arr[singles] = np.arange(len(singles), dtype=np.intp)
+    if not len(rest):
+        return len(singles), label_arr
+    renumber = np.full(n, -1, dtype=np.intp)
+    renumber[rest] = np.arange(len(rest), dtype=np.intp)
+    count, sub = _tarjan(len(rest), renumber[src], renumber[dst])
+    label_arr[rest] = sub + len(singles)
+    return len(singles) + count, label_arr
+
+
+def _tarjan(n: int, src: npt.NDArray[np.integer], dst: npt.NDArray[np.integer]) -> tuple[int, IntArray]:
+    """Tarjan's strongly connected components over all of ``n`` nodes (see ``strong_components``)."""
     offsets_arr, succ_arr = _csr(src, dst, n)
     offsets: list[int] = offsets_arr.tolist()
     succ: list[int] = succ_arr.tolist()

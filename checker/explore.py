@@ -135,6 +135,25 @@ class Exploration:
             self._states = self.codec.decode(self.stored)
         return self._states
 
+    def state(self, index: int) -> State:
+        """State ``index`` (after a compact search, unpacked alone unless every state already is)."""
+        if self.codec is None or self._states is not None:
+            return self.states[index]
+        rows: npt.NDArray[np.uint64] = self.stored
+        return self.codec.decode_one(rows[index].tolist())
+
+    def column(self, field: int) -> npt.NDArray[np.intp] | None:
+        """After a compact search, the code of field ``field`` in every state (``codec.values``
+        gives the values); ``None`` after a plain search. Cached: the judges ask for each field
+        of each predicate."""
+        if self.codec is None:
+            return None
+        columns: dict[int, npt.NDArray[np.intp]] = self._graph_cache.setdefault("columns", {})
+        col = columns.get(field)
+        if col is None:
+            col = columns[field] = self.codec.column(self.stored, field)
+        return col
+
     @property
     def index(self) -> dict[State, int]:
         """State value -> its number; ``index_of`` is the cheaper way to look one up."""
@@ -172,16 +191,16 @@ class Exploration:
         """
         if not 0 <= index < len(self.stored):
             raise IndexError(f"no state {index}: the exploration has {len(self.stored):,} states")
-        states, parent, parent_edge = self.states, self.parent, self.parent_edge
-        edge_act, actions = self.edge_act, self.actions
+        parent, parent_edge = self.parent, self.parent_edge
+        edge_act, actions, state = self.edge_act, self.actions, self.state
         reversed_steps: list[Step] = []
         node = index
         while True:
             edge = int(parent_edge[node])
             if edge < 0:
-                reversed_steps.append(Step(None, states[node]))
+                reversed_steps.append(Step(None, state(node)))
                 break
-            reversed_steps.append(Step(actions[edge_act[edge]], states[node]))
+            reversed_steps.append(Step(actions[edge_act[edge]], state(node)))
             node = int(parent[node])
         reversed_steps.reverse()
         return reversed_steps

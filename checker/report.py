@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checker import graphs as G
-from checker.analysis import steps_to_json
+from checker.analysis import shortest_run, steps_to_json
 from checker.kinds import falsifiable, meaning
 from checker.spec import Property, Suite
 from checker.stepinfo import changed_keys, final_state, final_state_lines
@@ -83,6 +83,17 @@ class _Cx:
     page: str
     """Its HTML page, relative to the report folder."""
     real: str = ""  # Suite.real_runs: seen on the real system, or why not
+    title: str = ""
+    """For a named run (``Suite.runs``): what it shows; empty for the shortest counterexample."""
+
+    @property
+    def stem(self) -> str:
+        """Its files' name, without the folder and the suffix."""
+        return _slug(self.prop.name) + (f"--{_slug(self.title)}" if self.title else "")
+
+    @property
+    def heading(self) -> str:
+        return self.prop.name + (f": {self.title}" if self.title else "")
 
 
 @dataclass
@@ -128,6 +139,40 @@ def _counterexamples(suite: Suite, r: ConfigResult) -> list[_Cx]:
                        f"counterexamples/{r.name}/{_slug(v.property.name)}.html",
                        suite.real_runs(r.name, v.property.name) if suite.real_runs is not None else ""))
     return out
+
+
+def _named_runs(suite: Suite, r: ConfigResult) -> list[_Cx]:
+    """The suite's named runs (``Suite.runs``) of this configuration, as counterexamples."""
+    out = []
+    props = {v.property.name: v.property for v in r.verdicts}
+    for run in suite.runs() if suite.runs is not None else ():
+        prop = props.get(run.prop)
+        if run.config != r.name or prop is None:
+            continue
+        path = shortest_run(r.exploration, prop, run.admit)
+        if path is None:
+            raise ReportError(f"named run {run.title!r}: no such run violates {run.prop} on {r.name}")
+        missing = [i for i, want in enumerate(run.must) if not any(s.action is not None and want(s.action)
+                                                                    for s in path)]
+        if missing:
+            raise ReportError(f"named run {run.title!r} on {r.name}: its shortest run lacks a required action")
+        steps = steps_to_json(r.model, path)
+        changed = changed_keys(steps)
+        final = final_state(r.model, path[-1].state, suite.explain_state)
+        title = f"{r.name}: {prop.name}: {run.title}"
+        chart = G.annotate_chart(G.sequence_chart(suite, steps), changed, final_state_lines(final))
+        note = f"the shortest run with only the migration's own steps, the commands that start it and these faults: " \
+               f"{_plural(len(path) - 1, 'step')}"
+        cx = _Cx(prop, note, steps, [], _story(suite, steps, []), G.sequence_mermaid(chart, title),
+                 G.sequence_svg(chart, title), _anchor(r.name, f"{prop.name} {run.title}"), changed, final, "",
+                 title=run.title)
+        cx.page = f"counterexamples/{r.name}/{cx.stem}.html"
+        out.append(cx)
+    return out
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 def _graphs(suite: Suite, config: Any, r: ConfigResult) -> dict[str, G.Graph]:
@@ -197,6 +242,13 @@ def _index_md(suite: Suite, pages: list[_ConfigPage], props: Sequence[Property],
             L.append(f"| [{name}]({link}) ({_md_cell(page.result.description)}) | "
                      f"{'**yes**' if holds else '**no**'} | {_md_cell(evidence)} |")
         L.append("")
+    named = [(page, cx) for page in pages for cx in page.cxs if cx.title]
+    if named:
+        L += ["## Named runs", "", "Violations shown besides the shortest counterexamples: the shortest run of a "
+              "shape real QEMU showed.", ""]
+        L += [f"* [{page.result.name}: `{cx.prop.name}`: {cx.title}](configs/{page.result.name}.md#{cx.anchor}) "
+              f"({len(cx.steps) - 1} steps)" for page, cx in named]
+        L.append("")
     L += ["## Verdict matrix", ""]
     heads = [f"[{p.result.name}](configs/{p.result.name}.md)" for p in pages]
     L.append("| property | " + " | ".join(heads) + " |")
@@ -257,11 +309,11 @@ def _config_md(suite: Suite, page: _ConfigPage, has_svg: bool) -> str:
     if not page.cxs:
         L += ["None: every property that can fail holds.", ""]
     for cx in page.cxs:
-        L += [f'<a id="{cx.anchor}"></a>', "", f"### {cx.prop.name}", "", f"Claim: {cx.prop.claim}", "",
+        L += [f'<a id="{cx.anchor}"></a>', "", f"### {cx.heading}", "", f"Claim: {cx.prop.claim}", "",
               f"**What happens:** {cx.story}", "", f"_{cx.note}_", "",
               *([f"**Real QEMU:** {cx.real}", ""] if cx.real else []), "**How it ends:**", ""]
         L += [f"* {_md_cell(line)}" for line in final_state_lines(cx.final)]
-        L += ["", f"![sequence chart](../counterexamples/{r.name}/{_slug(cx.prop.name)}.svg)", "",
+        L += ["", f"![sequence chart](../counterexamples/{r.name}/{cx.stem}.svg)", "",
               "```mermaid", cx.mermaid.rstrip("\n"), "```", "",
               "Values in **bold** changed at that step.", "",
               "| # | actor | action | " + " | ".join(cx.steps[0]["state"].keys()) + " |",
@@ -369,6 +421,13 @@ def _index_html(suite: Suite, pages: list[_ConfigPage], props: Sequence[Property
                      f"<td>{_rich(evidence)}{link}</td></tr>")
         H.append("</table>")
     H.extend(matrix)
+    named = [(page, cx) for page in pages for cx in page.cxs if cx.title]
+    if named:
+        H.append("<h2>Named runs</h2><p class=\"note\">Violations shown besides the shortest counterexamples: "
+                 "the shortest run of a shape real QEMU showed.</p><ul>")
+        H += [f'<li><a href="{cx.page}">{_e(page.result.name)}: <code>{_e(cx.prop.name)}</code>: {_e(cx.title)}</a> '
+              f"({len(cx.steps) - 1} steps)</li>" for page, cx in named]
+        H.append("</ul>")
     H.append("<h2>Configurations</h2><table><tr><th>configuration</th><th>states</th><th>edges</th>"
              "<th>depth</th><th>violated</th></tr>")
     for page in pages:
@@ -420,7 +479,7 @@ def _config_html(suite: Suite, page: _ConfigPage) -> str:
          f"<tr><td>{d['states']:,}</td><td>{d['edges']:,}</td><td>{d['depth']}</td>"
          f"<td><code>{_e(d['fingerprint'])}</code></td></tr></table>",
          "<h2>Verdicts</h2><table><tr><th>property</th><th>verdict</th><th>note</th></tr>"]
-    by_prop = {cx.prop.name: cx for cx in page.cxs}
+    by_prop = {cx.prop.name: cx for cx in page.cxs if not cx.title}
     for v in r.verdicts:
         word = _e(_word(v.property, v.holds))
         cx = by_prop.get(v.property.name)
@@ -434,7 +493,8 @@ def _config_html(suite: Suite, page: _ConfigPage) -> str:
     else:
         H.append("<table><tr><th>property</th><th>steps</th><th>what happens</th></tr>")
         for cx in page.cxs:
-            H.append(f'<tr><td><a href="../{cx.page}"><code>{_e(cx.prop.name)}</code></a></td>'
+            named = f"<br>{_e(cx.title)}" if cx.title else ""
+            H.append(f'<tr><td><a href="../{cx.page}"><code>{_e(cx.prop.name)}</code></a>{named}</td>'
                      f"<td>{len(cx.steps) - 1}</td><td>{_rich(cx.story)}</td></tr>")
         H.append("</table>")
     H.append("<h2>Graphs</h2>")
@@ -455,6 +515,7 @@ def _cx_html(suite: Suite, page: _ConfigPage, cx: _Cx) -> str:
     H = [f'<p class="crumbs"><a href="../../index.html">report</a> / '
          f'<a href="../../{_config_href(name)}">{_e(name)}</a> / {_e(cx.prop.name)}</p>',
          f"<h1>{_e(name)}: <code>{_e(cx.prop.name)}</code> {_e(_word(cx.prop, False))}</h1>",
+         *([f"<p><b>{_e(cx.title)}</b></p>"] if cx.title else []),
          f'<p class="note">{_rich(page.result.description)}</p>',
          f"<p><b>Claim</b> ({_e(cx.prop.kind.value)}): {_rich(cx.prop.claim)}</p>",
          f'<p class="note">{_rich(cx.note)}</p>',
@@ -474,8 +535,8 @@ def _cx_html(suite: Suite, page: _ConfigPage, cx: _Cx) -> str:
     loop = f", then a loop of {len(cx.loop)} repeating forever" if cx.loop else ""
     H.append(f"<h2>Sequence chart ({len(cx.steps) - 1} steps{loop})</h2>")
     H.append('<p class="note">The left margin lists, under each step number, the fields that step changed '
-             f'(\u0394). <a href="{_slug(cx.prop.name)}.svg">SVG</a>, '
-             f'<a href="{_slug(cx.prop.name)}.mmd">Mermaid</a>.</p>')
+             f'(\u0394). <a href="{cx.stem}.svg">SVG</a>, '
+             f'<a href="{cx.stem}.mmd">Mermaid</a>.</p>')
     H.append(_svg_ids(cx.svg, cx.anchor))
     keys = list(cx.steps[0]["state"].keys())
     H.append('<h2>Steps</h2><p class="note">Highlighted: a value that step changed.</p>'
@@ -489,7 +550,7 @@ def _cx_html(suite: Suite, page: _ConfigPage, cx: _Cx) -> str:
     H.append("</table>")
     if cx.loop:
         H.append(f"<p>Steps {cx.loop[0]['step']}-{cx.loop[-1]['step']} repeat forever.</p>")
-    return _html_page(f"{name}: {cx.prop.name} violated", H)
+    return _html_page(f"{name}: {cx.heading} violated", H)
 
 
 def _svg_ids(svg: str, prefix: str) -> str:
@@ -517,7 +578,7 @@ def build_report(suite: Suite, folder: str, *, configs: Sequence[str] | None = N
         r = run_config(suite, name, config, props, max_states=max_states)
         page = _ConfigPage(r, result_to_json(r, timing=False))
         page.graphs = _graphs(suite, config, r)
-        page.cxs = _counterexamples(suite, r)
+        page.cxs = _counterexamples(suite, r) + _named_runs(suite, r)
         pages.append(page)
     if manifest is not None:
         problems = diff_manifest(manifest, manifest_of({p.result.name: p.data for p in pages}))
@@ -542,7 +603,7 @@ def build_report(suite: Suite, folder: str, *, configs: Sequence[str] | None = N
             page.svgs[stem] = G.inline_svg(svg, f"{_slug(page.result.name)}-{stem}")
     for page in pages:
         for cx in page.cxs:
-            base = f"counterexamples/{page.result.name}/{_slug(cx.prop.name)}"
+            base = f"counterexamples/{page.result.name}/{cx.stem}"
             files[f"{base}.mmd"] = cx.mermaid
             files[f"{base}.svg"] = cx.svg
             files[cx.page] = _cx_html(suite, page, cx)

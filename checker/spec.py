@@ -20,8 +20,8 @@ from checker.kinds import Kind
 if TYPE_CHECKING:
     from checker.conform import Case
 
-__all__ = ("Action", "Component", "Conformance", "Factoring", "Kind", "Model", "Presentation", "Property", "State",
-           "Suite", "Variant", "Variants")
+__all__ = ("Action", "Component", "Conformance", "Factoring", "Kind", "Model", "NamedRun", "Presentation", "Property",
+           "State", "Suite", "Variant", "Variants")
 
 State = Hashable
 Action = Hashable
@@ -74,7 +74,10 @@ class Component:
     successors: Callable[[Any], Sequence[tuple[Action, State]]]
     gate: str | None = None
     """A field of the footprint while whose value is falsy the component has no moves at all
-    (a dead process's threads): all such states then share one memo entry."""
+    (a dead process's threads): all such states then share one memo entry per gate value."""
+    idle: Callable[[Any], bool] | None = None
+    """When the gate field's value means "no moves" (default: the value is falsy), e.g. a
+    budget that is spent. The search checks it: a component that moves while idle is an error."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,23 @@ Variants = Callable[[], Sequence[Variant]]
 
 
 @dataclass(frozen=True)
+class NamedRun:
+    """A violation the report must show besides a property's shortest counterexample: the
+    shortest run, using only the actions ``admit`` lets through, to a state that violates the
+    (``always``) property ``prop`` on configuration ``config``. For a finding that a shorter run
+    of another shape hides (the shortest counterexample is one of many)."""
+
+    title: str
+    """What the run shows, in a few words ("a silent partition, then a reset: both guests run")."""
+    config: str
+    prop: str
+    admit: Callable[[Any], bool]
+    """Which actions the run may take."""
+    must: tuple[Callable[[Any], bool], ...] = ()
+    """Each must match some action of the run (checked: a run without them is an error)."""
+
+
+@dataclass(frozen=True)
 class Suite:
     """A family of models (one per named configuration) with the properties to check on them.
 
@@ -199,6 +219,8 @@ class Suite:
     real_runs: Callable[[str, str], str] | None = None
     """(configuration name, property name) of a violated cell -> one line saying whether its
     counterexample was seen on a real system (and where its recording is), or why not."""
+    runs: Callable[[], Sequence[NamedRun]] | None = None
+    """Violations the report shows besides the shortest counterexamples (``NamedRun``)."""
     """Families of variants of the model by name: ``"mutants"`` for ``migmodel mutants``."""
 
     def variants_of(self, family: str) -> dict[str, Variant] | None:

@@ -74,18 +74,18 @@ def run_config(suite: Suite, name: str, config: Any, properties: Sequence[Proper
 
 # Worker processes inherit these through fork: the suite and properties hold functions that
 # cannot be pickled, so only results travel back, with each verdict's property as an index.
-_WORK: tuple[Suite, dict[str, Any], Sequence[Property], int | None] | None = None
+_WORK: tuple[Suite, dict[str, Any], Sequence[Property], int | None, bool] | None = None
 
 
 def _run_one(name: str) -> tuple[ConfigResult, list[int]]:
     assert _WORK is not None
-    suite, configs, properties, max_states = _WORK
+    suite, configs, properties, max_states, fingerprints = _WORK
     r = run_config(suite, name, configs[name], properties, max_states=max_states)
     index = {id(p): i for i, p in enumerate(properties)}
     order = [index[id(v.property)] for v in r.verdicts]
     # The fingerprint (a repr of every state) is computed here, in parallel, and travels along.
-    fingerprint = r.exploration.fingerprint()
-    exploration = replace(r.exploration, model=None, _graph_cache={"fingerprint": fingerprint},  # type: ignore[arg-type]
+    cache = {"fingerprint": r.exploration.fingerprint()} if fingerprints else {}
+    exploration = replace(r.exploration, model=None, _graph_cache=cache,  # type: ignore[arg-type]
                           _states=None, _index=None)
     verdicts = [replace(v, property=None) for v in r.verdicts]
     return replace(r, model=None, exploration=exploration, verdicts=verdicts), order  # type: ignore[arg-type]
@@ -105,18 +105,21 @@ def jobs_wanted(count: int) -> int:
 
 
 def run_configs(suite: Suite, configs: dict[str, Any], properties: Sequence[Property], *,
-                max_states: int | None = None, jobs: int | None = None) -> Iterator[ConfigResult]:
+                max_states: int | None = None, jobs: int | None = None,
+                fingerprints: bool = True) -> Iterator[ConfigResult]:
     """``run_config`` for each configuration, yielded in the order given. With more than one job
     the configurations are explored in forked worker processes; the results are the same values,
     in the same order, as a sequential run. An exception in a worker (``StateLimitExceeded``) is
-    raised here as in a sequential run."""
+    raised here as in a sequential run. ``fingerprints=False`` leaves each graph's fingerprint to
+    be computed on demand (in this process) instead of in the workers: for a caller that does not
+    show it (a ``repr`` of every state is a fifth of the work)."""
     jobs = jobs_wanted(len(configs)) if jobs is None else max(1, min(jobs, len(configs)))
     if jobs == 1 or "fork" not in multiprocessing.get_all_start_methods():
         for name, config in configs.items():
             yield run_config(suite, name, config, properties, max_states=max_states)
         return
     global _WORK
-    _WORK = (suite, configs, properties, max_states)
+    _WORK = (suite, configs, properties, max_states, fingerprints)
     try:
         with multiprocessing.get_context("fork").Pool(jobs, initializer=_ignore_interrupts) as pool:
             pending = {name: pool.apply_async(_run_one, (name,)) for name in configs}
@@ -129,9 +132,10 @@ def run_configs(suite: Suite, configs: dict[str, Any], properties: Sequence[Prop
         _WORK = None
 
 
-def result_to_json(r: ConfigResult, *, timing: bool = True) -> dict[str, Any]:
+def result_to_json(r: ConfigResult, *, timing: bool = True, fingerprint: bool = True) -> dict[str, Any]:
     """One configuration's row of the matrix. ``timing=False`` leaves out the wall time, for
-    outputs that must be byte-identical run to run."""
+    outputs that must be byte-identical run to run; ``fingerprint=False`` the graph's fingerprint
+    (for a caller that does not show it: it costs a ``repr`` of every state)."""
     props: dict[str, Any] = {}
     for v in r.verdicts:
         d = verdict_to_json(r.model, v)
@@ -142,9 +146,10 @@ def result_to_json(r: ConfigResult, *, timing: bool = True) -> dict[str, Any]:
         "states": r.exploration.state_count,
         "edges": r.exploration.edge_count,
         "depth": r.exploration.max_depth,
-        "fingerprint": r.exploration.fingerprint(),
-        "properties": props,
     }
+    if fingerprint:
+        out["fingerprint"] = r.exploration.fingerprint()
+    out["properties"] = props
     if timing:
         out["seconds"] = round(r.seconds, 3)
     return out

@@ -339,10 +339,11 @@ def tcp_gives_up(c: Config, w: World) -> bool:
 
 def connection_aborted(c: Config, w: World) -> World:
     """The source's socket is gone: its reads and writes fail; the destination hears of it only
-    through a path that works (the RST crosses unless the source -> destination path is held)."""
+    through a path that works (the RST crosses unless the source -> destination path is held).
+    The silent partition has now made something fail: ``h_fault``, as after a reset."""
     if w.part_main:
-        return w._replace(link=LINK_DOWN, rp=(), part_rp=False)
-    return w._replace(link=LINK_DOWN, main=(), rp=(), part_rp=False)
+        return w._replace(link=LINK_DOWN, rp=(), part_rp=False, h_fault=True)
+    return w._replace(link=LINK_DOWN, main=(), rp=(), part_rp=False, h_fault=True)
 
 
 def more_pages(c: Config, w: World) -> bool:

@@ -76,7 +76,7 @@ ACTORS: tuple[tuple[str, str, str], ...] = (
     ("src", "qmp", f"{_SRC} s_run s_live s_pc s_start_postcopy s_rp s_error d_status d_alive d_recover "
                    "link main rp part_main part_rp disk disk_broken"),
     ("src", "mig", f"{_SRC} s_run s_live s_pc s_start_postcopy s_pending s_loaded s_acked s_rp d_status d_alive "
-                   "link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy"),
+                   "link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy h_fault"),
     ("src", "main", f"{_SRC} s_pc s_rp d_status d_alive d_recover link main rp part_main part_rp"),
     ("src", "rp", f"{_SRC} s_loaded s_acked s_rp s_error link rp part_rp"),
     ("dst", "qmp", f"{_DST} s_status s_alive s_pc d_run d_main d_bh d_autostart d_rp d_recover h_dst_ran "
@@ -89,8 +89,16 @@ ACTORS: tuple[tuple[str, str, str], ...] = (
                      "d_autostart d_rp d_ferr link main rp part_main part_rp disk disk_broken h_devload h_shut "
                      "h_partition h_postcopy"),
 )
-# A killed QEMU's threads do nothing: the gate of each side's actors (the fault injector has none).
-_GATE = {"src": "s_alive", "dst": "d_alive"}
+# A killed QEMU's threads do nothing: the gate of each side's actors. The fault injector does
+# nothing once the total budget is spent (``successors`` below): its gate is the budget.
+_GATE = {"src": "s_alive", "dst": "d_alive", "env": "budget"}
+
+
+def _spent(budget: tuple[int, ...]) -> bool:
+    return budget[B_TOTAL] <= 0
+
+
+_IDLE = {"env": _spent}
 FOOTPRINT: dict[tuple[str, str], frozenset[str]] = {(side, actor): frozenset(f.split()) for side, actor, f in ACTORS}
 
 
@@ -263,7 +271,7 @@ class MigrationModel:
             if rows:
                 components.append(Component(f"{side}/{actor}", FOOTPRINT[(side, actor)],
                                             partial(successors, compile_rows(self.config, rows)),
-                                            gate=_GATE.get(side)))
+                                            gate=_GATE.get(side), idle=_IDLE.get(side)))
         return Factoring(World._fields, _make_world, tuple(components))
 
     def init_states(self) -> list[Any]:

@@ -118,7 +118,7 @@ class World(NamedTuple):
     h_dst_ran: bool  # the destination guest has run
     h_devload: bool  # the destination failed to load device state
     h_shut: str  # last SHUT the destination sent: "" none, "0", "1"
-    h_fault: bool  # a fault that makes something fail has happened (not a silent partition)
+    h_fault: bool  # a fault that makes something fail has happened (not a silent partition, unless TCP gave up)
     h_partition: bool  # a silent partition began after the postcopy switchover
 
 

@@ -184,7 +184,8 @@ PROPERTIES: tuple[Property, ...] = (
     ),
     Property(
         "fault-free-runs-finish", Kind.ALWAYS_POSSIBLE,
-        "As long as no fault has happened (a partition that has healed is only a delay), QEMU and "
+        "As long as no fault has happened (a silent partition that healed before TCP gave up is "
+        "only a delay), QEMU and "
         "the operator can always bring the migration to an end (no hang of QEMU's own making).",
         predicate=is_final, where=lambda w: not w.h_fault and not partitioned(w), via=no_faults,
         partner="migration-completes",

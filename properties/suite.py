@@ -12,7 +12,7 @@ from typing import Any
 from checker.spec import Model, Presentation, Suite, Variant
 from model import config as configs
 from model.system import MigrationModel
-from properties import conformance, presentation, replayed
+from properties import conformance, presentation, replayed, runs
 from properties.qemu import PROPERTIES
 
 
@@ -66,4 +66,5 @@ def qemu_suite() -> Suite:
         conformance=conformance.load_case,
         variants={"mutants": _mutants, "designs": _designs},
         real_runs=replayed.seen_on_real_qemu,
+        runs=lambda: runs.RUNS,
     )
