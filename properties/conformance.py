@@ -375,6 +375,7 @@ def holds(state: Any, side: str, label: Hashable) -> bool:
 def probe_key(state: Any) -> Hashable:
     """What :func:`holds` reads of a state (``Case.probe_key``): states with equal keys answer
     every ``query-migrate`` / ``query-status`` alike."""
+    state = unwrap(state)
     if isinstance(state, Prelaunch):
         return "prelaunch"
     w: World = state
