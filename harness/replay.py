@@ -178,7 +178,7 @@ def load_model_steps(config_name: str, lines: Sequence[str]) -> tuple[Any, list[
     config = NAMED[config_name]
     model = MigrationModel(config)
     try:
-        steps = run_script(model, _with_setup_step(list(lines)))
+        steps = run_script(model, model_step_lines(config_name, lines))
     except UsageError as e:
         raise ReplayUsage(str(e)) from None
     return config, [s.state for s in steps], [s.action for s in steps]
@@ -200,13 +200,53 @@ def _with_setup_step(lines: list[str]) -> list[str]:
     return out
 
 
+CANCEL = "src/qmp: migrate_cancel"
+CANCEL_SPLIT = ("src/qmp: migrate_cancel: shut the return path down", "src/main: migration_cancel: cancelling")
+
+
+def _with_cancel_split(model: Any, lines: list[str]) -> list[str]:
+    """Step lists recorded before the model split ``migrate_cancel`` of a source joining its
+    return-path thread in two (the return path's shutdown, then the compare-and-swap to
+    CANCELLING: ``migration_cancel``) get the two steps where the old one is no longer enabled.
+    The QMP command sent is the same."""
+    from checker.simulate import action_text
+
+    if CANCEL not in lines or CANCEL_SPLIT[0] in lines:
+        return lines
+    out: list[str] = []
+    state = model.init_states()[0]
+    for i, line in enumerate(lines):
+        options = {action_text(model, a): s for a, s in model.successors(state)}
+        if line == CANCEL and line not in options and CANCEL_SPLIT[0] in options:
+            state = options[CANCEL_SPLIT[0]]
+            out.append(CANCEL_SPLIT[0])
+            line = CANCEL_SPLIT[1]
+            options = {action_text(model, a): s for a, s in model.successors(state)}
+        if line not in options:
+            return out + lines[i:]  # not enabled: run_script says what is wrong
+        state = options[line]
+        out.append(line)
+    return out
+
+
+def model_step_lines(config_name: str, lines: Sequence[str]) -> list[str]:
+    """``lines`` in today's model's terms (the setup and cancel splits above)."""
+    from model.config import NAMED
+    from model.system import MigrationModel
+
+    lines = _with_setup_step(list(lines))
+    if config_name not in NAMED:
+        return lines
+    return _with_cancel_split(MigrationModel(NAMED[config_name]), lines)
+
+
 def plan_from_steps(config_name: str, prop: str, lines: Sequence[str]) -> Plan:
     """Map every model step to a harness action or wait (see the module docstring)."""
     from model.system import describe
     from properties.conformance import observe_for
     from properties.replayed import why_not_replayable
 
-    lines = _with_setup_step(list(lines))
+    lines = model_step_lines(config_name, lines)
     config, worlds, actions = load_model_steps(config_name, lines)
     reason = why_not_replayable(config, prop)
     if reason:
@@ -876,6 +916,8 @@ def run_plan(plan: Plan, out: Path, *, name: str = "replay", hang_s: float = 8.0
         "observed_for_s": round(outcome.quiet_for(), 3), "notes": plan.notes,
         "rp_frames": frames,
     }
+    if plan.hold_main and session.proxy is not None:
+        rec.meta["replay"]["main_bytes_lost"] = session.proxy.dropped_main_bytes
     rec.write(out)
     accepted, conform_text = conform_trace(out, plan.config)
     reproduced = observed and accepted and session.divergence is None
