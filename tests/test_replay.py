@@ -173,6 +173,20 @@ def test_plan_holds_the_main_stream_when_the_destination_read_nothing(capsys: py
     assert "hold the main stream" in out and "guest idle" in out
 
 
+def test_plan_waits_out_7_2_postcopy_start_and_knows_the_connection_is_gone() -> None:
+    """7.2's postcopy_start ends with no event after releasing the BQL: the next command waits
+    0.1 s. A step after the model's connection broke lets a destination that read nothing have
+    failed already (``link_down``)."""
+    from harness.replay import plan_from_steps
+
+    gone = REPLAYED / "qemu-7.2.no-stuck-state.jsonl"
+    plan = plan_from_steps("qemu-7.2", "no-stuck-state", _meta(gone)["replays"]["steps"])
+    pause = next(s for s in plan.steps if s.text == "src/qmp: migrate-pause")
+    cancel = next(s for s in plan.steps if s.text == "src/qmp: migrate_cancel")
+    assert plan.hold_main and pause.after_s == 0.1 and not pause.link_down
+    assert cancel.after_s == 0.0 and cancel.link_down
+
+
 def test_plan_not_mappable(capsys: pytest.CaptureFixture[str]) -> None:
     assert _plan(capsys, "--config", "qemu-10.0", "--property", "no-vm-loss")[0] == 3
     assert _plan(capsys, "--config", "qemu-10.2-bitmaps-only", "--property", "no-vm-loss")[0] == 3
