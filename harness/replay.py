@@ -90,7 +90,7 @@ BINARIES: dict[str, tuple[str, ...]] = {
     "11.1": (os.environ.get("MIGMODEL_QEMU_111", ""), str(HARNESS / "qemu-11.1")),
     "10.2": (os.environ.get("MIGMODEL_QEMU_102", ""), str(HARNESS / "qemu-10.2"),
              "/var/cache/migmodel/build/qemu-10.2.2/build/qemu-system-x86_64"),
-    "10.0": (os.environ.get("MIGMODEL_QEMU_100", ""),),
+    "10.0": (os.environ.get("MIGMODEL_QEMU_100", ""), str(HARNESS / "qemu-10.0")),
 }
 
 SRC_TERMINAL = frozenset({"completed", "failed", "cancelled"})

@@ -25,10 +25,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 REPLAYED = REPO / "tests" / "fixtures" / "traces" / "replayed"
 
-HARNESS_VERSIONS = ("7.2", "10.2", "11.1")
+HARNESS_VERSIONS = ("7.2", "10.0", "10.2", "11.1")
 """QEMU versions the harness has binaries for: 7.2 (Debian 12), 11.1.3 (Debian sid, chroot),
-10.2.2 (built from Debian's source package by ``harness/setup-qemu.sh``). 10.0/10.1 before the
-stable fix is packaged nowhere here."""
+10.2.2 (built from Debian's source package by ``harness/setup-qemu.sh``), 10.0.2 (Debian
+bookworm-backports, chroot: ``harness/setup-qemu.sh --with-10.0``; it has the ``postcopy_start``
+bug the ``qemu-10.0`` configurations model). 10.0.5, with the stable fix, is packaged nowhere here."""
 
 JUDGED = frozenset({
     "no-split-brain", "no-rollback", "no-vm-loss", "source-resumable-before-pong", "no-stuck-state",

@@ -118,7 +118,9 @@ def test_model_gap_traces_are_still_not_model_runs(path: Path) -> None:
 def test_coverage_lines_come_from_the_fixtures(tmp_path: Path) -> None:
     line = seen_on_real_qemu("qemu-11.1", "no-split-brain")
     assert line.startswith("seen on real QEMU:") and "cancel-waiting-for-shut" in line
-    assert seen_on_real_qemu("qemu-10.0", "no-vm-loss") == "not replayed: no QEMU 10.0 binary here"
+    assert seen_on_real_qemu("qemu-10.0.5", "no-vm-loss") == "not replayed: no QEMU 10.0.5 binary here"
+    assert seen_on_real_qemu("qemu-10.0", "no-split-brain").startswith("seen on real QEMU: 10.0.2 -> 10.0.2")
+    assert seen_on_real_qemu("qemu-10.0", "no-vm-loss").startswith("not replayed yet")
     assert "dirty-bitmap" in seen_on_real_qemu("qemu-10.2-bitmaps-only", "no-vm-loss")
     assert seen_on_real_qemu("qemu-11.1", "dst-pauses-only-after-run").startswith("not replayed: no recording")
     # the same trace with its verdict flipped: no longer "seen"
@@ -188,7 +190,7 @@ def test_plan_waits_out_7_2_postcopy_start_and_knows_the_connection_is_gone() ->
 
 
 def test_plan_not_mappable(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _plan(capsys, "--config", "qemu-10.0", "--property", "no-vm-loss")[0] == 3
+    assert _plan(capsys, "--config", "qemu-10.0.5", "--property", "no-vm-loss")[0] == 3
     assert _plan(capsys, "--config", "qemu-10.2-bitmaps-only", "--property", "no-vm-loss")[0] == 3
 
 
