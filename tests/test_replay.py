@@ -121,6 +121,8 @@ def test_coverage_lines_come_from_the_fixtures(tmp_path: Path) -> None:
     assert seen_on_real_qemu("qemu-10.0.5", "no-vm-loss") == "not replayed: no QEMU 10.0.5 binary here"
     assert seen_on_real_qemu("qemu-10.0", "no-split-brain").startswith("seen on real QEMU: 10.0.2 -> 10.0.2")
     assert seen_on_real_qemu("qemu-10.0", "no-vm-loss").startswith("not replayed yet")
+    missed = seen_on_real_qemu("qemu-11.1-shared-disk", "no-rollback")
+    assert missed.startswith("replayed, window missed") and "fault: dst-crash" in missed, missed
     assert "dirty-bitmap" in seen_on_real_qemu("qemu-10.2-bitmaps-only", "no-vm-loss")
     assert seen_on_real_qemu("qemu-11.1", "dst-pauses-only-after-run").startswith("not replayed: no recording")
     # the same trace with its verdict flipped: no longer "seen"
