@@ -24,6 +24,11 @@ so the destination->source pump cuts the byte stream into frames, logs each one
 * ``delay`` -- hold as ``hold``, and release by itself after ``delay_s`` seconds;
 * ``pass``  -- forward it; only the rule's callback is wanted.
 
+It can hold the whole main stream (:attr:`FaultProxy.hold_main`: the destination reads nothing);
+if the source then closes or resets its connection, the held bytes are lost and the destination
+gets a reset, as the model's broken connection loses what is in flight. A reset from either peer
+reaches the other as a reset (behind held return-path frames, after them).
+
 A rule fires once; its ``callback`` runs in the event loop right after the frame was dealt with
 (for ``pass``: after it was handed to the source's socket).
 
@@ -124,8 +129,10 @@ class FaultProxy:
         self.parse_rp = parse_rp
         #: While true, source->destination bytes are kept (not sent): the destination reads nothing.
         self.hold_main = False
+        self.dropped_main_bytes = 0  # held source->destination bytes lost when the source closed
         self._main_held: list[tuple[asyncio.StreamWriter, bytes | None]] = []  # None: an EOF
         self._held: list[tuple[asyncio.StreamWriter, bytes | None]] = []
+        self._held_rst: asyncio.StreamWriter | None = None  # a reset that waits behind held frames
         self._server: asyncio.base_events.Server | None = None
         self._pairs: list[_Pair] = []
         self._closed = False
@@ -153,9 +160,9 @@ class FaultProxy:
         self._pairs.append(pair)
         pair.tasks.append(asyncio.create_task(self._pump(src_reader, dst_writer, "src->dst", src_writer)))
         if self.parse_rp:
-            pair.tasks.append(asyncio.create_task(self._rp_pump(dst_reader, src_writer)))
+            pair.tasks.append(asyncio.create_task(self._rp_pump(dst_reader, src_writer, dst_writer)))
         else:
-            pair.tasks.append(asyncio.create_task(self._pump(dst_reader, src_writer, "dst->src")))
+            pair.tasks.append(asyncio.create_task(self._pump(dst_reader, src_writer, "dst->src", dst_writer)))
 
     def add_rule(self, rule: FrameRule) -> FrameRule:
         """Apply ``rule`` to the first matching return-path frame from now on."""
@@ -176,6 +183,9 @@ class FaultProxy:
                     writer.write(data)
                     n += len(data)
         self._held.clear()
+        if self._held_rst is not None:
+            _abort_with_rst(self._held_rst)
+            self._held_rst = None
         for entry in self.rp_log:
             if entry["fate"] == "held":
                 entry["fate"] = "released"
@@ -229,8 +239,13 @@ class FaultProxy:
             rule.callback(entry)
         return fate
 
-    async def _rp_pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """destination -> source: cut the return path into frames (see the module docstring)."""
+    async def _rp_pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       back: asyncio.StreamWriter | None = None) -> None:
+        """destination -> source: cut the return path into frames (see the module docstring). A
+        reset from the destination (a QEMU that exits or is killed with unread bytes in its socket
+        sends an RST, not a FIN) resets the source's connection too, as a direct connection would;
+        behind held frames it waits for them. Writing to a source that is gone resets the
+        destination's connection (``back``)."""
         buf = b""
         try:
             while True:
@@ -255,13 +270,21 @@ class FaultProxy:
             with contextlib.suppress(OSError, RuntimeError):
                 if writer.can_write_eof():
                     writer.write_eof()
-        except (ConnectionError, OSError, asyncio.CancelledError):
+        except (ConnectionError, OSError):
+            if self.holding:
+                self._held_rst = writer
+            else:
+                _abort_with_rst(writer)
+            if back is not None:
+                _abort_with_rst(back)
+        except asyncio.CancelledError:
             pass
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: str,
                     back: asyncio.StreamWriter | None = None) -> None:
         """Copy one direction. If writing fails because the peer is gone (a killed destination),
-        the sender gets a TCP RST, as it would on a direct connection (``back`` is its socket)."""
+        the sender gets a TCP RST, as it would on a direct connection (``back`` is its socket); a
+        reset read from the sender reaches the peer as a reset."""
         try:
             while True:
                 data = await reader.read(CHUNK)
@@ -277,7 +300,7 @@ class FaultProxy:
                 self.forwarded[direction] += len(data)
                 await writer.drain()
             if direction == "src->dst" and self.hold_main:
-                self._main_held.append((writer, None))  # the EOF waits behind the held bytes
+                self._close_held_main(writer)
                 return
             # Orderly EOF: pass it on (half-close), as a direct connection would.
             with contextlib.suppress(OSError, RuntimeError):
@@ -286,8 +309,27 @@ class FaultProxy:
         except (ConnectionError, OSError):
             if back is not None:
                 _abort_with_rst(back)
+            if direction == "src->dst" and self.hold_main:
+                self._close_held_main(writer, reset=True)
+            else:
+                _abort_with_rst(writer)
         except asyncio.CancelledError:
             pass
+
+    def _close_held_main(self, writer: asyncio.StreamWriter, reset: bool = False) -> None:
+        """The source closed (or reset) its connection while the main stream is held: the held
+        bytes are lost, as the model's broken connection loses what is in flight
+        (``model/world.py``, ``break_link``), and the destination gets the close. A connection
+        that loses bytes in flight is reset, not closed in order: an RST if bytes were held."""
+        lost = sum(len(data) for w, data in self._main_held if w is writer and data is not None)
+        self._main_held = [(w, data) for w, data in self._main_held if w is not writer]
+        self.dropped_main_bytes += lost
+        if reset or lost:
+            _abort_with_rst(writer)
+        else:
+            with contextlib.suppress(OSError, RuntimeError):
+                if writer.can_write_eof():
+                    writer.write_eof()
 
     def drop_dst_to_src(self) -> None:
         """From now on, discard every byte from the destination to the source (no close)."""

@@ -3,14 +3,16 @@
 Usage::
 
     python -m harness.replay_all --out-dir tests/fixtures/traces/replayed [--gaps-dir DIR]
-                                 [--config NAME ...] [--hang-s 8]
+                                 [--divergences-dir DIR] [--config NAME ...] [--hang-s 8]
 
 For each (configuration, property) that ``migmodel verify`` finds violated with a counterexample,
 and that :func:`properties.replayed.why_not_replayable` does not rule out, it runs
 ``migmodel replay`` once (again once more if a step's state never showed, the machine being
 shared) and writes the trace as ``OUT/<config>.<property>.jsonl`` when ``conform`` accepts it
-(whether or not the violation showed: both are findings), else into ``--gaps-dir`` (a model gap
-to look at). One line per cell on stdout; exit 0.
+and every step showed (whether or not the violation showed: both are findings); into
+``--divergences-dir`` when ``conform`` accepts it but a step's state never showed (the window was
+missed: the verdict says nothing about the finding; docs/replay-gaps.md); else into
+``--gaps-dir`` (a model gap to look at). One line per cell on stdout; exit 0.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m harness.replay_all")
     p.add_argument("--out-dir", type=Path, required=True)
     p.add_argument("--gaps-dir", type=Path)
+    p.add_argument("--divergences-dir", type=Path)
     p.add_argument("--config", action="append")
     p.add_argument("--hang-s", type=float, default=8.0)
     p.add_argument("--skip-existing", action="store_true", help="skip cells already in --out-dir")
@@ -68,15 +71,14 @@ def main(argv: list[str]) -> int:
                 print(f"{config} / {prop}: not mappable: {e}", flush=True)
                 continue
             if res.accepted and res.divergence is None:
-                args.out_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copy(trace, args.out_dir / trace.name)
                 where = args.out_dir
-            elif args.gaps_dir is not None:
-                args.gaps_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copy(trace, args.gaps_dir / trace.name)
-                where = args.gaps_dir
+            elif res.accepted:
+                where = args.divergences_dir
             else:
-                where = None
+                where = args.gaps_dir
+            if where is not None:
+                where.mkdir(parents=True, exist_ok=True)
+                shutil.copy(trace, where / trace.name)
             print(f"{config} / {prop}: {res.result}; real QEMU {'violated' if res.observed else 'not violated'}"
                   f" ({res.why}); divergence {res.divergence}; {res.conform.splitlines()[0] if res.conform else ''}"
                   f" -> {where}", flush=True)

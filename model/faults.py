@@ -71,7 +71,8 @@ def src_yank_registered(c: Config, w: World) -> bool:
     """``qmp_migrate`` registered the ``migration`` yank instance and ``migration_cleanup`` has
     not unregistered it; the source's channel still exists. A QMP command: it waits while
     ``postcopy_start`` holds the BQL."""
-    return w.link == LINK_UP and w.s_pc not in (PC_IDLE, PC_DONE, PC_STUCK) and w.s_pc not in BQL_HELD
+    return (w.link == LINK_UP and w.s_pc not in (PC_IDLE, PC_DONE, PC_STUCK) and w.s_pc not in BQL_HELD
+            and not w.s_cancel)
 
 
 def src_yank(c: Config, w: World) -> World:

@@ -45,9 +45,12 @@ from model.world import (
     PC_IDLE,
     PC_PACKAGE,
     PC_PAUSED,
+    PC_PC_COMPLETE,
     PC_PRE_SWITCHOVER,
     PC_SETUP,
     PC_STUCK,
+    RP_ERR,
+    RP_ON,
     World,
     activate_disk,
     break_link,
@@ -104,10 +107,57 @@ def cancellable(c: Config, w: World) -> bool:
 
 def cancel(c: Config, w: World) -> World:
     """``migration_cancel``: CANCELLING, shut the stream down; release a pre-switchover wait."""
-    w = break_link(w)
+    w = break_link(w)._replace(s_cancel=False)
     if w.s_pc == PC_PRE_SWITCHOVER:
         w = w._replace(s_pc=PC_PACKAGE)
     return w
+
+
+def cancel_races_rp(c: Config, w: World) -> bool:
+    """The migration thread is joining a return-path thread that still reads (precopy completion
+    waiting for SHUT(0), postcopy completion). ``migration_cancel`` (10.2.2, 11.1) and
+    ``migrate_fd_cancel`` (7.2) shut the return path down *before* their compare-and-swap loop to
+    CANCELLING, so the return-path thread's error can reach that thread first: it fails
+    (``migration_completion``) before the CAS. Elsewhere the window changes nothing: the
+    migration thread needs the BQL (held by the QMP handler) to stop the guest or to finish, and
+    its other steps do not read the return path's error."""
+    return w.s_rp == RP_ON and w.s_pc in (PC_COMPLETE, PC_PC_COMPLETE)
+
+
+def cancel_now(c: Config, w: World) -> bool:
+    return cancellable(c, w) and not cancel_races_rp(c, w)
+
+
+def cancel_shuts_rp_first(c: Config, w: World) -> bool:
+    return cancellable(c, w) and cancel_races_rp(c, w)
+
+
+def shut_rp_for_cancel(c: Config, w: World) -> World:
+    """``qemu_file_shutdown(rp_state.from_dst_file)``: the file's error is set before the socket's
+    shutdown (migration/qemu-file.c), so the return-path thread's next read fails whatever it
+    has buffered; it records the error and leaves. The handler keeps the BQL for its CAS."""
+    return w._replace(s_rp=RP_ERR, s_error=True, s_cancel=True)
+
+
+def cancel_cas_running(c: Config, w: World) -> bool:
+    """The CAS loop after the return path's shutdown finds a running migration: 11.1 counts its
+    ``failing`` as running (``migration_is_running``, the patch "migration: introduce
+    MIGRATION_STATUS_FAILING"), so a migration thread that failed in the window is cancelled all
+    the same (``failing -> cancelling``, seen on real 11.1.3: docs/replay-gaps.md)."""
+    return w.s_cancel and w.s_status in RUNNING_STATES and w.s_status is not S.CANCELLING
+
+
+def cancel_cas_not_running(c: Config, w: World) -> bool:
+    """10.2.2 and 7.2: the migration thread set FAILED in the window; ``migration_is_running`` is
+    false, the loop breaks, the stream is not shut down and no event is sent: the cancel was a
+    no-op (seen on real 10.2.2: docs/replay-gaps.md)."""
+    return w.s_cancel and w.s_status not in RUNNING_STATES
+
+
+CANCEL_CAS = frozenset({"migration_cancel: cancelling", "migration_cancel: no longer running"})
+"""The main-loop rows that finish a ``migrate_cancel`` begun by its return-path shutdown: while
+``s_cancel`` holds, the handler has the BQL and nothing else of the source's main loop runs
+(``model/system.py``)."""
 
 
 def cancel_noop(c: Config, w: World) -> bool:
@@ -297,8 +347,16 @@ ROWS: tuple[Row, ...] = (
     Row("src", "qmp", "migrate-start-postcopy", statuses(S.SETUP, S.ACTIVE), None, can_start_postcopy,
         lambda c, w: w._replace(s_start_postcopy=True), f"{MC}:qmp_migrate_start_postcopy",
         "sets start_postcopy; the migration thread switches later"),
-    Row("src", "qmp", "migrate_cancel", ANYRUN, S.CANCELLING, cancellable, cancel,
+    Row("src", "qmp", "migrate_cancel", ANYRUN, S.CANCELLING, cancel_now, cancel,
         f"{MC}:qmp_migrate_cancel", "S22"),
+    Row("src", "qmp", "migrate_cancel: shut the return path down", ANYRUN, None, cancel_shuts_rp_first,
+        shut_rp_for_cancel, f"{MC}:migration_cancel",
+        "S22, first half: the return path is shut down before the CAS to CANCELLING"),
+    Row("src", "main", "migration_cancel: cancelling", ANYRUN, S.CANCELLING, cancel_cas_running, cancel,
+        f"{MC}:migration_cancel", "S22, second half: CAS to CANCELLING, shut the stream down"),
+    Row("src", "main", "migration_cancel: no longer running", frozenset(S) - ANYRUN, None,
+        cancel_cas_not_running, lambda c, w: w._replace(s_cancel=False), f"{MC}:migration_cancel",
+        "the migration failed in the window: the loop breaks, nothing else happens"),
     Row("src", "qmp", "migrate_cancel: refused", frozenset(IN_POSTCOPY), None, cancel_refused, unchanged,
         f"{MC}:qmp_migrate_cancel", "refused in every postcopy state since 10.0", refusal=CANCEL_REFUSED),
     Row("src", "qmp", "migrate_cancel: again", statuses(S.CANCELLING), None, lambda c, w: True, unchanged,

@@ -375,7 +375,9 @@ def send_eof(c: Config, w: World) -> World:
 
 
 def finishing(c: Config, w: World) -> bool:
-    return w.s_pc == PC_FINISH
+    """``migration_iteration_finish`` takes the BQL first: it waits while a ``migrate_cancel``
+    holds it between its return-path shutdown and its compare-and-swap (``s_cancel``)."""
+    return w.s_pc == PC_FINISH and not w.s_cancel
 
 
 def disks_come_back(c: Config, w: World) -> bool:

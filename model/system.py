@@ -73,11 +73,11 @@ def all_rows() -> tuple[Row, ...]:
 _SRC = "s_alive s_status h_pca"  # every source row: gated on the process and its status; apply()
 _DST = "d_alive d_status"  # every destination row
 ACTORS: tuple[tuple[str, str, str], ...] = (
-    ("src", "qmp", f"{_SRC} s_run s_live s_pc s_start_postcopy s_rp s_error d_status d_alive d_recover "
+    ("src", "qmp", f"{_SRC} s_run s_live s_pc s_start_postcopy s_rp s_error s_cancel d_status d_alive d_recover "
                    "link main rp part_main part_rp disk disk_broken"),
-    ("src", "mig", f"{_SRC} s_run s_live s_pc s_start_postcopy s_pending s_loaded s_acked s_rp d_status d_alive "
-                   "link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy h_fault"),
-    ("src", "main", f"{_SRC} s_pc s_rp d_status d_alive d_recover link main rp part_main part_rp"),
+    ("src", "mig", f"{_SRC} s_run s_live s_pc s_start_postcopy s_cancel s_pending s_loaded s_acked s_rp d_status "
+                   "d_alive link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy h_fault"),
+    ("src", "main", f"{_SRC} s_pc s_rp s_cancel d_status d_alive d_recover link main rp part_main part_rp"),
     ("src", "rp", f"{_SRC} s_loaded s_acked s_rp s_error link rp part_rp"),
     ("dst", "qmp", f"{_DST} s_status s_alive s_pc d_run d_main d_bh d_autostart d_rp d_recover h_dst_ran "
                    "link main rp part_main part_rp disk disk_broken"),
@@ -85,7 +85,7 @@ ACTORS: tuple[tuple[str, str, str], ...] = (
                     "main rp part_main part_rp disk disk_broken h_dst_ran h_shut s_live"),
     ("dst", "listen", f"{_DST} d_pcs d_main d_pkg d_listen d_rp d_ferr d_recover link main rp part_main part_rp "
                       "disk h_shut"),
-    ("env", "fault", "budget h_fault s_status s_alive s_pc d_status d_alive d_run d_main d_pkg d_listen d_bh "
+    ("env", "fault", "budget h_fault s_status s_alive s_pc s_cancel d_status d_alive d_run d_main d_pkg d_listen d_bh "
                      "d_autostart d_rp d_ferr link main rp part_main part_rp disk disk_broken h_devload h_shut "
                      "h_partition h_postcopy"),
 )
@@ -179,6 +179,13 @@ def apply(config: Config, row: Row, dest: MigrationStatus | None, w: World) -> W
 _MAIN_LOOP = frozenset({"qmp", "main"})
 
 
+def _main_loop_waits(row: Row, w: World) -> bool:
+    """Someone else holds the source's BQL: ``postcopy_start`` (steps 3-19), or a
+    ``migrate_cancel`` between its return-path shutdown and its compare-and-swap (only that
+    CAS may run)."""
+    return w.s_pc in BQL_HELD or (w.s_cancel and row.name not in management.CANCEL_CAS)
+
+
 def enabled(row: Row, w: World) -> bool:
     """The rules every row obeys besides its guard (``successors`` applies the same ones through
     its status index): the row's process is alive and in one of the row's statuses; the
@@ -189,7 +196,7 @@ def enabled(row: Row, w: World) -> bool:
     if row.side == "src":
         if not w.s_alive or (row.source and w.s_status not in row.source):
             return False
-        return row.fault != "" or not (w.s_pc in BQL_HELD and row.actor in _MAIN_LOOP)
+        return row.fault != "" or not (row.actor in _MAIN_LOOP and _main_loop_waits(row, w))
     if row.side == "dst":
         return w.d_alive and not (row.source and w.d_status not in row.source)
     return True
@@ -204,9 +211,12 @@ def successors(compiled: Compiled, w: World) -> list[tuple[Action, World]]:
     c = compiled.config
     out: list[tuple[Action, World]] = []
     bql_held = w.s_pc in BQL_HELD
+    cancel_held = w.s_cancel
     if w.s_alive:
         for row, action, dest in compiled.src[w.s_status]:
             if bql_held and row.actor in _MAIN_LOOP:
+                continue
+            if cancel_held and row.actor in _MAIN_LOOP and row.name not in management.CANCEL_CAS:
                 continue
             if row.guard(c, w):
                 out.append((action, apply(c, row, dest, w)))

@@ -87,6 +87,7 @@ class World(NamedTuple):
     s_rp: str  # return-path thread
     s_error: bool  # s->error recorded
     s_live: bool  # the guest ran when migrated (False after `stop` before `migrate`: vm_old_state not live)
+    s_cancel: bool  # migrate_cancel shut the return path down; its compare-and-swap (under the BQL) is next
     # destination QEMU
     d_status: MigrationStatus
     d_pcs: PostcopyState
@@ -128,7 +129,7 @@ def initial(config: Config, budget: tuple[int, ...]) -> World:
     return World(
         s_status=S.NONE, s_run=RunState.RUNNING, s_alive=True, s_pc=PC_IDLE,
         s_start_postcopy=False, s_pending=True, s_loaded=False, s_acked=False, s_rp=RP_OFF, s_error=False,
-        s_live=True,
+        s_live=True, s_cancel=False,
         d_status=S.NONE, d_pcs=PostcopyState.NONE, d_run=RunState.INMIGRATE, d_alive=True,
         d_main=DM_IDLE, d_pkg=(), d_listen=DL_OFF, d_bh=False, d_autostart=config.autostart,
         d_rp=False, d_ferr=False, d_recover=False,

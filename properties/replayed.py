@@ -8,6 +8,8 @@ QEMU nor ``qemu.qmp``) and answers, for a cell, "seen on real QEMU" with its tra
 
 * a replay shows the violation: **seen on real QEMU**;
 * a replay ran and does not show it: **not seen on real QEMU** (its judgement says what happened);
+* a replay conform accepts missed its window (``tests/fixtures/replay-divergences``): **replayed,
+  window missed**, with the step whose state never showed;
 * no replay: why none can be made here (a QEMU version without a binary, a set-up the harness
   does not make, a property no recording can judge), or that it was not replayed yet.
 
@@ -24,11 +26,15 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 REPLAYED = REPO / "tests" / "fixtures" / "traces" / "replayed"
+DIVERGED = REPO / "tests" / "fixtures" / "replay-divergences"
+"""Replays conform accepts whose window was missed (a step's state never showed): they neither
+show nor refute the finding (docs/replay-gaps.md)."""
 
-HARNESS_VERSIONS = ("7.2", "10.2", "11.1")
+HARNESS_VERSIONS = ("7.2", "10.0", "10.2", "11.1")
 """QEMU versions the harness has binaries for: 7.2 (Debian 12), 11.1.3 (Debian sid, chroot),
-10.2.2 (built from Debian's source package by ``harness/setup-qemu.sh``). 10.0/10.1 before the
-stable fix is packaged nowhere here."""
+10.2.2 (built from Debian's source package by ``harness/setup-qemu.sh``), 10.0.2 (Debian
+bookworm-backports, chroot: ``harness/setup-qemu.sh --with-10.0``; it has the ``postcopy_start``
+bug the ``qemu-10.0`` configurations model). 10.0.5, with the stable fix, is packaged nowhere here."""
 
 JUDGED = frozenset({
     "no-split-brain", "no-rollback", "no-vm-loss", "source-resumable-before-pong", "no-stuck-state",
@@ -49,6 +55,7 @@ class Replay:
     observed: bool
     judgement: str
     versions: str
+    divergence: str = ""
 
     @property
     def name(self) -> str:
@@ -69,7 +76,8 @@ def replays(root: Path = REPLAYED) -> list[Replay]:
             rep = meta["replays"]
             out.append(Replay(path, str(rep["config"]), str(rep["property"]), meta["observed_violation"] is True,
                               str(meta.get("judgement", "")),
-                              f"{meta.get('src_version', '?')} -> {meta.get('dst_version', '?')}"))
+                              f"{meta.get('src_version', '?')} -> {meta.get('dst_version', '?')}",
+                              str((meta.get("replay") or {}).get("divergence") or "")))
         except (ValueError, KeyError, TypeError):
             raise ValueError(f"{path}: not a replay trace (meta.replays and meta.observed_violation)") from None
     return out
@@ -89,7 +97,7 @@ def why_not_replayable(config: Any, prop: str) -> str | None:
     return None
 
 
-def seen_on_real_qemu(config_name: str, prop: str, root: Path = REPLAYED) -> str:
+def seen_on_real_qemu(config_name: str, prop: str, root: Path = REPLAYED, diverged: Path = DIVERGED) -> str:
     """One line for a violated cell: seen on real QEMU (with its trace), or why not."""
     from model.config import NAMED
 
@@ -99,6 +107,11 @@ def seen_on_real_qemu(config_name: str, prop: str, root: Path = REPLAYED) -> str
         return "seen on real QEMU: " + "; ".join(f"{r.versions}, `{r.name}`" for r in seen)
     if mine:
         return "not seen on real QEMU: " + "; ".join(f"{r.judgement} (`{r.name}`)" for r in mine)
+    missed = [r for r in (replays(diverged) if diverged.is_dir() else []) if r.config == config_name
+              and r.prop == prop]
+    if missed:
+        return "replayed, window missed (neither seen nor refuted): " + "; ".join(
+            f"{r.divergence} (`{r.name}`)" for r in missed)
     config = NAMED.get(config_name)
     reason = why_not_replayable(config, prop) if config is not None else "not a named configuration"
     if reason:
@@ -106,6 +119,7 @@ def seen_on_real_qemu(config_name: str, prop: str, root: Path = REPLAYED) -> str
     return f"not replayed yet (`migmodel replay --config {config_name} --property {prop}`)"
 
 
-def coverage(violated: list[tuple[str, str]], root: Path = REPLAYED) -> dict[tuple[str, str], str]:
+def coverage(violated: list[tuple[str, str]], root: Path = REPLAYED,
+             diverged: Path = DIVERGED) -> dict[tuple[str, str], str]:
     """:func:`seen_on_real_qemu` for every violated cell."""
-    return {cell: seen_on_real_qemu(*cell, root=root) for cell in violated}
+    return {cell: seen_on_real_qemu(*cell, root=root, diverged=diverged) for cell in violated}
