@@ -35,7 +35,7 @@ from checker.conform import Case
 from model.config import NAMED, Config
 from model.system import MigrationModel
 from properties.advice import ADVISOR
-from properties.conformance import BadTrace, NothingToCheck, Prelaunch, config_for, load_case, read
+from properties.conformance import BadTrace, NothingToCheck, Prelaunch, config_for, load_case, read, unwrap
 
 EXIT_IMPOSSIBLE = 1
 
@@ -157,16 +157,24 @@ def _advise_prefix(source: str, lines: list[str], config: Config | None, max_sta
         return observed, None, str(e)
 
 
+def _plain(state: Any) -> Any:
+    """A model state of the QEMU model for one of conform's search states."""
+    w = unwrap(state)
+    return w.world if isinstance(w, Prelaunch) else w
+
+
 def _launched(found: Consistent) -> Consistent:
     """A source still waiting for ``cont`` (conform's ``Prelaunch``) is advised on as the model's
-    initial state it leads to: nothing has happened yet, the guest is the source's alone."""
+    initial state it leads to: nothing has happened yet, the guest is the source's alone. A state
+    whose ``events`` capability is still off on a side (conform's ``EventsOff``: only which events
+    show differs) is advised on as the model state inside it."""
     states: list[Any] = []
     paths: dict[Any, Any] = {}
     for s in found.states:
-        w = s.world if isinstance(s, Prelaunch) else s
+        w = _plain(s)
         if w not in paths:
             states.append(w)
-            paths[w] = found.paths[s]
+            paths[w] = [(_plain(a), act, _plain(t)) for a, act, t in found.paths[s]]
     return Consistent(states, paths, found.searched)
 
 

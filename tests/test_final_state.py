@@ -76,14 +76,17 @@ def test_the_11_1_device_load_failure_names_the_blocked_listen_thread() -> None:
     assert threads["dst listen thread"].startswith("blocked reading the main stream")
 
 
-def test_verify_prints_the_end_and_the_changes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_prints_the_end_and_the_changes(capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "120")  # the width the README documents; without a terminal it is 80
     assert main(["verify", "--config", "qemu-10.2", "--property", "no-stuck-state"]) == 1
     out = capsys.readouterr().out
     assert "How it ends:" in out
     assert re.search(r"src migration thread: waiting for PONG 0x42", out)
     # with two faults per run a second fault may still be enabled at the end of the run
     assert re.search(r"enabled: (nothing changes the state|fault: )", out)
-    assert re.search(r"refused: .*src/qmp: migrate_cancel \(Postcopy migration", out)  # wrapped after that
+    flat = re.sub(r"\n\s+", " ", out)  # the list wraps at the terminal's width (80 columns without one)
+    assert re.search(r"refused: .*src/qmp: migrate_cancel \(Postcopy migration in progress, cannot cancel", flat)
     # The step entering postcopy-device marks its src cell; the next step, still there, does not.
     steps = [line for line in out.splitlines() if re.match(r"\s+\d+\s+\S+/\S+", line)]
     k = next(i for i, line in enumerate(steps) if "*postcopy-device" in line)
