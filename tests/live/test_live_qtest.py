@@ -63,4 +63,9 @@ def test_qemu_migration_test_conforms(test: str, tmp_path: Path, capsys: pytest.
         seen, fixed = got.migration_statuses(side), want.migration_statuses(side)
         if side == "dst" and test in RACY_ACTIVE:
             seen, fixed = [s for s in seen if s != "active"], [s for s in fixed if s != "active"]
+        if side == "src" and test in RACY_ACTIVE:
+            # migrate_cancel shuts the return path down before its compare-and-swap, so the
+            # migration thread may fail in between (docs/replay-gaps.md): the run conformed above;
+            # here only where the source ended is compared with the fixture
+            seen, fixed = seen[-1:], fixed[-1:]
         assert seen == fixed, (side, out)

@@ -27,7 +27,9 @@ from properties.replayed import REPLAYED
 pytestmark = pytest.mark.qemu
 
 ALL = sorted(REPLAYED.glob("*.jsonl"))
-WINDOWS = [p for p in ALL if not p.stem.startswith("qemu-")]  # named after their window
+# named after their window; link-cut-before-dst-reads is a model-gap replay (not one of the issue's
+# windows) whose step list still names the one-fault model's `link-cut`: conform checks it offline
+WINDOWS = [p for p in ALL if not p.stem.startswith("qemu-") and p.stem != "link-cut-before-dst-reads.qemu-10.2"]
 FIXTURES = ALL if os.environ.get("MIGMODEL_LIVE_REPLAY_ALL") == "1" else WINDOWS
 
 OTHER_BRANCH = {
