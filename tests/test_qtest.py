@@ -268,7 +268,7 @@ def test_destination_closed_before_the_magic(tmp_path: Path, capsys: pytest.Capt
     assert _conform(lines, tmp_path) == 0
     meta = lines[0]["meta"]
     assert isinstance(meta, dict)
-    old = [{"meta": {**meta, "dst_version": "7.2.22", "exit_on_error": True}}, *lines[1:]]
+    old: list[dict[str, object]] = [{"meta": {**meta, "dst_version": "7.2.22", "exit_on_error": True}}, *lines[1:]]
     assert _conform(old, tmp_path) == 1
     # the failure needs a connection: not before the source's `migrate`
     failed = _index(lines, "dst", event="MIGRATION", data={"status": "failed"})
