@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pytest
@@ -72,8 +72,9 @@ class _Tracer:
         return self._w[i]
 
 
-def _unwrap(w: Any) -> World:
-    return w._w if isinstance(w, _Tracer) else w  # type: ignore[no-any-return]
+def _traced(w: World, reads: set[str]) -> World:
+    """``w`` as a row sees it (the tracer stands in for the World it wraps), recording its reads in ``reads``."""
+    return cast(World, _Tracer(w, reads))
 
 
 @pytest.mark.parametrize("config", [_budget("qemu-7.2", 2), _budget("qemu-10.0", 2),
@@ -84,7 +85,7 @@ def test_footprints_cover_what_rows_read_and_write(config: C.Config) -> None:
     fields of its actor's footprint (with apply(): the status, the budget, the history)."""
     comp = compile_rows(config)
     problems: set[str] = set()
-    for w in explore(MigrationModel(config)).states:
+    for w in cast("list[World]", explore(MigrationModel(config)).states):
         rows = [*(comp.src[w.s_status] if w.s_alive else ()), *(comp.dst[w.d_status] if w.d_alive else ()),
                 *(entry for entry in comp.env)]
         for row, _action, dest in rows:
@@ -92,8 +93,8 @@ def test_footprints_cover_what_rows_read_and_write(config: C.Config) -> None:
                 continue  # the BQL is held by postcopy_start or a half-done migrate_cancel
             footprint = FOOTPRINT[actor_of(row)]
             reads: set[str] = set()
-            if row.guard(config, _Tracer(w, reads)):
-                row.effect(config, _Tracer(w, reads))
+            if row.guard(config, _traced(w, reads)):
+                row.effect(config, _traced(w, reads))
                 after = apply(config, row, dest, w)
                 reads |= {f for f in World._fields if getattr(after, f) != getattr(w, f)}
             for field in sorted(reads - footprint):
@@ -142,10 +143,10 @@ class ToyModel:
     def _b(self, s: Toy) -> list[tuple[str, Toy]]:
         return [] if s.flag else [("b+1", s._replace(b=(s.b + 1) % 5)), ("b+2", s._replace(b=(s.b + 2) % 5))]
 
-    def successors(self, s: Toy) -> list[tuple[str, Toy]]:
+    def successors(self, s: Any) -> list[tuple[str, Toy]]:  # Any: the Model protocol's states are any value
         return self._a(s) + self._b(s)
 
-    def is_final(self, s: Toy) -> bool:
+    def is_final(self, s: Any) -> bool:
         return False
 
     def describe_action(self, action: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from checker.cli import main
 from checker.conform import Case, conform, consistent_states
 from harness import heldout
+from model.world import World
 from properties.conformance import BadTrace, consistent, load_case
 
 TRACES = Path(__file__).parent / "fixtures" / "traces"
@@ -398,7 +399,7 @@ def malformed(draw: Callable[..., Any]) -> bytes:
         lines[i] = json.dumps(_mutate_line(draw, json.loads(lines[i])))
     elif kind == "bytes":
         i = draw(st.sampled_from(body))
-        b = draw(st.binary(min_size=1, max_size=12))
+        b: bytes = draw(st.binary(min_size=1, max_size=12))
         return ("\n".join(lines[:i]) + "\n").encode() + b + ("\n".join(lines[i:]) + "\n").encode()
     elif kind == "cut":
         text = "\n".join(lines)
@@ -518,7 +519,8 @@ def test_consistent_states() -> None:
     got = consistent_states(case)
     assert set(got.states) == {(1, 0), (1, 1)}
     for state, run in got.states.items():
-        assert run[-1][2] == state and sum(1 for b, _, t in run if t[0] != b[0]) == 1
+        steps = cast("list[tuple[tuple[int, int], str, tuple[int, int]]]", run)  # Counter2's states
+        assert steps[-1][2] == state and sum(1 for b, _, t in steps if t[0] != b[0]) == 1
     assert consistent_states(dataclasses.replace(case, observations=[("L", 5)])).states == {}
 
 
@@ -529,14 +531,14 @@ def test_consistent_states_on_a_recording_prefix(tmp_path: Path) -> None:
     i = next(k for k, ln in enumerate(lines) if '"status": "postcopy-active"' in ln and '"side": "src"' in ln)
     got = consistent(write(tmp_path, lines[:i + 1]))
     assert got.states and not got.limit_reached
-    assert {s.s_status.value for s in got.states} == {"postcopy-active"}
+    assert {cast(World, s).s_status.value for s in got.states} == {"postcopy-active"}
     # every witness explains the prefix: conform accepts the prefix, and each witness ends there
     for state, run in got.states.items():
         assert run and run[-1][2] == state
     # an events-only prefix (commands hidden): more states, the logged ones among them
     only = consistent(write(tmp_path, events_only(lines[:i + 1]), "e.jsonl"))
     assert set(got.states) <= set(only.states)
-    assert {s.s_status.value for s in only.states} == {"postcopy-active"}
+    assert {cast(World, s).s_status.value for s in only.states} == {"postcopy-active"}
     # a prefix no run explains: nothing is consistent
     bad = [ln.replace('"status": "postcopy-active"', '"status": "cancelled"') if '"side": "src"' in ln else ln
            for ln in lines[:i + 1]]

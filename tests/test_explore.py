@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import numpy as np
@@ -23,11 +23,15 @@ import pytest
 import checker.explore as explore_module
 from checker.analysis import PropertyError, Verdict, check, judge, steps_to_json, verdict_to_json
 from checker.explore import Exploration, StateLimitExceeded, Step, explore
-from checker.spec import Kind, Property
+from checker.spec import Action, Kind, Property, State
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # -- toy models ----------------------------------------------------------------------------------
+
+# A toy takes ``Any`` for states and actions, as model/system.py does: the checker's ``Model`` protocol
+# passes any hashable value (a parameter cannot be narrower than the protocol's), and each toy knows
+# its own state's shape; return types stay exact.
 
 
 class Counter:
@@ -43,7 +47,7 @@ class Counter:
     def init_states(self) -> Sequence[tuple[int, int]]:
         return [(0, 0)]
 
-    def successors(self, state: tuple[int, int]) -> Sequence[tuple[str, tuple[int, int]]]:
+    def successors(self, state: Any) -> Sequence[tuple[str, tuple[int, int]]]:
         value, used = state
         out: list[tuple[str, tuple[int, int]]] = []
         if value < self.top:
@@ -52,13 +56,14 @@ class Counter:
             out.append(("fault", (0, used + 1)))
         return out
 
-    def is_final(self, state: tuple[int, int]) -> bool:
-        return state[0] == self.top
+    def is_final(self, state: Any) -> bool:
+        value: int = state[0]
+        return value == self.top
 
-    def describe_action(self, action: str) -> dict[str, Any]:
+    def describe_action(self, action: Any) -> dict[str, Any]:
         return {"action": action, "actor": "env" if action == "fault" else "counter"}
 
-    def describe_state(self, state: tuple[int, int]) -> dict[str, Any]:
+    def describe_state(self, state: Any) -> dict[str, Any]:
         return {"value": state[0], "faults": state[1]}
 
 
@@ -76,16 +81,16 @@ class Table:
     def init_states(self) -> Sequence[str]:
         return self.init
 
-    def successors(self, state: str) -> Sequence[tuple[str, str]]:
+    def successors(self, state: Any) -> Sequence[tuple[str, str]]:
         return self.table.get(state, ())
 
-    def is_final(self, state: str) -> bool:
+    def is_final(self, state: Any) -> bool:
         return state in self.final
 
-    def describe_action(self, action: str) -> dict[str, Any]:
+    def describe_action(self, action: Any) -> dict[str, Any]:
         return {"action": action, "actor": "fault" if is_fault(action) else "system"}
 
-    def describe_state(self, state: str) -> dict[str, Any]:
+    def describe_state(self, state: Any) -> dict[str, Any]:
         return {"phase": state}
 
 
@@ -123,7 +128,7 @@ def is_done(state: str) -> bool:
     return state == "done"
 
 
-def phases(steps: Sequence[Step]) -> list[tuple[str | None, str]]:
+def phases(steps: Sequence[Step]) -> list[tuple[Action | None, State]]:
     return [(step.action, step.state) for step in steps]
 
 
@@ -142,7 +147,8 @@ def test_counter_has_the_counted_states_and_edges(top: int, faults: int) -> None
     assert ex.edge_count == top * (faults + 1) + top * faults
     assert len(ex.edge_src) == len(ex.edge_act) == ex.edge_count
     assert ex.max_depth == int(ex.depth.max())
-    assert sorted(ex.states) == sorted((v, f) for v in range(top + 1) for f in range(faults + 1))
+    states = cast("list[tuple[int, int]]", ex.states)
+    assert sorted(states) == sorted((v, f) for v in range(top + 1) for f in range(faults + 1))
 
 
 def test_states_are_numbered_breadth_first_with_exact_depths() -> None:
@@ -249,16 +255,16 @@ def test_an_unbounded_model_stops_at_the_limit() -> None:
         def init_states(self) -> Sequence[int]:
             return [0]
 
-        def successors(self, state: int) -> Sequence[tuple[str, int]]:
+        def successors(self, state: Any) -> Sequence[tuple[str, int]]:
             return [("next", state + 1)]
 
-        def is_final(self, state: int) -> bool:
+        def is_final(self, state: Any) -> bool:
             return False
 
-        def describe_action(self, action: str) -> dict[str, Any]:
+        def describe_action(self, action: Any) -> dict[str, Any]:
             return {"action": action, "actor": "x"}
 
-        def describe_state(self, state: int) -> dict[str, Any]:
+        def describe_state(self, state: Any) -> dict[str, Any]:
             return {"n": state}
 
     with pytest.raises(StateLimitExceeded) as caught:
@@ -571,7 +577,7 @@ def test_via_is_evaluated_once_per_distinct_action_and_predicates_once_per_state
         ],
     )
     assert [v.holds for v in verdicts] == [True, True, True, True]
-    assert sorted(via_calls) == sorted(ex.actions) == ["fault", "inc"]
+    assert sorted(via_calls) == sorted(cast("list[str]", ex.actions)) == ["fault", "inc"]
     assert len(pred_calls) == ex.state_count
     assert ex.edge_count > len(ex.actions)
 

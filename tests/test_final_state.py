@@ -27,16 +27,16 @@ class _Toy:
     def init_states(self) -> list[int]:
         return [0]
 
-    def successors(self, state: int) -> list[tuple[str, int]]:
+    def successors(self, state: Any) -> list[tuple[str, int]]:
         return [("go", 1)] if state == 0 else [("refuse", 1), ("noop", 1)]
 
-    def is_final(self, state: int) -> bool:
+    def is_final(self, state: Any) -> bool:
         return False
 
-    def describe_action(self, action: str) -> dict[str, Any]:
+    def describe_action(self, action: Any) -> dict[str, Any]:
         return {"actor": "op", "action": action, **({"refused": "not now"} if action == "refuse" else {})}
 
-    def describe_state(self, state: int) -> dict[str, Any]:
+    def describe_state(self, state: Any) -> dict[str, Any]:
         return {"x": state}
 
 

@@ -134,7 +134,7 @@ class _Counter:
     def init_states(self) -> list[tuple[int, int]]:
         return [(0, 0)]
 
-    def successors(self, state: tuple[int, int]) -> list[tuple[str, tuple[int, int]]]:
+    def successors(self, state: Any) -> list[tuple[str, tuple[int, int]]]:
         x, y = state
         out = [("toggle", (x, 1 - y))]
         if x < 6:
@@ -143,13 +143,13 @@ class _Counter:
             out.append(("dec", (x - 1, y)))
         return out
 
-    def is_final(self, state: tuple[int, int]) -> bool:
+    def is_final(self, state: Any) -> bool:
         return False
 
-    def describe_action(self, action: str) -> dict[str, Any]:
+    def describe_action(self, action: Any) -> dict[str, Any]:
         return {"actor": "toy", "action": action}
 
-    def describe_state(self, state: tuple[int, int]) -> dict[str, Any]:
+    def describe_state(self, state: Any) -> dict[str, Any]:
         return {"x": state[0], "y": state[1]}
 
 
@@ -173,7 +173,7 @@ def test_shorten_removes_detours() -> None:
 class _TwoRoads(_Counter):
     """The counter with a second road to harm: ``bump`` raises ``y`` (0..3), bad once it reaches 3."""
 
-    def successors(self, state: tuple[int, int]) -> list[tuple[str, tuple[int, int]]]:
+    def successors(self, state: Any) -> list[tuple[str, tuple[int, int]]]:
         x, y = state
         out = [a for a in super().successors(state) if a[0] != "toggle"]
         if y < 3:

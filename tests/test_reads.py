@@ -4,13 +4,15 @@ more than a bag of fields. Generic: a toy model; tests/test_compact.py does it f
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, cast
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from checker.analysis import _Judge, shortest_run
-from checker.explore import explore
+from checker.explore import Exploration, explore
 from checker.kinds import Kind
 from checker.reads import evaluate_by_reads
 from checker.spec import Component, Factoring, Property
@@ -36,21 +38,38 @@ class Toy:
         out = [] if s.flag or s.b >= 3 else [("b", s._replace(b=s.b + 1))]
         return [*out, ("w", s._replace(word="y" if s.word == "x" else "x"))]
 
-    def successors(self, s: S) -> list[tuple[str, S]]:
+    # Any: the Model protocol passes any hashable state (this toy's are S)
+    def successors(self, s: Any) -> list[tuple[str, S]]:
         return self._a(s) + self._b(s)
 
-    def is_final(self, s: S) -> bool:
-        return s.a == 5
+    def is_final(self, s: Any) -> bool:
+        a: int = s.a
+        return a == 5
+
+    def describe_action(self, action: Any) -> dict[str, Any]:
+        return {"actor": "toy", "action": str(action)}
+
+    def describe_state(self, state: Any) -> dict[str, Any]:
+        return dict(state._asdict())
 
     def factoring(self) -> Factoring:
         return Factoring(S._fields, S._make, (Component("a", frozenset({"a", "flag"}), self._a),
                                               Component("b", frozenset({"b", "flag", "word"}), self._b)))
 
 
+def _columns(ex: Exploration) -> Callable[[int], npt.NDArray[np.intp]]:
+    """``ex.column``, which gives a column after a compact search (the only kind these tests check)."""
+    def column(field: int) -> npt.NDArray[np.intp]:
+        col = ex.column(field)
+        assert col is not None, "a compact search has columns"
+        return col
+    return column
+
+
 def _both(fn: Any) -> tuple[Any, np.ndarray]:
     ex = explore(Toy())
     assert ex.codec is not None
-    fast = evaluate_by_reads(fn, ex.codec.fields, ex.codec.values, ex.column, ex.state_count)
+    fast = evaluate_by_reads(fn, ex.codec.fields, ex.codec.values, _columns(ex), ex.state_count)
     plain = np.fromiter((bool(fn(s)) for s in ex.states), dtype=np.bool_, count=ex.state_count)
     return fast, plain
 
@@ -90,7 +109,7 @@ def _swallow(s: Any) -> bool:
 def test_anything_but_fields_falls_back(fn: Any) -> None:
     ex = explore(Toy())
     assert ex.codec is not None
-    assert evaluate_by_reads(fn, ex.codec.fields, ex.codec.values, ex.column, ex.state_count) is None
+    assert evaluate_by_reads(fn, ex.codec.fields, ex.codec.values, _columns(ex), ex.state_count) is None
 
 
 def test_the_judge_reports_a_raising_predicate_on_its_state() -> None:
@@ -107,6 +126,6 @@ def test_shortest_run_keeps_to_the_admitted_actions() -> None:
     no_b = shortest_run(ex, prop, lambda a: a != "b")
     assert no_b is None  # b never grows without its own action: nothing to show
     late = shortest_run(ex, prop, lambda a: a != "w")
-    assert late is not None and late[-1].state.b == 2
+    assert late is not None and cast(S, late[-1].state).b == 2
     with pytest.raises(Exception, match="judged state by state"):
         shortest_run(ex, Property("s", Kind.SOMETIMES, "x", predicate=lambda s: True), lambda a: True)

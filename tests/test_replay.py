@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,8 +23,8 @@ from harness.optionrom import PAGES, SIZE, image
 from harness.proxy import FaultProxy, FrameRule, rp_frame
 from properties.replayed import JUDGED, REPLAYED, replays, seen_on_real_qemu
 
+ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted(REPLAYED.glob("*.jsonl"))
-GAPS = sorted((REPLAYED.parent.parent / "replay-model-gaps").glob("*.jsonl"))
 DIVERGED = sorted((REPLAYED.parent.parent / "replay-divergences").glob("*.jsonl"))
 
 
@@ -104,17 +105,109 @@ def test_the_cancel_race_is_version_specific(tmp_path: Path, capsys: pytest.Capt
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("path", GAPS, ids=lambda p: p.stem)
-def test_model_gap_traces_are_still_not_model_runs(path: Path) -> None:
-    """Replays that real QEMU ran differently from the model (kept for the model's correction):
-    a step's state or effect never showed, or conform rejects the trace. Once the model is fixed
-    this fails, and the trace moves to tests/fixtures/traces/replayed."""
-    meta = _meta(path)
-    diverged = meta["replay"]["divergence"] is not None
-    if path.stem in EXPLAINED_SINCE_THE_FIX:
-        assert not diverged and migmodel(["conform", "--config", meta["replays"]["config"], str(path)]) == 0
-        return
-    assert diverged or migmodel(["conform", "--config", meta["replays"]["config"], str(path)]) == 1
+# Where each replay the model once did not allow is today, as docs/replay.md's table
+# ("Every replay the model did not allow, classified") says: the directory its "now" column names.
+WHERE = {"traces/replayed/": REPLAYED, "replay-divergences/": REPLAYED.parent.parent / "replay-divergences",
+         "replay-model-gaps/": REPLAYED.parent.parent / "replay-model-gaps"}
+_TABLE_HEADING = "## Every replay the model did not allow, classified"
+
+
+def _expand(names: str) -> list[str]:
+    """The names one backticked entry stands for: ``a.{b,c}`` is ``a.b`` and ``a.c``."""
+    m = re.fullmatch(r"([^{}]*)\{([^{}]*)\}([^{}]*)", " ".join(names.split()))
+    if m is None:
+        return [names]
+    head, alternatives, tail = m.groups()
+    return [head + alternative.strip() + tail for alternative in alternatives.split(",")]
+
+
+def _classified(text: str) -> list[tuple[str, str, str, list[str]]]:
+    """(replay, what happened, kind, directories its "now" cell names) for each replay of the table."""
+    section = text.split(_TABLE_HEADING, 1)[1].split("\n## ", 1)[0]
+    rows: list[tuple[str, str, str, list[str]]] = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not cells[0].startswith("`"):
+            continue  # prose, the header or its rule
+        names, what, kind, now = cells
+        where = [key for key in WHERE if key in now]
+        rows += [(name, what, kind, where) for entry in re.findall(r"`([^`]+)`", names) for name in _expand(entry)]
+    return rows
+
+
+def _table_problems(text: str, where: dict[str, Path]) -> list[str]:
+    """What docs/replay.md's table gets wrong about the traces in the ``where`` directories: a replay
+    not in the one directory its row names, a missed window kept anywhere but replay-divergences/,
+    a model-gap trace the table does not list, a count in the text that the rows do not add up to."""
+    rows = _classified(text)
+    problems = []
+    claimed = re.search(r"The (\d+) replays first kept in", text.split(_TABLE_HEADING, 1)[1])
+    if claimed is None or int(claimed.group(1)) != len(rows):
+        problems.append(f"the text counts {claimed and claimed.group(1)} replays, the table lists {len(rows)}")
+    for name, _what, kind, named in rows:
+        found = [key for key, directory in where.items() if (directory / f"{name}.jsonl").is_file()]
+        if found != named:
+            problems.append(f"{name}: the table says {named or 'nothing'}, the trace is in {found or 'none of them'}")
+        if kind.startswith("window") != (named == ["replay-divergences/"]):
+            problems.append(f"{name}: a {kind!r} row must say replay-divergences/, and only such a row")
+    listed = {name for name, _, _, named in rows if named == ["replay-model-gaps/"]}
+    problems += [f"{path.stem}: in replay-model-gaps/ but not in the table"
+                 for path in sorted(where["replay-model-gaps/"].glob("*.jsonl")) if path.stem not in listed]
+    return problems
+
+
+def _model_runs(paths: list[Path]) -> list[str]:
+    """The replays among ``paths`` that reached every step and that conform accepts for their
+    configuration: a model gap that is no longer one."""
+    return [path.stem for path in paths if _meta(path)["replay"]["divergence"] is None
+            and migmodel(["conform", "--config", _meta(path)["replays"]["config"], str(path)]) == 0]
+
+
+def test_model_gap_traces_are_still_not_model_runs_and_the_docs_say_where_each_replay_is(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Replays that real QEMU ran differently from the model are kept in replay-model-gaps/ until
+    the model is fixed: each must still diverge or be rejected (once the model explains it, it moves
+    to traces/replayed). All of them are fixed today, so the directory is empty; what is checked is
+    where docs/replay.md's table, which classifies every one of them, says each is now, and that
+    docs/replay-gaps.md names the same destination-``setup`` replays as explained and replayed."""
+    text = (ROOT / "docs" / "replay.md").read_text(encoding="utf-8")
+    assert len(_classified(text)) >= 20
+    assert _table_problems(text, WHERE) == []
+    gaps = sorted(WHERE["replay-model-gaps/"].glob("*.jsonl"))
+    assert _model_runs(gaps) == [], "conform accepts these now: move them to traces/replayed and say so in the docs"
+    capsys.readouterr()
+    setup_row = {name for name, what, _, _ in _classified(text) if "`setup -> failed`" in what}
+    gaps_doc = (ROOT / "docs" / "replay-gaps.md").read_text(encoding="utf-8")
+    explained = gaps_doc.split("## The destination's `setup` fix", 1)[1]
+    explained = explained.split("are in `tests/fixtures/traces/replayed/`:", 1)[1].split(". ", 1)[0]
+    named = {name for entry in re.findall(r"`([^`]+)`", explained) for name in _expand(entry)}
+    assert named == setup_row and len(named) == 7, (named, setup_row)
+
+
+def test_the_gap_table_check_fails_on_a_wrong_table_or_a_fixed_gap(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "docs" / "replay.md").read_text(encoding="utf-8")
+    # the missed windows said to be in traces/replayed
+    moved = text.replace("| conform accepts; `replay-divergences/` |", "| conform accepts; `traces/replayed/` |")
+    assert moved != text
+    problems = _table_problems(moved, WHERE)
+    assert len(problems) == 4 and all("qemu-11.1-shared-disk" in p for p in problems), problems
+    assert _table_problems(text.replace("The 20 replays", "The 21 replays"), WHERE) == [
+        "the text counts 21 replays, the table lists 20"]
+    # a trace in the model gaps the table does not list, and one that conform accepts
+    gaps = tmp_path / "replay-model-gaps"
+    gaps.mkdir()
+    fixed = "cancel-waiting-for-shut-failing-first.qemu-11.1"
+    shutil.copy(REPLAYED / f"{fixed}.jsonl", gaps / f"{fixed}.jsonl")
+    assert _table_problems(text, {**WHERE, "replay-model-gaps/": gaps}) == [
+        f"{fixed}: the table says ['traces/replayed/'], the trace is in ['traces/replayed/', 'replay-model-gaps/']",
+        f"{fixed}: in replay-model-gaps/ but not in the table"]
+    # the 11.1 source `completed` after `failing`: no run of the model; a replay that missed a step
+    rejected = _edited(REPLAYED / f"{fixed}.jsonl", tmp_path, "failing", "completed")
+    diverged = REPLAYED / "qemu-10.2.no-split-brain.jsonl"  # took 10.2's no-op branch: a step never showed
+    assert _meta(diverged)["replay"]["divergence"]
+    assert _model_runs([gaps / f"{fixed}.jsonl", rejected, diverged]) == [fixed]
+    capsys.readouterr()
 
 
 # ---------------------------------------------------------------------------------------------
