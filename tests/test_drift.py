@@ -407,14 +407,22 @@ def test_real_tree_with_a_removed_transition(capsys: pytest.CaptureFixture[str],
     assert {(i["kind"], i["where"], i["row"]) for i in report["unexplained"]} == {("row", "model", r) for r in rows}
 
 
-def test_real_10_2_reviewer_flow(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_real_10_2_reviewer_flow(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # the README's example: 7b842fe354 ("migration: Introduce POSTCOPY_DEVICE state") undone by patch(1)
     if shutil.which("patch") is None:
         pytest.skip("no patch(1)")
     patch = Path(__file__).parent / "fixtures" / "patches" / "revert-7b842fe354-10.2.2.patch"
     touched = [ln.removeprefix("+++ b/") for ln in patch.read_text().splitlines() if ln.startswith("+++ b/")]
-    root = real_copy("qemu-10.2.2", tmp_path, *touched)
+    root = real_copy("qemu-10.2.2", tmp_path / "r", *touched)
+    root = root.rename(root.with_name("qemu-10.2.2-without-7b842fe354"))
     subprocess.run(["patch", "-s", "-p1", "-i", str(patch)], cwd=root, check=True, timeout=60)
+    # the README shows this run's output as it is
+    monkeypatch.chdir(root.parent)
+    code, out, _ = drift(capsys, "--qemu-src", root.name)
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    shown = readme.split(f"$ migmodel drift --qemu-src {root.name}\n", 1)[1].split("```", 1)[0]
+    assert code == 1 and out == shown
     code, report = drift_json(capsys, root)
     assert code == 1
     assert all(i["where"] == "model" for i in report["unexplained"])
