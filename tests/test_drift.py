@@ -5,7 +5,10 @@ and 10.2.2 trees when they are unpacked (``harness/fetch-qemu-src.sh``; CI fetch
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +86,15 @@ def test_explained_items_carry_their_reason(capsys: pytest.CaptureFixture[str]) 
     _, report = drift_json(capsys, MINI)
     wait_unplug = [i for i in report["explained"] if i["kind"] == "transition" and i["to"] == "wait-unplug"]
     assert wait_unplug and all("wait-unplug" in i["reason"] for i in wait_unplug)
-    yank = [i for i in report["explained"] if i["kind"] == "command"]
-    # yank is the fault injector's operator action (model/faults.py), not a management row: explained, no gap
-    assert [i["function"] for i in yank] == ["util/yank.c:qmp_yank"]
-    assert "model/faults.py" in yank[0]["reason"] and not yank[0]["reason"].startswith("model gap")
+    assert not [i for i in report["explained"] if i["kind"] == "command"]
+
+
+def test_yank_is_modelled_by_the_rows_that_cite_it(capsys: pytest.CaptureFixture[str]) -> None:
+    # yank is the fault injector's operator action (model/faults.py 'yank: source', 'yank: destination',
+    # citing util/yank.c:qmp_yank), not a management row: the handler counts as modelled through them
+    _, report = drift_json(capsys, MINI)
+    yank = [i for i in report["modelled"] if i["kind"] == "command" and i["function"] == "util/yank.c:qmp_yank"]
+    assert len(yank) == 1 and yank[0]["rows"] == "yank: destination; yank: source"
     mc = "migration/migration.c"
     assert yank[0]["registered_by"] == f"{mc}:qmp_migrate_incoming,{mc}:qmp_migrate_finish"
     assert f"{mc}:migration_cleanup" in yank[0]["unregistered_by"].split(",")
@@ -145,6 +153,39 @@ def test_a_new_refusal_contradicts_an_accepted_command(capsys: pytest.CaptureFix
     problems = {(i["row"], i["side"], i["status"]) for i in report["unexplained"]}
     assert ("migrate-pause", "src", "postcopy-recover") in problems
     assert ("migrate-pause", "dst", "postcopy-recover") in problems
+
+
+def test_migrate_is_judged_as_the_operator_calls_it(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    # migrate_prepare's refusal is reached only if !(resume): the model's 'migrate: refused' is judged
+    # with resume=false, so a running status that QEMU no longer counts as running is named
+    edit(tree / "migration/migration.c", """    switch (s->state) {
+    case MIGRATION_STATUS_ACTIVE:
+    case MIGRATION_STATUS_POSTCOPY_DEVICE:""", """    switch (s->state) {
+    case MIGRATION_STATUS_POSTCOPY_DEVICE:""")
+    code, report = drift_json(capsys, tree)
+    assert code == 1
+    got = {(i["row"], i["status"], i["problem"]) for i in report["unexplained"] if i["kind"] == "guard"}
+    assert ("migrate: refused", "active", "not-refused") in got
+    assert not any("migrate: refused" in n for n in report["notes"])  # decided, not "depends on more"
+
+
+def test_a_qerror_macro_is_read_as_its_message(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    # 7.2 refuses a second migrate with QERR_MIGRATION_ACTIVE, a #define in include/qapi/qmp/qerror.h
+    edit(tree / "migration/migration.c", """error_setg(errp, "There's a migration process in progress");""",
+         "error_setg(errp, QERR_MIGRATION_ACTIVE);")
+    code, report = drift_json(capsys, tree)
+    assert code == 1  # without the header the macro is only a name: neither side finds the other's refusal
+    assert {(i["where"], i.get("row"), i.get("message"), i.get("problem")) for i in report["unexplained"]} == {
+        ("model", "migrate: refused", "There's a migration process in progress", "message-not-found"),
+        ("qemu", None, "QERR_MIGRATION_ACTIVE", None)}
+    header = tree / "include/qapi/qmp/qerror.h"
+    header.parent.mkdir(parents=True)
+    header.write_text('#define QERR_IO_ERROR \\\n    "An IO error has occurred"\n\n'
+                      '#define QERR_MIGRATION_ACTIVE \\\n    "There\'s a migration process in progress"\n')
+    code, report = drift_json(capsys, tree)
+    assert code == 0, unexplained(report)
+    assert [i["rows"] for i in report["modelled"] if i["kind"] == "guard"
+            and i["message"] == "There's a migration process in progress"] == ["migrate: refused"]
 
 
 def test_a_renamed_function_breaks_the_citation(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
@@ -247,6 +288,29 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tr
     assert err.count("\n") == 1 and err.startswith("migmodel drift: error: "), err
 
 
+def test_unreadable_files_exit_2(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
+    (tree / "qapi/migration.json").write_bytes(b"{ 'enum': 'MigrationStatus', 'data': [ '\xff' ] }")
+    code, out, err = drift(capsys, "--qemu-src", str(tree))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "migration.json: cannot read" in err, err
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and shutil.which("setpriv") is None, reason="root reads a mode-000 file")
+@pytest.mark.parametrize("what", ["migration/savevm.c", "migration"])
+def test_a_file_without_read_permission_exits_2(tree: Path, what: str) -> None:
+    # from the command line, as a user would meet it; root runs it without CAP_DAC_OVERRIDE (setpriv)
+    (tree / what).chmod(0)
+    cmd = [sys.executable, "-m", "checker.cli", "drift", "--qemu-src", str(tree)]
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+               "--inh-caps=-dac_override,-dac_read_search", "--", *cmd]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=600)
+    finally:
+        (tree / what).chmod(0o755)
+    assert r.returncode == 2 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("migmodel drift: error: ") and "ermission" in r.stderr
+
+
 def test_qapi_reader() -> None:
     src = """# comment with 'quotes' and { braces
 { 'enum': 'E', 'data': [ 'a', { 'name': 'b-c', 'if': 'CONFIG_X' } ] }  # trailing
@@ -266,15 +330,109 @@ def test_qapi_reader() -> None:
 # --- Debian's real trees (CI fetches them with harness/fetch-qemu-src.sh) ------------------------
 
 
-@pytest.mark.parametrize("name", ["qemu-7.2", "qemu-10.2.2"])
-def test_real_tree(capsys: pytest.CaptureFixture[str], name: str) -> None:
+def real(name: str) -> Path:
     root = REAL / name
     if not (root / "migration/migration.c").is_file():
         pytest.skip(f"{root} is not unpacked (harness/fetch-qemu-src.sh {name.removeprefix('qemu-')})")
-    code, report = drift_json(capsys, root)
+    return root
+
+
+def real_copy(name: str, tmp_path: Path, *touched: str) -> Path:
+    """A copy of a real tree (hard links: the trees are large), each ``touched`` file a file of its
+    own so that editing or patching it leaves the cached tree as it is."""
+    dst = tmp_path / name
+    shutil.copytree(real(name), dst, copy_function=os.link, symlinks=True)
+    for rel in touched:
+        data = (dst / rel).read_bytes()
+        (dst / rel).unlink()
+        (dst / rel).write_bytes(data)
+    return dst
+
+
+@pytest.mark.parametrize("name", ["qemu-7.2", "qemu-10.2.2"])
+def test_real_tree(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    code, report = drift_json(capsys, real(name))
     assert code == 0, unexplained(report)
     assert report["found"]["transitions"] >= 30
     assert report["modelled"] and report["explained"]
+    # every row of the version cites a function of the tree, or the row names the old one
+    missing = [i for i in report["unexplained"] + report["explained"] if i["kind"] == "citation" and "as" not in i]
+    assert not missing and any(i["kind"] == "citation" for i in report["modelled"])
+    # 7.2's migrate-pause refusal has its own wording ([[worded]]): the row is judged against it
+    worded = {(i["side"], i["as"]) for i in report["explained"] if i["kind"] == "guard" and "as" in i}
+    pause72 = "migrate-pause is currently only supported during postcopy-active state"
+    assert worded == ({("src", pause72), ("dst", pause72)} if name == "qemu-7.2" else set())
+
+
+def test_every_explanation_is_used_on_a_real_tree(capsys: pytest.CaptureFixture[str]) -> None:
+    # an entry no real tree needs is dead weight that could hide a later change
+    unused = None
+    for name in ("qemu-7.2", "qemu-10.2.2"):
+        _, report = drift_json(capsys, real(name))
+        here = {json.dumps(u, sort_keys=True) for u in report["unused_explanations"]}
+        unused = here if unused is None else unused & here
+    assert not unused
+
+
+def test_real_10_2_with_an_injected_transition(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    root = real_copy("qemu-10.2.2", tmp_path, "migration/migration.c")
+    edit(root / "migration/migration.c", """    migrate_set_state(&s->state, s->state,
+                      MIGRATION_STATUS_COMPLETED);
+    bql_unlock();""", """    migrate_set_state(&s->state, s->state,
+                      MIGRATION_STATUS_COMPLETED);
+    migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_DEVICE, MIGRATION_STATUS_COMPLETED);
+    bql_unlock();""")
+    code, out, _ = drift(capsys, "--qemu-src", str(root))
+    assert code == 1 and "unexplained 1" in out
+    lines = [ln for ln in out.splitlines() if "postcopy-device -> completed" in ln]
+    assert len(lines) == 1 and "migration/migration.c:migration_completion_end" in lines[0], out
+
+
+@pytest.mark.parametrize(("name", "old", "rows"), [
+    ("qemu-7.2", """        migrate_set_state(&ms->state, MIGRATION_STATUS_ACTIVE,
+                          MIGRATION_STATUS_POSTCOPY_ACTIVE);
+""", {"postcopy_start: switchover (7.2)"}),
+    ("qemu-10.2.2", """    migrate_set_state(&ms->state, MIGRATION_STATUS_DEVICE,
+                      ms->rp_state.rp_thread_created ?
+                      MIGRATION_STATUS_POSTCOPY_DEVICE :
+                      MIGRATION_STATUS_POSTCOPY_ACTIVE);
+""", {"postcopy_start: postcopy-device", "postcopy_start: postcopy-active"}),
+])
+def test_real_tree_with_a_removed_transition(capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str,
+                                             old: str, rows: set[str]) -> None:
+    root = real_copy(name, tmp_path, "migration/migration.c")
+    edit(root / "migration/migration.c", old, "")
+    code, report = drift_json(capsys, root)
+    assert code == 1
+    assert {(i["kind"], i["where"], i["row"]) for i in report["unexplained"]} == {("row", "model", r) for r in rows}
+
+
+def test_real_10_2_reviewer_flow(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # the README's example: 7b842fe354 ("migration: Introduce POSTCOPY_DEVICE state") undone by patch(1)
+    if shutil.which("patch") is None:
+        pytest.skip("no patch(1)")
+    patch = Path(__file__).parent / "fixtures" / "patches" / "revert-7b842fe354-10.2.2.patch"
+    touched = [ln.removeprefix("+++ b/") for ln in patch.read_text().splitlines() if ln.startswith("+++ b/")]
+    root = real_copy("qemu-10.2.2", tmp_path / "r", *touched)
+    root = root.rename(root.with_name("qemu-10.2.2-without-7b842fe354"))
+    subprocess.run(["patch", "-s", "-p1", "-i", str(patch)], cwd=root, check=True, timeout=60)
+    # the README shows this run's output as it is
+    monkeypatch.chdir(root.parent)
+    code, out, _ = drift(capsys, "--qemu-src", root.name)
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    shown = readme.split(f"$ migmodel drift --qemu-src {root.name}\n", 1)[1].split("```", 1)[0]
+    assert code == 1 and out == shown
+    code, report = drift_json(capsys, root)
+    assert code == 1
+    assert all(i["where"] == "model" for i in report["unexplained"])
+    got = {(i["kind"], i.get("row") or i.get("status") or i.get("name")) for i in report["unexplained"]}
+    assert got == {
+        ("row", "postcopy_start: postcopy-device"), ("row", "postcopy_listen_thread: postcopy-device"),
+        ("row", "postcopy_listen_thread: failed"), ("row", "qemu_loadvm_state_main: error set on the stream"),
+        ("row", "loadvm_postcopy_handle_run"), ("row", "migration_iteration_run: act on PONG 0x42"),
+        ("row", "migration_iteration_run: woken by PONG 0x42"), ("guard", "migrate_cancel: refused"),
+        ("guard", "migrate: refused"), ("status", "postcopy-device"), ("ping", "QEMU_VM_PING_PACKAGED_LOADED")}
 
 
 def test_enums_drift_cannot_evaluate(capsys: pytest.CaptureFixture[str], tree: Path) -> None:

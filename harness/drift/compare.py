@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.drift import qapi
-from harness.drift.ctree import ANY_STATUS, CTree, ErrorPath, Function, Transition, TreeError
+from harness.drift.ctree import ANY_STATUS, Args, CTree, ErrorPath, Function, Transition, TreeError
 from harness.drift.modelfacts import ModelFacts, model_enum, model_facts, model_pings, model_statuses
 from model.config import VERSIONS
 from model.table import Row
@@ -115,7 +115,18 @@ class Rename:
     versions: tuple[str, ...]
 
 
-def load_explanations(path: Path) -> tuple[list[Explanation], list[Rename]]:
+@dataclass
+class Worded:
+    """A refusal the model words as a later QEMU does, and its wording in an older tree: the row's
+    statuses are then checked against the error with the older wording."""
+
+    refusal: str
+    as_: str
+    reason: str
+    versions: tuple[str, ...]
+
+
+def load_explanations(path: Path) -> tuple[list[Explanation], list[Rename], list[Worded]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
@@ -138,7 +149,15 @@ def load_explanations(path: Path) -> tuple[list[Explanation], list[Rename]]:
                 or not isinstance(versions, list) or not versions):
             raise TreeError(f"{path}: renamed entry {i + 1}: needs cite, as, reason and versions")
         renames.append(Rename(cite, as_, reason, tuple(str(v) for v in versions)))
-    return out, renames
+    worded = []
+    for i, entry in enumerate(data.get("worded", [])):
+        refusal, as_ = entry.get("refusal"), entry.get("as")
+        reason, versions = entry.get("reason"), entry.get("versions")
+        if (not all(isinstance(x, str) and x for x in (refusal, as_, reason))
+                or not isinstance(versions, list) or not versions):
+            raise TreeError(f"{path}: worded entry {i + 1}: needs refusal, as, reason and versions")
+        worded.append(Worded(refusal, as_, reason, tuple(str(v) for v in versions)))
+    return out, renames, worded
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +226,11 @@ def open_tree(root: Path) -> CTree:
     if not root.is_dir():
         raise TreeError(f"{root}: not a directory")
     for rel in ("migration/migration.c", "qapi/migration.json"):
-        if not (root / rel).is_file():
+        try:
+            found = (root / rel).is_file()
+        except OSError as e:
+            raise TreeError(f"{root / rel}: cannot read: {e.strerror}") from None
+        if not found:
             raise TreeError(f"{root}: no {rel} (not a QEMU source tree)")
     try:
         schema = qapi.parse((root / "qapi/migration.json").read_text(encoding="utf-8"))
@@ -224,19 +247,22 @@ def check(root: Path, version: str | None = None, explained_path: Path = EXPLAIN
     tree = open_tree(root)
     declared = tree_version(root) if version is None else version
     mversion, note = model_version(declared)
-    explanations, renames = load_explanations(explained_path)
+    explanations, renames, worded = load_explanations(explained_path)
+    for rel in tree.migration_files():  # every file read (and an unreadable one named) before the model runs
+        tree.tree(rel)
+    transitions = tree.transitions()
+    if not transitions:
+        raise TreeError(f"{root}: no migrate_set_state call found in migration/*.c (not a QEMU tree?)")
     facts = model_facts(mversion)
     renamed = {r.cite: r for r in renames if mversion in r.versions}
     cites = {row: renamed[row.qemu].as_ if row.qemu in renamed else row.qemu for row in facts.fired}
     reach = {row: tree.reaches(cite) for row, cite in cites.items()}
     members = list(tree.status_names.values())
-    transitions = tree.transitions()
-    if not transitions:
-        raise TreeError(f"{root}: no migrate_set_state call found in migration/*.c (not a QEMU tree?)")
     report = Report(mversion, str(root), declared, note, found={})
     items: list[Item] = []
     _transitions(tree, facts, transitions, reach, report, items)
-    guards = _handlers(tree, facts, report, items)
+    wording = {w.as_: w for w in worded if mversion in w.versions}
+    guards = _handlers(tree, facts, wording, report, items)
     _citations(tree, facts, cites, renamed, report, items)
     _statuses(members, facts, report, items)
     cmds = _messages(tree, report, items)
@@ -313,9 +339,11 @@ def _command_of(row: Row) -> str:
     return "qmp_" + word.replace("-", "_")
 
 
-def _handlers(tree: CTree, facts: ModelFacts, report: Report,
+def _handlers(tree: CTree, facts: ModelFacts, wording: dict[str, Worded], report: Report,
               items: list[Item]) -> dict[str, list[ErrorPath] | None]:
-    """State guards of the QMP handlers against the model's commands and refusals."""
+    """State guards of the QMP handlers against the model's commands and refusals. A handler is
+    modelled by the management rows named after its command and by any row citing it (the
+    fault injector's ``yank: source`` cites ``util/yank.c:qmp_yank``)."""
     qmp_rows = [r for r in facts.fired if r.actor == "qmp"]
     out: dict[str, list[ErrorPath] | None] = {}
     for handler, helpers in HANDLERS.items():
@@ -333,33 +361,36 @@ def _handlers(tree: CTree, facts: ModelFacts, report: Report,
         guards = [ep for ep in paths if tree.mentions_state(ep)]
         out[handler] = guards
         rows = [r for r in qmp_rows if _command_of(r) == handler]
+        rows += [r for r in facts.fired if r.qemu == fn.cite and r not in rows]
+        fields, extra = {"function": fn.cite}, ""
+        if handler == "qmp_yank":
+            # yank's guard is the instance's lifetime: "Instance not found" outside it
+            reg = tree.calls_with("yank_register_instance", "MIGRATION_YANK_INSTANCE")
+            unreg = tree.calls_with("yank_unregister_instance", "MIGRATION_YANK_INSTANCE")
+            fields |= {"registered_by": ",".join(reg), "unregistered_by": ",".join(unreg)}
+            extra = (f" (the migration instance is registered by {', '.join(reg) or 'nothing'} and "
+                     f"unregistered by {', '.join(unreg) or 'nothing'}; outside that, 'Instance not found')")
         if rows:
             names = "; ".join(sorted({r.name for r in rows}))
-            report.modelled.append(Item("command", "both", {"function": fn.cite, "rows": names},
-                                        f"{fn.cite}: modelled by {names}"))
+            report.modelled.append(Item("command", "both", {**fields, "rows": names},
+                                        f"{fn.cite}: modelled by {names}{extra}"))
         else:
-            fields, extra = {"function": fn.cite}, ""
-            if handler == "qmp_yank":
-                # yank's guard is the instance's lifetime: "Instance not found" outside it
-                reg = tree.calls_with("yank_register_instance", "MIGRATION_YANK_INSTANCE")
-                unreg = tree.calls_with("yank_unregister_instance", "MIGRATION_YANK_INSTANCE")
-                fields |= {"registered_by": ",".join(reg), "unregistered_by": ",".join(unreg)}
-                extra = (f" (the migration instance is registered by {', '.join(reg) or 'nothing'} and "
-                         f"unregistered by {', '.join(unreg) or 'nothing'}; outside that, 'Instance not found')")
             items.append(Item("command", "qemu", fields,
                               f"QMP handler {fn.cite} has no model command in this version{extra}"))
         refusals = {r.refusal: r for r in rows if r.refusal}
         for ep in guards:
             fields = {"function": ep.function.cite, "message": ep.message}
-            if ep.message in refusals:
-                report.modelled.append(Item("guard", "both", {**fields, "rows": refusals[ep.message].name},
+            said = wording[ep.message].refusal if ep.message in wording else ep.message
+            if said in refusals:
+                report.modelled.append(Item("guard", "both", {**fields, "rows": refusals[said].name},
                                             f"{ep.function.cite}:{ep.line} {ep.message!r} if {ep.conditions()}"))
             else:
                 items.append(Item("guard", "qemu", fields,
                                   f"QEMU {ep.function.cite}:{ep.line} refuses with {ep.message!r} if "
                                   f"{ep.conditions()}; the model has no such refusal"))
         for row in rows:
-            _judge_row(tree, facts, row, paths, guards, report, items)
+            if row.actor == "qmp":  # a fault row (yank) is the operator's action, not judged by status
+                _judge_row(tree, facts, row, paths, guards, wording, report, items)
     return out
 
 
@@ -368,29 +399,46 @@ def _env(side: str, status: str) -> dict[str, str]:
     return {"src": status, "dst": "none"} if side == "src" else {"src": "none", "dst": status}
 
 
+def _args(row: Row) -> Args:
+    """The QMP arguments a row's command is given: ``migrate`` with ``resume`` true only for the
+    ``migrate resume=true`` rows; ``migrate-continue`` with ``state=pre-switchover`` (the operator
+    policy of model/management.py: it continues the pause it asked for)."""
+    return {"resume": "resume=true" in row.name, "state": "pre-switchover"}
+
+
 def _judge_row(tree: CTree, facts: ModelFacts, row: Row, paths: list[ErrorPath], guards: list[ErrorPath],
-               report: Report, items: list[Item]) -> None:
+               wording: dict[str, Worded], report: Report, items: list[Item]) -> None:
     statuses = sorted({f.source for f in facts.fired[row]})
+    args = _args(row)
     if row.refusal:
-        mine = [ep for ep in paths if ep.message == row.refusal]
+        mine = [ep for ep in paths if ep.message == row.refusal
+                or (ep.message in wording and wording[ep.message].refusal == row.refusal)]
         fields = {"row": row.name, "side": row.side, "message": row.refusal}
+        if mine and mine[0].message != row.refusal:
+            w = wording[mine[0].message]
+            report.explained.append(Item("guard", "model", {**fields, "as": w.as_},
+                                         f"model refusal {row.side} {row.name!r} is worded {w.as_!r} in this tree",
+                                         reason=w.reason))
         if not mine:
             items.append(Item("guard", "model", {**fields, "problem": "message-not-found"},
                               f"model refusal {row.side} {row.name!r}: QEMU's {_command_of(row)} has no error "
                               f"{row.refusal!r}"))
             return
+        undecided = []
         for s in statuses:
-            values = [tree.evaluate(ep, _env(row.side, s)) for ep in mine]
+            values = [tree.evaluate(ep, _env(row.side, s), args) for ep in mine]
             if all(v is False for v in values):
                 items.append(Item("guard", "model", {**fields, "status": s, "problem": "not-refused"},
                                   f"model refusal {row.side} {row.name!r} in {s}: QEMU does not refuse there"))
             elif not any(v is True for v in values):
-                report.notes.append(f"{row.side} {row.name!r} in {s}: QEMU's condition depends on more than the "
-                                    f"migration status ({mine[0].conditions()}); not decided")
+                undecided.append(s)
+        if undecided:
+            report.notes.append(f"{row.side} {row.name!r} in {', '.join(undecided)}: QEMU's condition depends on "
+                                f"more than the migration status ({mine[0].conditions()}); not decided")
         return
     for s in statuses:
         for ep in guards:
-            if tree.evaluate(ep, _env(row.side, s)) is True:
+            if tree.evaluate(ep, _env(row.side, s), args) is True:
                 items.append(Item("guard", "model", {"row": row.name, "side": row.side, "status": s,
                                                      "message": ep.message, "problem": "refused-in-qemu"},
                                   f"model {row.side} {row.name!r} accepted in {s}, but QEMU "

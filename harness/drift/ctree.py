@@ -169,6 +169,15 @@ class _Unbound(Exception):
 
 
 Binding = dict[str, tuple[Node, "Function", "Binding | None"]]
+# A QMP handler's own parameters with the values the operator gives them (``resume``: a bool,
+# ``state`` of migrate-continue: a status).
+Args = dict[str, bool | str]
+
+
+def name_in(n: Node, args: Args, fn: Function) -> bool:
+    """``n`` is a parameter of ``fn`` that ``args`` gives a value."""
+    name = text(n)
+    return name in args and any(p == name for p, _ in fn.params)
 
 
 @dataclass
@@ -199,7 +208,10 @@ class CTree:
     def migration_files(self) -> list[str]:
         """``migration/*.c`` and ``migration/*.h``: where the state machine lives."""
         folder = self.root / "migration"
-        return sorted(f"migration/{p.name}" for p in folder.iterdir() if p.suffix in (".c", ".h") and p.is_file())
+        try:
+            return sorted(f"migration/{p.name}" for p in folder.iterdir() if p.suffix in (".c", ".h") and p.is_file())
+        except OSError as e:
+            raise TreeError(f"{folder}: cannot read: {e.strerror}") from None
 
     def functions(self, rel: str) -> dict[str, Function]:
         """The function definitions of ``rel`` by name (the first definition wins)."""
@@ -445,6 +457,27 @@ class CTree:
                     continue
         return out
 
+    @functools.cached_property
+    def qerror_messages(self) -> dict[str, str]:
+        """The ``QERR_*`` message macros of ``include/qapi/qmp/qerror.h`` (older QEMUs refuse with
+        them: 7.2's ``migrate_prepare`` uses ``QERR_MIGRATION_ACTIVE``), each macro body parsed
+        as a C initialiser so that its string literal is read by tree-sitter too."""
+        out: dict[str, str] = {}
+        root = self.tree("include/qapi/qmp/qerror.h")
+        if root is None:
+            return out
+        for m in matches(root, "(preproc_def name: (identifier) @name value: (preproc_arg) @value)"):
+            name = text(m["name"])
+            if not name.startswith("QERR_"):
+                continue
+            snippet = _parser().parse(b"const char *x = " + (m["value"].text or b"") + b";").root_node
+            init = next((n for n in walk(snippet) if n.type == "init_declarator"), None)
+            value = init.child_by_field_name("value") if init is not None else None
+            msg = string_value(value) if value is not None else None
+            if msg is not None:
+                out[name] = msg
+        return out
+
     def pings(self) -> list[tuple[int | str, str, int]]:
         """``qemu_savevm_send_ping(f, VALUE)`` calls: (value, ``file:function``, line)."""
         out: list[tuple[int | str, str, int]] = []
@@ -513,7 +546,8 @@ class CTree:
                         for a in args.named_children if args is not None else []:
                             msg = string_value(a)
                             if msg is None and a.type == "identifier" and text(a).startswith("QERR_"):
-                                msg = text(a)  # a qerror.h macro: its name stands for the message
+                                # a qerror.h macro: its string, or its name when drift cannot read it
+                                msg = self.qerror_messages.get(text(a), text(a))
                             if msg is not None:
                                 out.append(ErrorPath(fn, msg, st.start_point[0] + 1, ctx))
                                 break
@@ -577,13 +611,14 @@ class CTree:
                 return any(x.type == "identifier" and text(x).startswith(STATUS_PREFIX) for x in walk(f.body))
         return False
 
-    def evaluate(self, ep: ErrorPath, env: dict[str, str]) -> bool | None:
+    def evaluate(self, ep: ErrorPath, env: dict[str, str], args: Args | None = None) -> bool | None:
         """Whether QEMU reaches this error when the source's status is ``env["src"]`` and the
-        destination's ``env["dst"]``: True, False, or None when a condition depends on something
-        else (a run state, an argument, a capability)."""
+        destination's ``env["dst"]``, and the handler's parameters named in ``args`` have those
+        values (a bool, or a status for a ``MigrationStatus`` parameter): True, False, or None when
+        a condition depends on something else (a run state, another argument, a capability)."""
         result: bool | None = True
         for cond, pol in ep.path:
-            v = self._eval(cond, ep.function, env, None, 0)
+            v = self._eval(cond, ep.function, env, None, 0, args or {})
             if v is not None and not pol:
                 v = not v
             result = _and(result, v)
@@ -591,10 +626,12 @@ class CTree:
                 return False
         return result
 
-    def _state_value(self, n: Node, fn: Function, env: dict[str, str], binding: Binding | None) -> str | None:
-        """The status a state expression stands for under ``env``: ``X->state`` by X's type."""
+    def _state_value(self, n: Node, fn: Function, env: dict[str, str], binding: Binding | None,
+                     args: Args | None = None) -> str | None:
+        """The status a state expression stands for under ``env``: ``X->state`` by X's type; a
+        parameter of the handler itself (``binding`` None) named in ``args`` by its value."""
         if n.type == "parenthesized_expression" and n.named_children:
-            return self._state_value(n.named_children[0], fn, env, binding)
+            return self._state_value(n.named_children[0], fn, env, binding, args)
         if n.type == "field_expression" and text(n.child_by_field_name("field")) == "state":
             obj = n.child_by_field_name("argument")
             if obj is not None and obj.type == "identifier":
@@ -611,19 +648,25 @@ class CTree:
             if binding is not None and name in binding:
                 arg, caller, cb = binding[name]
                 return self._state_value(arg, caller, env, cb)
+            if binding is None and args and isinstance(args.get(name), str) and name in dict(fn.params):
+                return str(args[name])
             values = self._local_values(fn, name)
             if len(values) == 1:
                 return self._state_value(values[0], fn, env, binding)
         return None
 
-    def _eval(self, n: Node, fn: Function, env: dict[str, str], binding: Binding | None, depth: int) -> bool | None:
+    def _eval(self, n: Node, fn: Function, env: dict[str, str], binding: Binding | None, depth: int,
+              args: Args | None = None) -> bool | None:
         t = n.type
         if t in ("parenthesized_expression", "condition_clause"):
             inner = [c for c in n.named_children if c.type != "comment"]
-            return self._eval(inner[-1], fn, env, binding, depth) if inner else None
+            return self._eval(inner[-1], fn, env, binding, depth, args) if inner else None
+        if t == "identifier" and binding is None and args and name_in(n, args, fn):
+            value = args[text(n)]
+            return value if isinstance(value, bool) else None
         if t == "unary_expression" and text(n.child_by_field_name("operator")) == "!":
             arg = n.child_by_field_name("argument")
-            v = self._eval(arg, fn, env, binding, depth) if arg is not None else None
+            v = self._eval(arg, fn, env, binding, depth, args) if arg is not None else None
             return None if v is None else not v
         if t == "binary_expression":
             op = text(n.child_by_field_name("operator"))
@@ -632,12 +675,12 @@ class CTree:
             if left is None or right is None:
                 return None
             if op in ("&&", "||"):
-                a = self._eval(left, fn, env, binding, depth)
-                b = self._eval(right, fn, env, binding, depth)
+                a = self._eval(left, fn, env, binding, depth, args)
+                b = self._eval(right, fn, env, binding, depth, args)
                 return _and(a, b) if op == "&&" else _or(a, b)
             if op in ("==", "!="):
-                a_s = self._state_value(left, fn, env, binding)
-                b_s = self._state_value(right, fn, env, binding)
+                a_s = self._state_value(left, fn, env, binding, args)
+                b_s = self._state_value(right, fn, env, binding, args)
                 if a_s is None or b_s is None:
                     return None
                 return (a_s == b_s) == (op == "==")
@@ -646,8 +689,8 @@ class CTree:
             callee = self._migration_functions.get(text(n.child_by_field_name("function")))
             if callee is None or callee.body is None:
                 return None
-            args = n.child_by_field_name("arguments")
-            named = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+            call_args = n.child_by_field_name("arguments")
+            named = [a for a in call_args.named_children if a.type != "comment"] if call_args is not None else []
             pbind: Binding = {p: (named[i], fn, binding) for i, (p, _) in enumerate(callee.params) if i < len(named)}
             return self._eval_predicate(callee, env, pbind, depth + 1)
         return None
