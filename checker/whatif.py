@@ -34,12 +34,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from checker.analysis import Verdict, check, steps_to_json
-from checker.cli_base import UsageError, add_command, at_least
+from checker.cli_base import UsageError, add_command, at_least, columns
 from checker.explore import Step, explore
 from checker.kinds import falsifiable, goal_of
 from checker.spec import Model, Property, Suite, Variant
@@ -235,13 +236,14 @@ def run_whatif(
     configs: Sequence[str] | None = None,
     *,
     max_states: int | None = None,
-    progress: Callable[[str, str], None] | None = None,
+    progress: Callable[[str, str, int, int], None] | None = None,
     within: Collection[str] | None = None,
 ) -> list[DesignResult]:
     """Judge every chosen design on its configurations (or on ``configs``, by name: the suite's
     or the design's own) against today's model. With ``within`` (a report of some configurations),
     a design is judged only on those of its configurations that are in ``within``, and a design
-    with none of them is left out."""
+    with none of them is left out. ``progress(design, configuration, n, total)`` is called before
+    the n-th of the ``total`` (design, configuration) pairs is explored."""
     chosen = _choose(suite, designs)
     props: list[Property] = list(suite.properties())
     names = {p.name for p in props}
@@ -257,15 +259,17 @@ def run_whatif(
             raise UsageError(f"unknown configuration {cname!r} (known: {', '.join(pool)})")
     today: dict[str, tuple[Model, Any, list[Verdict]]] = {}
     results: list[DesignResult] = []
-    for v in chosen:
+    plan = [(v, {n: v.own_configs.get(n, pool[n]) for n in (configs or v.configs) if within is None or n in within})
+            for v in chosen]
+    total, done = sum(len(targets) for _, targets in plan), 0
+    for v, targets in plan:
         result = DesignResult(v.name, v.doc, v.origin, v.intends)
-        targets = {n: v.own_configs.get(n, pool[n]) for n in (configs or v.configs)
-                   if within is None or n in within}
         if within is not None and not targets:
             continue
         for cname, cfg in targets.items():
+            done += 1
             if progress is not None:
-                progress(v.name, cname)
+                progress(v.name, cname, done, total)
             if cname not in today:
                 model = suite.build(cfg)
                 ex = explore(model, max_states=max_states)
@@ -314,19 +318,23 @@ def summary_line(r: DesignResult) -> str:
     return text
 
 
-def text_lines(results: Sequence[DesignResult], *, show_paths: bool = True) -> list[str]:
-    from checker.render import timeline_lines
+def text_lines(results: Sequence[DesignResult], *, show_paths: bool = True, width: int = 120) -> list[str]:
+    """The plain-text comparison, every line at most ``width`` columns (matrix cells wrap)."""
+    from checker.render import paragraph, table_lines, timeline_lines
 
+    inner = width - 3
     out: list[str] = []
     for r in results:
-        out += [f"== design {r.name}", f"   from: {r.origin}", f"   intends: {', '.join(r.intends)}",
-                f"   {summary_line(r)}", ""]
-        names = [c.config for c in r.configs]
-        rows = [["property", *names]]
-        for i, cell in enumerate(r.configs[0].cells if r.configs else []):
-            rows.append([cell.prop.name, *(_pair(c.cells[i]) for c in r.configs)])
-        widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
-        out += ["   " + "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+        out += [f"== design {r.name}", *paragraph("from: ", r.origin, width=width, indent="   "),
+                *paragraph("intends: ", ", ".join(r.intends), width=width, indent="   "),
+                *paragraph("", summary_line(r), width=width, indent="   "), ""]
+        rows = [[cell.prop.name, *(_pair(c.cells[i]) for c in r.configs)]
+                for i, cell in enumerate(r.configs[0].cells if r.configs else [])]
+        if rows:
+            # The property names stay whole; the configurations' columns wrap.
+            out += ["   " + line for line in table_lines(["property", *(c.config for c in r.configs)], rows,
+                                                         width=inner, rule=False,
+                                                         floors=(max(len(row[0]) for row in rows),))]
         out.append("")
         if not show_paths:
             continue
@@ -338,36 +346,48 @@ def text_lines(results: Sequence[DesignResult], *, show_paths: bool = True) -> l
                 which, kind, verdict = ev
                 steps = verdict.witness if kind == "witness" else verdict.counterexample
                 what = "STILL VIOLATED (intended)" if cell.mark == UNCHANGED else cell.mark.upper()
-                out.append(f"-- {c.config}: {cell.prop.name} {what}: {which}'s {kind} "
-                           f"({len(steps or []) - 1} steps)")
-                out += ["   " + line for line in timeline_lines(c.model(which), steps or [])]
+                out += paragraph("-- ", f"{c.config}: {cell.prop.name} {what}: {which}'s {kind} "
+                                 f"({len(steps or []) - 1} steps)", width=width)
+                out += ["   " + line for line in timeline_lines(c.model(which), steps or [], width=inner)]
                 if verdict.loop:
                     out.append("   ... then forever:")
-                    out += ["   " + line for line in timeline_lines(c.model(which), verdict.loop)[2:]]
+                    out += ["   " + line for line in timeline_lines(c.model(which), verdict.loop, width=inner)[2:]]
                 if cell.mark == FIXED and which == "today":
                     run, replayed = replay_then_finish(c.design_model, steps or [], cell.prop)
-                    out.append(f"   with the design: {_replay_words(replayed, len(steps or []) - 1, len(run) - 1)}")
-                    out += ["   " + line for line in timeline_lines(c.design_model, run)]
+                    out += paragraph("with the design: ", _replay_words(replayed, len(steps or []) - 1, len(run) - 1),
+                                     width=width, indent="   ")
+                    out += ["   " + line for line in timeline_lines(c.design_model, run, width=inner)]
                 out.append("")
     broken = [r.name for r in results if r.breaks]
     idle = [r.name for r in results if not r.changes_model]
-    out.append(f"{len(results)} design(s): {len(broken)} break a property that holds today"
-               + (f" ({', '.join(broken)})" if broken else "")
-               + (f"; {len(idle)} change nothing ({', '.join(idle)})" if idle else ""))
+    out += paragraph("", f"{len(results)} design(s): {len(broken)} break a property that holds today"
+                     + (f" ({', '.join(broken)})" if broken else "")
+                     + (f"; {len(idle)} change nothing ({', '.join(idle)})" if idle else ""), width=width)
     return out
+
+
+def _progress_line(design: str, config: str, done: int, total: int) -> None:
+    """On a terminal: which pair is being explored, overwritten by the next (the whole run takes
+    about a minute; nothing is written when stderr is not a terminal)."""
+    sys.stderr.write(f"\r\x1b[Kwhatif: {done}/{total}: {design} on {config}")
+    sys.stderr.flush()
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
     from checker.cli_base import load_suite
 
-    if args.max_states < 0:
-        raise UsageError(f"--max-states must be >= 0, not {args.max_states}")
     suite = load_suite()
-    results = run_whatif(suite, args.design, args.config, max_states=args.max_states)
+    progress = _progress_line if sys.stderr.isatty() else None
+    try:
+        results = run_whatif(suite, args.design, args.config, max_states=args.max_states, progress=progress)
+    finally:
+        if progress is not None:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
     if args.json:
         print(json.dumps({"designs": {r.name: r.to_json() for r in results}}, indent=2))
     else:
-        for line in text_lines(results, show_paths=not args.no_counterexamples):
+        for line in text_lines(results, show_paths=not args.no_counterexamples, width=columns()):
             print(line)
     return exit_code(results)
 

@@ -237,3 +237,117 @@ def test_waking_the_listen_thread_replays_the_hang_then_resumes(results: dict[st
     actions = [s["action"] for s in p["design_run"][len(p["steps"]):]]
     assert "postcopy_listen_thread: woken after the load error" in actions
     assert "migration_iteration_finish: restart guest" in actions
+
+
+# ---------------------------------------------------------------------------------------------
+# At the level a user works: the command line.
+
+SMALL = ["--design", "error-aware-wait-10.2", "--config", "qemu-10.2-bitmaps-return-path"]
+"""The cheapest pair that fixes a cell (8,161 states today)."""
+
+
+def _cli(*argv: str, seed: str = "0", stderr: int | None = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONHASHSEED": seed, "COLUMNS": "120"}
+    return subprocess.run([sys.executable, "-m", "checker.cli", "whatif", *argv], stdout=subprocess.PIPE,
+                          stderr=stderr, text=True, cwd=ROOT, env=env, check=False)
+
+
+def test_cli_output_is_deterministic() -> None:
+    """Text and JSON, byte for byte, from two processes of different hash seeds; nothing on stderr
+    when it is not a terminal (no progress lines in a log)."""
+    for argv in (SMALL, [*SMALL, "--json"]):
+        a, b = _cli(*argv, seed="1"), _cli(*argv, seed="2")
+        assert a.returncode == b.returncode == 0, a.stderr
+        assert a.stdout == b.stdout and a.stdout
+        assert a.stderr == b.stderr == ""
+
+
+def test_cli_progress_on_a_terminal() -> None:
+    """A long run says on a terminal which design and configuration it is exploring; stdout
+    carries only the result."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        out = _cli(*SMALL, "--no-counterexamples", stderr=slave)
+    finally:
+        os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    err = b"".join(chunks).decode()
+    assert out.returncode == 0
+    assert "whatif: 1/1: error-aware-wait-10.2 on qemu-10.2-bitmaps-return-path" in err
+    assert "whatif: 1/1" not in out.stdout and "rp-error-ends-postcopy-device" in out.stdout
+
+
+def test_cli_text_fits_the_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """At the README's 120 columns every line fits, runs included; on an 80-column terminal the
+    matrices (whose cells wrap) still fit (the runs' timelines have a floor of their own, as in
+    ``verify``)."""
+    argv = ["whatif", "--design", "keep-talking", "--config", "qemu-11.1", "--config", "qemu-10.2",
+            "--config", "qemu-10.2-bitmaps-return-path"]
+    for width, extra in ((120, []), (80, ["--no-counterexamples"])):
+        monkeypatch.setenv("COLUMNS", str(width))
+        assert main([*argv, *extra]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) > (100 if not extra else 30) and "(FIXED)" in "\n".join(lines)
+        assert max(len(line) for line in lines) <= width, max(lines, key=len)
+
+
+def test_cli_flags_a_design_equal_to_today(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`migmodel whatif` of a suite whose only design is today's model: exit 1, "changes nothing"."""
+    import checker.cli_base
+
+    suite = qemu_suite()
+    noop = Variant("no-op", "today's tables, unchanged", ("qemu-10.2-bitmaps-return-path",), suite.build,
+                   origin="test", intends=("rp-error-ends-postcopy-device",))
+    fake = dataclasses.replace(suite, variants={**suite.variants, "designs": lambda: (noop,)})
+    monkeypatch.setattr(checker.cli_base, "load_suite", lambda name="qemu": fake)
+    assert main(["whatif", "--no-counterexamples"]) == 1
+    out = capsys.readouterr().out
+    assert "changes nothing: the reachable graph is today's" in out and "1 change nothing (no-op)" in out
+    assert main(["whatif", "--json"]) == 1
+    d = json.loads(capsys.readouterr().out)["designs"]["no-op"]
+    assert d["changes_model"] is False and set(d["cells"]["qemu-10.2-bitmaps-return-path"].values()) == {"unchanged"}
+
+
+def _readme_example() -> tuple[list[str], list[str]]:
+    """The README's what-if example: its command's arguments and the output it shows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What if: proposed fixes, for patch reviewers", 1)[1]
+    block = section.split("```\n", 2)[1].rstrip("\n").split("\n")
+    assert block[0].startswith("$ migmodel whatif ")
+    return block[0].split()[3:], block[1:]
+
+
+def test_readme_example_is_todays_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's example, re-run at the width it documents (120 columns): every part it shows
+    between its "..." lines is, in order, a contiguous part of today's output, and its first and
+    last lines are the output's."""
+    argv, shown = _readme_example()
+    monkeypatch.setenv("COLUMNS", "120")
+    code = main(["whatif", *argv])
+    out = capsys.readouterr().out.rstrip("\n").split("\n")
+    assert code == 0
+    assert shown[0] == out[0] and shown[-1] == out[-1]
+    parts: list[list[str]] = [[]]
+    for line in shown:
+        if line.strip() == "...":
+            parts.append([])
+        else:
+            parts[-1].append(line)
+    at = 0
+    for part in parts:
+        assert part, "two '...' lines in a row"
+        found = next((i for i in range(at, len(out) - len(part) + 1) if out[i:i + len(part)] == part), None)
+        assert found is not None, f"not in today's output (in this order): {part}"
+        at = found + len(part)
