@@ -10,8 +10,12 @@ design does not apply the model is exactly today's.
 Each design's docstring says where it comes from (a patch, an RFC, a review remark, or our own
 proposal, with the qemu-devel Message-ID) and what it means to fix; ``intends`` names the
 properties (``properties/qemu.py``) it should turn from violated to holding, ``configs`` the
-configurations that matter for it. ``migmodel whatif`` judges every property on the design and
-on today's model and shows, cell by cell, what is fixed, what is broken and what is unchanged.
+configurations that matter for it: each changes the design's reachable graph (tested), and
+they are chosen to show every kind of cell the design turns on any configuration (an intended
+property fixed or left violated, mixed versions showing which side the change is on, a busy guest
+where the change must not hurt); ``migmodel whatif --config NAME ...`` judges a design on any other.
+``migmodel whatif`` judges every property on the design and on today's model and shows, cell by
+cell, what is fixed, what is broken and what is unchanged.
 
 Faults: designs are judged with today's fault injector (``model/faults.py``: link cut, destination
 crash, device-load failure, and disk failure where a configuration budgets it). A design whose
@@ -403,7 +407,7 @@ def keep_talking(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     arrives should be a failure that restarts the source) and by the two ways into the
     indefinite wait seen on real QEMU 11.1.3 (docs/real-qemu.md, 'The wait for PONG 0x42 when
     nothing is pending'): a device-load failure whose listen thread never wakes, and a silent
-    partition.
+    partition (judged on ``qemu-11.1-to-7.2`` too, where that partition strands the source).
 
     Intends: the hang after a device-load failure ends on 10.2 and 11.1 (``no-stuck-state``,
     ``resumes-after-device-load-failure``), and a broken stream ends the wait on 10.2
@@ -466,15 +470,16 @@ _ALL: tuple[tuple[str, RowsFn, str, tuple[str, ...], tuple[Config, ...]], ...] =
     ("wake-listen-thread", wake_listen_thread,
      "our proposal, from the 11.1.3 hang (docs/real-qemu.md, 'The wait for PONG 0x42 when nothing is pending')",
      ("no-stuck-state", "resumes-after-device-load-failure"),
-     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest")),
+     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-to-10.2")),
     ("error-aware-wait-10.2", error_aware_wait_10_2,
      "QEMU 11.1.3's wait (docs/real-qemu.md); Peter Xu, review of V1, Message-ID aM2X-N9gXvFxxdvI@x1.local",
      ("rp-error-ends-postcopy-device",),
-     _named("qemu-10.2", "qemu-10.2-busy-guest", "qemu-10.2-bitmaps-return-path")),
+     _named("qemu-10.2", "qemu-10.2-bitmaps-return-path", "qemu-10.2-to-11.1", "qemu-10.2-to-7.2")),
     ("cancel-in-postcopy-device", cancel_in_postcopy_device,
      "docs/tests-and-bugs.md B6 (the refusal added by Message-ID 20250213175927.19642-6-farosas@suse.de)",
      ("no-stuck-state", "source-resumable-before-pong"),
-     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk-busy-guest")),
+     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk-busy-guest",
+            "qemu-11.1-to-7.2")),
     ("pause-on-disk-activation-failure", pause_on_disk_failure,
      "review: Juraj Marcin (case b.2, docs/protocol.md 7.3), Daniel Berrange, "
      "Message-ID aN1EdMGbLxE10NOp@redhat.com",
@@ -483,7 +488,7 @@ _ALL: tuple[tuple[str, RowsFn, str, tuple[str, ...], tuple[Config, ...]], ...] =
     ("keep-talking", keep_talking,
      "our proposal, after Peter Xu's review of V1 (Message-ID aM2X-N9gXvFxxdvI@x1.local)",
      ("no-stuck-state", "resumes-after-device-load-failure", "rp-error-ends-postcopy-device"),
-     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-10.2-bitmaps-return-path")),
+     _named("qemu-11.1", "qemu-10.2", "qemu-10.2-bitmaps-return-path", "qemu-11.1-to-7.2")),
 )
 
 DESIGNS: dict[str, Design] = {

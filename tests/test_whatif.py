@@ -23,6 +23,7 @@ from checker.whatif import (
     exit_code,
     replay_then_finish,
     run_whatif,
+    summary_line,
     text_lines,
     whatif_files,
     whatif_html,
@@ -104,26 +105,41 @@ def test_every_changed_cell_has_its_run(results: dict[str, DesignResult]) -> Non
 def test_what_the_designs_do(results: dict[str, DesignResult]) -> None:
     """The verdicts the README quotes (computed, pinned here so a model change is noticed)."""
     wake = results["wake-listen-thread"].intended_fixed()
-    assert wake["resumes-after-device-load-failure"] == ["qemu-11.1"]  # 11.1's wait wakes on SHUT(1); 10.2's does not
+    # 11.1's wait wakes on SHUT(1), also from a 10.2 destination with the design; 10.2's wait does not.
+    assert wake["resumes-after-device-load-failure"] == ["qemu-11.1", "qemu-11.1-to-10.2"]
     # Since two faults per run and silent partitions: a partition dst->src while the source waits
     # for PONG 0x42 hangs it too (keep-talking's case), so the design alone no longer ends every hang.
     assert not wake["no-stuck-state"]
     assert not results["wake-listen-thread"].breaks
     assert results["error-aware-wait-10.2"].intended_fixed()["rp-error-ends-postcopy-device"] == [
-        "qemu-10.2", "qemu-10.2-bitmaps-return-path"]
+        "qemu-10.2", "qemu-10.2-bitmaps-return-path", "qemu-10.2-to-11.1", "qemu-10.2-to-7.2"]
+    assert not results["error-aware-wait-10.2"].breaks
     cancel = results["cancel-in-postcopy-device"]
-    assert ("qemu-11.1", "postcopy-never-cancelled") in cancel.marked(BROKEN)
+    assert cancel.marked(BROKEN) == [(c.config, "postcopy-never-cancelled") for c in cancel.configs]  # 5 cells
     steps = cancel.configs[0].path(next(c for c in cancel.configs[0].cells
                                         if c.prop.name == "postcopy-never-cancelled"))
     assert steps is not None and any(s.get("action") == "migrate_cancel" for s in steps["steps"])
     keep = results["keep-talking"].intended_fixed()
-    assert keep["no-stuck-state"] == ["qemu-11.1", "qemu-10.2", "qemu-10.2-bitmaps-return-path"]  # incl. partitions
+    assert keep["no-stuck-state"] == ["qemu-11.1", "qemu-10.2", "qemu-10.2-bitmaps-return-path",
+                                      "qemu-11.1-to-7.2"]  # incl. partitions
     assert not results["keep-talking"].breaks
     run_ack = results["run-ack"]
     assert ("qemu-11.1", "postcopy-device-means-dst-not-run") in run_ack.marked(FIXED)
     assert not run_ack.intended_fixed()["resumes-after-device-load-failure"]  # the unacked commit
     assert ("qemu-11.1", "no-stuck-state") in run_ack.marked(FIXED)
     assert ("qemu-11.1", "no-stuck-state") not in results["run-ack-wait"].marked(FIXED)  # the hang is back
+    # Why run-ack fixes neither intended property: as posted, its source commits and sends RUN
+    # without the ACK once nothing is pending; the design's counterexample shows that step.
+    c = run_ack.configs[0]
+    for prop in run_ack.intends:
+        p = c.path(next(x for x in c.cells if x.prop.name == prop), intended=True)
+        assert p is not None and p["model"] == "design"
+        assert "migration_iteration_run: complete_ready, send RUN unacked" in [s["action"] for s in p["steps"]]
+    # Why waking the listen thread leaves no-stuck-state violated on 11.1: a partition dst->src
+    # and a yank of the destination while the source waits for PONG 0x42 (the README says so).
+    c = results["wake-listen-thread"].configs[0]
+    p = c.path(next(x for x in c.cells if x.prop.name == "no-stuck-state"), intended=True)
+    assert p is not None and {"partition dst->src", "yank: destination"} <= {s["action"] for s in p["steps"]}
 
 
 def test_cli_json_shape() -> None:
@@ -351,3 +367,75 @@ def test_readme_example_is_todays_output(monkeypatch: pytest.MonkeyPatch, capsys
         found = next((i for i in range(at, len(out) - len(part) + 1) if out[i:i + len(part)] == part), None)
         assert found is not None, f"not in today's output (in this order): {part}"
         at = found + len(part)
+
+
+def test_pause_on_disk_activation_failure_has_no_loss_to_fix() -> None:
+    """Why `pause-on-disk-activation-failure` fixes no cell (its docstring): plain `no-vm-loss`
+    fails on qemu-11.1-shared-disk with no fault at all, today and with the design, so no fault
+    the design handles can turn it; and with the transient activation failure as the only fault,
+    `no-vm-loss` judged on the states after that failure (RUN handled with autostart, the bottom
+    half done, no disk, the destination guest never ran) holds today already: no VM is lost to
+    it. The design still changes the graph (the failure pauses the migration)."""
+    from checker.analysis import check
+    from checker.explore import explore
+    from checker.kinds import Kind
+    from checker.spec import Property
+    from model import config as configs
+    from model.config import Faults
+    from model.status import MigrationStatus as S
+    from model.status import PostcopyState as PS
+    from model.status import RunState
+    from model.system import MigrationModel, all_rows
+    from properties.qemu import PROPERTIES, no_faults, one_guest_with_all_state
+
+    def after_failure(w: object) -> bool:
+        return bool(w.d_pcs is PS.RUNNING and not w.d_bh and w.d_autostart  # type: ignore[attr-defined]
+                    and w.d_run is RunState.INMIGRATE and not w.h_dst_ran  # type: ignore[attr-defined]
+                    and w.s_status is not S.COMPLETED)  # type: ignore[attr-defined]
+
+    scoped = Property("no-vm-loss-after-activation-failure", Kind.ALWAYS_POSSIBLE, "scoped no-vm-loss",
+                      predicate=one_guest_with_all_state, where=after_failure, via=no_faults)
+    plain = next(p for p in PROPERTIES if p.name == "no-vm-loss")
+    rows = DESIGNS["pause-on-disk-activation-failure"].rows(all_rows())
+    base = dataclasses.replace(configs.NAMED["qemu-11.1-shared-disk"], faults=Faults.only(0))
+    for model in (MigrationModel(base), MigrationModel(base, rows=rows)):
+        (v,) = check(explore(model), [plain])
+        assert not v.holds and v.counterexample and all(s.action.actor != "fault" for s in v.counterexample[1:])
+    only = dataclasses.replace(base, faults=Faults.only(1, dst_disk_activation=1))
+    today, design = explore(MigrationModel(only)), explore(MigrationModel(only, rows=rows))
+    (v,) = check(today, [scoped])
+    assert v.holds and "from all 0 " not in v.note, v.note  # judged on some states after the failure
+    assert sum(1 for w in today.states if after_failure(w)) > 100
+    assert today.fingerprint() != design.fingerprint()
+
+
+def test_every_configuration_judged_is_one_the_design_changes(results: dict[str, DesignResult]) -> None:
+    """A configuration on which a design's reachable graph is today's tells nothing about it:
+    every configuration a design names must be one it changes."""
+    for r in results.values():
+        idle = [c.config for c in r.configs if not c.changed]
+        assert not idle, f"{r.name}: graph unchanged on {idle}"
+
+
+def test_a_fix_whose_way_out_runs_both_guests_says_so(results: dict[str, DesignResult]) -> None:
+    """keep-talking ends 11.1 -> 7.2's silent-partition hang (no-stuck-state fixed), but only by
+    restarting the source after the destination guest ran: a split brain, which no cell can mark
+    broken (it fails today already). The run says so, and the summary names the cell; waking the
+    listen thread restarts a source whose destination never ran: nothing to say there."""
+    keep = results["keep-talking"]
+    c = next(c for c in keep.configs if c.config == "qemu-11.1-to-7.2")
+    cell = next(x for x in c.cells if x.prop.name == "no-stuck-state")
+    assert cell.mark == FIXED and not cell.today.holds
+    p = c.path(cell, intended=True)
+    assert p is not None
+    assert {"no-split-brain", "no-rollback"} <= set(p["design_run_violates"])
+    at = p["design_run_violates"]["no-split-brain"]
+    state = p["design_run"][at]["state"]
+    assert at > p["replayed"] and state["src_runstate"] == state["dst_runstate"] == "running"
+    assert "no-stuck-state on qemu-11.1-to-7.2" in summary_line(keep)
+    cancel = next(c for c in results["cancel-in-postcopy-device"].configs if c.config == "qemu-11.1-to-7.2")
+    assert "no-split-brain" in cancel.detours()["no-stuck-state"]  # the operator's cancel, the same way out
+    wake = results["wake-listen-thread"].configs[0]
+    p = wake.path(next(x for x in wake.cells if x.prop.name == "resumes-after-device-load-failure"), intended=True)
+    assert p is not None and p["cell"] == FIXED and p["design_run_violates"] == {}
+    assert "violates another property" not in summary_line(results["wake-listen-thread"])
