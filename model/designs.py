@@ -417,7 +417,9 @@ def keep_talking(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     "keepalive PONG timed out", an ideal timeout that fires only when the bytes are really held).
     The risk, a partition holding PONG 0x42 after the destination started its guest (two running
     guests), cannot show as a broken cell: ``no-split-brain-after-partition`` fails today
-    already."""
+    already. ``migmodel whatif`` shows it on the run of the cell it fixes on ``qemu-11.1-to-7.2``
+    (``no-stuck-state``): the only way out it finds restarts the source while the destination
+    guest runs."""
     wait = _row(rows, "migration_iteration_run: wait for PONG 0x42")
     rows = insert_after(
         rows, "migration_iteration_run: woken by rp error (11.1)",
