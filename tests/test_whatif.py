@@ -453,3 +453,21 @@ def test_a_fix_whose_way_out_runs_both_guests_says_so(results: dict[str, DesignR
     p = wake.path(next(x for x in wake.cells if x.prop.name == "resumes-after-device-load-failure"), intended=True)
     assert p is not None and p["cell"] == FIXED and p["design_run_violates"] == {}
     assert "violates another property" not in summary_line(results["wake-listen-thread"])
+
+
+def test_todays_side_is_the_pinned_verify(results: dict[str, DesignResult]) -> None:
+    """Today's column of every design's matrix is what `migmodel verify` pins in
+    tests/manifest.json for that configuration: the same state count and the same verdicts."""
+    manifest = json.loads((ROOT / "tests" / "manifest.json").read_text(encoding="utf-8"))
+    checked = 0
+    for r in results.values():
+        for c in r.configs:
+            if c.config not in manifest:
+                continue  # a design's own configuration (not in the default matrix)
+            pinned = manifest[c.config]
+            assert c.today_states == pinned["states"], (r.name, c.config)
+            for cell in c.cells:
+                word = "holds" if cell.today.holds else "violated"
+                assert pinned["verdicts"][cell.prop.name] == word, (r.name, c.config, cell.prop.name)
+                checked += 1
+    assert checked >= 25 * 29
