@@ -175,8 +175,10 @@ def run_ack(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     10.2+ pairings with a return path change. (The RFC also let ``migrate-pause`` through in its
     new state; not modelled.)
 
-    Intends: the source can always resume before it commits (the destination cannot run before
-    RUN, and RUN follows the commit), after a device-load failure too. Maintainers dropped it
+    Intends: the destination cannot run before the source commits (RUN follows the commit:
+    ``postcopy-device-means-dst-not-run``), so the source can always resume before it commits
+    (``source-resumable-before-pong``), after a device-load failure too
+    (``resumes-after-device-load-failure``). Maintainers dropped it
     (protocol change, capability on both sides, libvirt work; Peter Xu: whatever the last message
     is, it can be lost: ML aJzOo7P8aA64AfY_@x1.local)."""
     return _run_ack_rows(rows, wait=False)
@@ -189,9 +191,10 @@ def run_ack_wait(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     today (11.1's wait also ends on a return-path error). Our variant of the RFC (Message-ID
     20250807114922.1013286-5-jmarcin@redhat.com), to show what the RFC's shortcut was for.
 
-    Intends: the same as ``run-ack`` (``source-resumable-before-pong``,
-    ``resumes-after-device-load-failure``). Expected to bring back today's two-sided hang after a
-    device-load failure with nothing pending: the destination still cannot tell the source."""
+    Intends: the same as ``run-ack`` (``postcopy-device-means-dst-not-run``,
+    ``source-resumable-before-pong``, ``resumes-after-device-load-failure``). Expected to keep
+    today's two-sided hang after a device-load failure with nothing pending: the destination
+    still cannot tell the source."""
     return _run_ack_rows(rows, wait=True)
 
 
@@ -461,12 +464,12 @@ _ALL: tuple[tuple[str, RowsFn, str, tuple[str, ...], tuple[Config, ...]], ...] =
     ("run-ack", run_ack,
      "RFC: Juraj Marcin, [RFC PATCH 4/4] postcopy-setup capability and state, "
      "Message-ID 20250807114922.1013286-5-jmarcin@redhat.com",
-     ("source-resumable-before-pong", "resumes-after-device-load-failure"),
+     ("postcopy-device-means-dst-not-run", "source-resumable-before-pong", "resumes-after-device-load-failure"),
      _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk",
             "qemu-11.1-shared-disk-busy-guest")),
     ("run-ack-wait", run_ack_wait,
      "our variant of the RFC (Message-ID 20250807114922.1013286-5-jmarcin@redhat.com): commit only on the ACK",
-     ("source-resumable-before-pong", "resumes-after-device-load-failure"),
+     ("postcopy-device-means-dst-not-run", "source-resumable-before-pong", "resumes-after-device-load-failure"),
      _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk",
             "qemu-11.1-shared-disk-busy-guest")),
     ("wake-listen-thread", wake_listen_thread,
