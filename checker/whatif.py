@@ -34,14 +34,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from checker.analysis import Verdict, check, steps_to_json
-from checker.cli_base import UsageError, add_command, at_least
+from checker.cli_base import UsageError, add_command, at_least, columns
 from checker.explore import Step, explore
-from checker.kinds import falsifiable, goal_of
+from checker.kinds import MEANINGS, falsifiable, goal_of, violated_here
 from checker.spec import Model, Property, Suite, Variant
 from checker.verify import verdict_word
 
@@ -86,9 +87,11 @@ def replay_then_finish(model: Model, today: Sequence[Step], prop: Property) -> t
     return path + _shortest_to(model, path[-1].state, goal, prop.via), replayed
 
 
-def _shortest_to(model: Model, start: Any, goal: Callable[[Any], bool], via: Callable[[Any], bool]) -> list[Step]:
-    """A shortest run of ``via`` steps from ``start`` to a ``goal`` state (not counting ``start``);
-    empty when ``start`` is a goal or none is found within ``REPLAY_LIMIT`` states."""
+def _shortest_to(model: Model, start: Any, goal: Callable[[Any], bool], via: Callable[[Any], bool],
+                 avoid: Callable[[Any], bool] | None = None) -> list[Step]:
+    """A shortest run of ``via`` steps from ``start`` to a ``goal`` state (not counting ``start``),
+    through no state that ``avoid`` rejects; empty when ``start`` is a goal or none is found within
+    ``REPLAY_LIMIT`` states."""
     if goal(start):
         return []
     parent: dict[Any, tuple[Any, Any]] = {start: (None, None)}
@@ -97,7 +100,7 @@ def _shortest_to(model: Model, start: Any, goal: Callable[[Any], bool], via: Cal
         nxt = []
         for state in frontier:
             for action, target in model.successors(state):
-                if target in parent or not via(action):
+                if target in parent or not via(action) or (avoid is not None and avoid(target)):
                     continue
                 parent[target] = (state, action)
                 if goal(target):
@@ -154,6 +157,33 @@ class ConfigComparison:
     changed: bool
     """The design's reachable graph differs from today's (fingerprints differ)."""
     cells: list[Cell]
+    _replays: dict[str, tuple[list[Step], int]] = field(default_factory=dict, repr=False)
+
+    def replay(self, cell: Cell) -> tuple[list[Step], int]:
+        """``replay_then_finish`` of today's counterexample of a fixed cell on the design (cached).
+        When the design's shortest way on violates another property of one state
+        (``violated_on_the_way``), the shortest way on that violates none of those is taken
+        instead, if there is one: a detour is reported only when the design has no other way."""
+        if cell.prop.name not in self._replays:
+            run, replayed = replay_then_finish(self.design_model, cell.today.counterexample or [], cell.prop)
+            bad = [c.prop for c in self.cells if c.prop.name in self.violated_on_the_way(run, replayed)]
+            goal = goal_of(cell.prop, self.design_model.is_final)
+            if bad and goal is not None:
+                clean = _shortest_to(self.design_model, run[replayed].state, goal, cell.prop.via,
+                                     avoid=lambda s: any(violated_here(p, s) for p in bad))
+                if clean:
+                    run = run[:replayed + 1] + clean
+            self._replays[cell.prop.name] = (run, replayed)
+        return self._replays[cell.prop.name]
+
+    def detours(self) -> dict[str, dict[str, int]]:
+        """Fixed cell (property) -> what the design's way out of today's run violates on the way."""
+        out = {}
+        for cell in self.cells:
+            if cell.mark == FIXED and falsifiable(cell.prop.kind) and (
+                    bad := self.violated_on_the_way(*self.replay(cell))):
+                out[cell.prop.name] = bad
+        return out
 
     def model(self, which: str) -> Model:
         return self.today_model if which == "today" else self.design_model
@@ -172,9 +202,28 @@ class ConfigComparison:
         if verdict.loop:
             out["loop"] = steps_to_json(model, verdict.loop, start=len(steps or []))
         if cell.mark == FIXED and which == "today":
-            run, replayed = replay_then_finish(self.design_model, steps or [], cell.prop)
+            run, replayed = self.replay(cell)
             out["design_run"] = steps_to_json(self.design_model, run)
             out["replayed"] = replayed
+            out["design_run_violates"] = self.violated_on_the_way(run, replayed)
+        return out
+
+    def violated_on_the_way(self, run: Sequence[Step], replayed: int) -> dict[str, int]:
+        """Properties of one state (ALWAYS) that the design's own part of a fixed cell's run (the
+        steps after the ``replayed`` steps of today's run) violates, with the first step that does:
+        a fix whose way out passes through, say, two running guests. Such a property fails today
+        already (its cell cannot be marked broken), so only the run can show it. Left out: one the
+        design breaks (its broken cell shows it) and one the replayed state violates already."""
+        out: dict[str, int] = {}
+        for cell in self.cells:
+            if not MEANINGS[cell.prop.kind].local or cell.mark == BROKEN or not run:
+                continue
+            if violated_here(cell.prop, run[replayed].state):
+                continue
+            for i in range(replayed + 1, len(run)):
+                if violated_here(cell.prop, run[i].state):
+                    out[cell.prop.name] = i
+                    break
         return out
 
 
@@ -235,13 +284,14 @@ def run_whatif(
     configs: Sequence[str] | None = None,
     *,
     max_states: int | None = None,
-    progress: Callable[[str, str], None] | None = None,
+    progress: Callable[[str, str, int, int], None] | None = None,
     within: Collection[str] | None = None,
 ) -> list[DesignResult]:
     """Judge every chosen design on its configurations (or on ``configs``, by name: the suite's
     or the design's own) against today's model. With ``within`` (a report of some configurations),
     a design is judged only on those of its configurations that are in ``within``, and a design
-    with none of them is left out."""
+    with none of them is left out. ``progress(design, configuration, n, total)`` is called before
+    the n-th of the ``total`` (design, configuration) pairs is explored."""
     chosen = _choose(suite, designs)
     props: list[Property] = list(suite.properties())
     names = {p.name for p in props}
@@ -257,15 +307,17 @@ def run_whatif(
             raise UsageError(f"unknown configuration {cname!r} (known: {', '.join(pool)})")
     today: dict[str, tuple[Model, Any, list[Verdict]]] = {}
     results: list[DesignResult] = []
-    for v in chosen:
+    plan = [(v, {n: v.own_configs.get(n, pool[n]) for n in (configs or v.configs) if within is None or n in within})
+            for v in chosen]
+    total, done = sum(len(targets) for _, targets in plan), 0
+    for v, targets in plan:
         result = DesignResult(v.name, v.doc, v.origin, v.intends)
-        targets = {n: v.own_configs.get(n, pool[n]) for n in (configs or v.configs)
-                   if within is None or n in within}
         if within is not None and not targets:
             continue
         for cname, cfg in targets.items():
+            done += 1
             if progress is not None:
-                progress(v.name, cname)
+                progress(v.name, cname, done, total)
             if cname not in today:
                 model = suite.build(cfg)
                 ex = explore(model, max_states=max_states)
@@ -311,22 +363,30 @@ def summary_line(r: DesignResult) -> str:
         text += "; intended fix achieved: " + "; ".join(got)
     if missed:
         text += "; intended fix NOT achieved on any configuration judged: " + ", ".join(missed)
+    detours = [f"{p} on {c.config}" for c in r.configs for p in c.detours()]
+    if detours:
+        text += ("; fixed, but every way the design finds out of today's run violates another property on the "
+                 "way (see the runs): " + ", ".join(detours))
     return text
 
 
-def text_lines(results: Sequence[DesignResult], *, show_paths: bool = True) -> list[str]:
-    from checker.render import timeline_lines
+def text_lines(results: Sequence[DesignResult], *, show_paths: bool = True, width: int = 120) -> list[str]:
+    """The plain-text comparison, every line at most ``width`` columns (matrix cells wrap)."""
+    from checker.render import paragraph, table_lines, timeline_lines
 
+    inner = width - 3
     out: list[str] = []
     for r in results:
-        out += [f"== design {r.name}", f"   from: {r.origin}", f"   intends: {', '.join(r.intends)}",
-                f"   {summary_line(r)}", ""]
-        names = [c.config for c in r.configs]
-        rows = [["property", *names]]
-        for i, cell in enumerate(r.configs[0].cells if r.configs else []):
-            rows.append([cell.prop.name, *(_pair(c.cells[i]) for c in r.configs)])
-        widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
-        out += ["   " + "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+        out += [f"== design {r.name}", *paragraph("from: ", r.origin, width=width, indent="   "),
+                *paragraph("intends: ", ", ".join(r.intends), width=width, indent="   "),
+                *paragraph("", summary_line(r), width=width, indent="   "), ""]
+        rows = [[cell.prop.name, *(_pair(c.cells[i]) for c in r.configs)]
+                for i, cell in enumerate(r.configs[0].cells if r.configs else [])]
+        if rows:
+            # The property names stay whole; the configurations' columns wrap.
+            out += ["   " + line for line in table_lines(["property", *(c.config for c in r.configs)], rows,
+                                                         width=inner, rule=False,
+                                                         floors=(max(len(row[0]) for row in rows),))]
         out.append("")
         if not show_paths:
             continue
@@ -338,36 +398,50 @@ def text_lines(results: Sequence[DesignResult], *, show_paths: bool = True) -> l
                 which, kind, verdict = ev
                 steps = verdict.witness if kind == "witness" else verdict.counterexample
                 what = "STILL VIOLATED (intended)" if cell.mark == UNCHANGED else cell.mark.upper()
-                out.append(f"-- {c.config}: {cell.prop.name} {what}: {which}'s {kind} "
-                           f"({len(steps or []) - 1} steps)")
-                out += ["   " + line for line in timeline_lines(c.model(which), steps or [])]
+                out += paragraph("-- ", f"{c.config}: {cell.prop.name} {what}: {which}'s {kind} "
+                                 f"({len(steps or []) - 1} steps)", width=width)
+                out += ["   " + line for line in timeline_lines(c.model(which), steps or [], width=inner)]
                 if verdict.loop:
                     out.append("   ... then forever:")
-                    out += ["   " + line for line in timeline_lines(c.model(which), verdict.loop)[2:]]
+                    out += ["   " + line for line in timeline_lines(c.model(which), verdict.loop, width=inner)[2:]]
                 if cell.mark == FIXED and which == "today":
-                    run, replayed = replay_then_finish(c.design_model, steps or [], cell.prop)
-                    out.append(f"   with the design: {_replay_words(replayed, len(steps or []) - 1, len(run) - 1)}")
-                    out += ["   " + line for line in timeline_lines(c.design_model, run)]
+                    run, replayed = c.replay(cell)
+                    out += paragraph("with the design: ", _replay_words(replayed, len(steps or []) - 1, len(run) - 1),
+                                     width=width, indent="   ")
+                    out += ["   " + line for line in timeline_lines(c.design_model, run, width=inner)]
+                    if bad := c.violated_on_the_way(run, replayed):
+                        out += paragraph("but on the way: ", _on_the_way(bad), width=width, indent="   ")
                 out.append("")
     broken = [r.name for r in results if r.breaks]
     idle = [r.name for r in results if not r.changes_model]
-    out.append(f"{len(results)} design(s): {len(broken)} break a property that holds today"
-               + (f" ({', '.join(broken)})" if broken else "")
-               + (f"; {len(idle)} change nothing ({', '.join(idle)})" if idle else ""))
+    out += paragraph("", f"{len(results)} design(s): {len(broken)} break a property that holds today"
+                     + (f" ({', '.join(broken)})" if broken else "")
+                     + (f"; {len(idle)} change nothing ({', '.join(idle)})" if idle else ""), width=width)
     return out
+
+
+def _progress_line(design: str, config: str, done: int, total: int) -> None:
+    """On a terminal: which pair is being explored, overwritten by the next (the whole run takes
+    about a minute; nothing is written when stderr is not a terminal)."""
+    sys.stderr.write(f"\r\x1b[Kwhatif: {done}/{total}: {design} on {config}")
+    sys.stderr.flush()
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
     from checker.cli_base import load_suite
 
-    if args.max_states < 0:
-        raise UsageError(f"--max-states must be >= 0, not {args.max_states}")
     suite = load_suite()
-    results = run_whatif(suite, args.design, args.config, max_states=args.max_states)
+    progress = _progress_line if sys.stderr.isatty() else None
+    try:
+        results = run_whatif(suite, args.design, args.config, max_states=args.max_states, progress=progress)
+    finally:
+        if progress is not None:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
     if args.json:
         print(json.dumps({"designs": {r.name: r.to_json() for r in results}}, indent=2))
     else:
-        for line in text_lines(results, show_paths=not args.no_counterexamples):
+        for line in text_lines(results, show_paths=not args.no_counterexamples, width=columns()):
             print(line)
     return exit_code(results)
 
@@ -402,6 +476,11 @@ def _replay_words(replayed: int, total: int, run: int) -> str:
             else f"the first {replayed} of today's {total} steps replay, then the design diverges")
     extra = run - replayed
     return head + (f"; then {extra} more step(s) reach the goal" if extra > 0 else "")
+
+
+def _on_the_way(bad: dict[str, int]) -> str:
+    return "the design's own steps reach a state that violates (no way on within the search avoids it) " + ", ".join(
+        f"{name} (step {step})" for name, step in bad.items())
 
 
 def _label(cell: Cell) -> str:
@@ -486,6 +565,8 @@ def whatif_md(suite: Suite, results: Sequence[DesignResult]) -> str:
         if "design_run" in p:
             words = _replay_words(p["replayed"], len(p["steps"]) - 1, len(p["design_run"]) - 1)
             L += ["", f"**With the design:** {words}.", "", *_md_steps(p["design_run"])]
+            if p["design_run_violates"]:
+                L += ["", f"**But on the way:** {_on_the_way(p['design_run_violates'])}."]
         L.append("")
     return "\n".join(L)
 
@@ -535,6 +616,8 @@ def whatif_html(suite: Suite, results: Sequence[DesignResult]) -> str:
         if "design_run" in p:
             words = _replay_words(p["replayed"], len(p["steps"]) - 1, len(p["design_run"]) - 1)
             H += _html_steps(f"with the design: {words}", p["design_run"])
+            if p["design_run_violates"]:
+                H.append(f'<p class="story"><b>But on the way:</b> {_e(_on_the_way(p["design_run_violates"]))}.</p>')
         H.append("</div>")
     H.append("</main></body></html>")
     return "\n".join(H) + "\n"

@@ -10,8 +10,12 @@ design does not apply the model is exactly today's.
 Each design's docstring says where it comes from (a patch, an RFC, a review remark, or our own
 proposal, with the qemu-devel Message-ID) and what it means to fix; ``intends`` names the
 properties (``properties/qemu.py``) it should turn from violated to holding, ``configs`` the
-configurations that matter for it. ``migmodel whatif`` judges every property on the design and
-on today's model and shows, cell by cell, what is fixed, what is broken and what is unchanged.
+configurations that matter for it: each changes the design's reachable graph (tested), and
+they are chosen to show every kind of cell the design turns on any configuration (an intended
+property fixed or left violated, mixed versions showing which side the change is on, a busy guest
+where the change must not hurt); ``migmodel whatif --config NAME ...`` judges a design on any other.
+``migmodel whatif`` judges every property on the design and on today's model and shows, cell by
+cell, what is fixed, what is broken and what is unchanged.
 
 Faults: designs are judged with today's fault injector (``model/faults.py``: link cut, destination
 crash, device-load failure, and disk failure where a configuration budgets it). A design whose
@@ -171,8 +175,10 @@ def run_ack(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     10.2+ pairings with a return path change. (The RFC also let ``migrate-pause`` through in its
     new state; not modelled.)
 
-    Intends: the source can always resume before it commits (the destination cannot run before
-    RUN, and RUN follows the commit), after a device-load failure too. Maintainers dropped it
+    Intends: the destination cannot run before the source commits (RUN follows the commit:
+    ``postcopy-device-means-dst-not-run``), so the source can always resume before it commits
+    (``source-resumable-before-pong``), after a device-load failure too
+    (``resumes-after-device-load-failure``). Maintainers dropped it
     (protocol change, capability on both sides, libvirt work; Peter Xu: whatever the last message
     is, it can be lost: ML aJzOo7P8aA64AfY_@x1.local)."""
     return _run_ack_rows(rows, wait=False)
@@ -185,9 +191,10 @@ def run_ack_wait(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     today (11.1's wait also ends on a return-path error). Our variant of the RFC (Message-ID
     20250807114922.1013286-5-jmarcin@redhat.com), to show what the RFC's shortcut was for.
 
-    Intends: the same as ``run-ack`` (``source-resumable-before-pong``,
-    ``resumes-after-device-load-failure``). Expected to bring back today's two-sided hang after a
-    device-load failure with nothing pending: the destination still cannot tell the source."""
+    Intends: the same as ``run-ack`` (``postcopy-device-means-dst-not-run``,
+    ``source-resumable-before-pong``, ``resumes-after-device-load-failure``). Expected to keep
+    today's two-sided hang after a device-load failure with nothing pending: the destination
+    still cannot tell the source."""
     return _run_ack_rows(rows, wait=True)
 
 
@@ -403,7 +410,7 @@ def keep_talking(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     arrives should be a failure that restarts the source) and by the two ways into the
     indefinite wait seen on real QEMU 11.1.3 (docs/real-qemu.md, 'The wait for PONG 0x42 when
     nothing is pending'): a device-load failure whose listen thread never wakes, and a silent
-    partition.
+    partition (judged on ``qemu-11.1-to-7.2`` too, where that partition strands the source).
 
     Intends: the hang after a device-load failure ends on 10.2 and 11.1 (``no-stuck-state``,
     ``resumes-after-device-load-failure``), and a broken stream ends the wait on 10.2
@@ -413,7 +420,9 @@ def keep_talking(rows: tuple[Row, ...]) -> tuple[Row, ...]:
     "keepalive PONG timed out", an ideal timeout that fires only when the bytes are really held).
     The risk, a partition holding PONG 0x42 after the destination started its guest (two running
     guests), cannot show as a broken cell: ``no-split-brain-after-partition`` fails today
-    already."""
+    already. ``migmodel whatif`` shows it on the run of the cell it fixes on ``qemu-11.1-to-7.2``
+    (``no-stuck-state``): the only way out it finds restarts the source while the destination
+    guest runs."""
     wait = _row(rows, "migration_iteration_run: wait for PONG 0x42")
     rows = insert_after(
         rows, "migration_iteration_run: woken by rp error (11.1)",
@@ -455,26 +464,27 @@ _ALL: tuple[tuple[str, RowsFn, str, tuple[str, ...], tuple[Config, ...]], ...] =
     ("run-ack", run_ack,
      "RFC: Juraj Marcin, [RFC PATCH 4/4] postcopy-setup capability and state, "
      "Message-ID 20250807114922.1013286-5-jmarcin@redhat.com",
-     ("source-resumable-before-pong", "resumes-after-device-load-failure"),
+     ("postcopy-device-means-dst-not-run", "source-resumable-before-pong", "resumes-after-device-load-failure"),
      _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk",
             "qemu-11.1-shared-disk-busy-guest")),
     ("run-ack-wait", run_ack_wait,
      "our variant of the RFC (Message-ID 20250807114922.1013286-5-jmarcin@redhat.com): commit only on the ACK",
-     ("source-resumable-before-pong", "resumes-after-device-load-failure"),
+     ("postcopy-device-means-dst-not-run", "source-resumable-before-pong", "resumes-after-device-load-failure"),
      _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk",
             "qemu-11.1-shared-disk-busy-guest")),
     ("wake-listen-thread", wake_listen_thread,
      "our proposal, from the 11.1.3 hang (docs/real-qemu.md, 'The wait for PONG 0x42 when nothing is pending')",
      ("no-stuck-state", "resumes-after-device-load-failure"),
-     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest")),
+     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-to-10.2")),
     ("error-aware-wait-10.2", error_aware_wait_10_2,
      "QEMU 11.1.3's wait (docs/real-qemu.md); Peter Xu, review of V1, Message-ID aM2X-N9gXvFxxdvI@x1.local",
      ("rp-error-ends-postcopy-device",),
-     _named("qemu-10.2", "qemu-10.2-busy-guest", "qemu-10.2-bitmaps-return-path")),
+     _named("qemu-10.2", "qemu-10.2-bitmaps-return-path", "qemu-10.2-to-11.1", "qemu-10.2-to-7.2")),
     ("cancel-in-postcopy-device", cancel_in_postcopy_device,
      "docs/tests-and-bugs.md B6 (the refusal added by Message-ID 20250213175927.19642-6-farosas@suse.de)",
      ("no-stuck-state", "source-resumable-before-pong"),
-     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk-busy-guest")),
+     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-11.1-shared-disk-busy-guest",
+            "qemu-11.1-to-7.2")),
     ("pause-on-disk-activation-failure", pause_on_disk_failure,
      "review: Juraj Marcin (case b.2, docs/protocol.md 7.3), Daniel Berrange, "
      "Message-ID aN1EdMGbLxE10NOp@redhat.com",
@@ -483,7 +493,7 @@ _ALL: tuple[tuple[str, RowsFn, str, tuple[str, ...], tuple[Config, ...]], ...] =
     ("keep-talking", keep_talking,
      "our proposal, after Peter Xu's review of V1 (Message-ID aM2X-N9gXvFxxdvI@x1.local)",
      ("no-stuck-state", "resumes-after-device-load-failure", "rp-error-ends-postcopy-device"),
-     _named("qemu-11.1", "qemu-10.2", "qemu-11.1-busy-guest", "qemu-10.2-bitmaps-return-path")),
+     _named("qemu-11.1", "qemu-10.2", "qemu-10.2-bitmaps-return-path", "qemu-11.1-to-7.2")),
 )
 
 DESIGNS: dict[str, Design] = {
