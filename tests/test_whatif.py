@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -402,7 +403,7 @@ def test_pause_on_disk_activation_failure_has_no_loss_to_fix() -> None:
     from model.status import MigrationStatus as S
     from model.status import PostcopyState as PS
     from model.status import RunState
-    from model.system import MigrationModel, all_rows
+    from model.system import Action, MigrationModel, all_rows
     from properties.qemu import PROPERTIES, no_faults, one_guest_with_all_state
 
     def after_failure(w: object) -> bool:
@@ -417,7 +418,8 @@ def test_pause_on_disk_activation_failure_has_no_loss_to_fix() -> None:
     base = dataclasses.replace(configs.NAMED["qemu-11.1-shared-disk"], faults=Faults.only(0))
     for model in (MigrationModel(base), MigrationModel(base, rows=rows)):
         (v,) = check(explore(model), [plain])
-        assert not v.holds and v.counterexample and all(s.action.actor != "fault" for s in v.counterexample[1:])
+        assert not v.holds and v.counterexample and all(
+            cast(Action, s.action).actor != "fault" for s in v.counterexample[1:])
     only = dataclasses.replace(base, faults=Faults.only(1, dst_disk_activation=1))
     today, design = explore(MigrationModel(only)), explore(MigrationModel(only, rows=rows))
     (v,) = check(today, [scoped])
