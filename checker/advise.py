@@ -160,29 +160,45 @@ def from_case(case: Case, max_states: int = DEFAULT_MAX_STATES, settled: bool = 
 
 
 class _Ahead:
-    """The model's whole reachable graph (every consistent state is in it), with each edge's kind
-    and which states can still lead to the destination guest running. Built once per model and
-    advisor (:func:`_graph`) and shared by every advice on it."""
+    """The model's graph ahead of the consistent states, with each edge's kind and which states can
+    still lead to the destination guest running. Built on demand, from the states asked about
+    forward only (an advice late in a run needs the few states still ahead of it, not the whole
+    reachable graph), and kept per model and advisor (:func:`_graph`): every advice on the model
+    shares what earlier ones built."""
 
     def __init__(self, model: Model, advisor: Advisor, max_states: int) -> None:
-        from checker.explore import StateLimitExceeded, explore
-
-        try:
-            ex = explore(model, max_states=max_states)
-        except StateLimitExceeded as e:  # one line, not a traceback
-            raise AdviceLimit(f"the model has more than {max_states:,} states") from e
+        self.model = model
         self.advisor = advisor
-        self.states: list[State] = ex.states
-        self.index: dict[State, int] = ex.index
-        kinds = [advisor.kind(a) for a in ex.actions]
-        start, dst, act = ex.edge_start.tolist(), ex.edge_dst.tolist(), ex.edge_act.tolist()
-        self.succ: list[list[tuple[Action, int]]] = []
-        self.kind: list[list[str]] = []
-        for i in range(len(self.states)):
-            lo, hi = start[i], start[i + 1]
-            self.succ.append([(ex.actions[act[e]], dst[e]) for e in range(lo, hi)])
-            self.kind.append([kinds[act[e]] for e in range(lo, hi)])
-        self.may_run = self.can_reach(advisor.remote_ran)
+        self.max_states = max_states
+        self.states: list[State] = []
+        self.index: dict[State, int] = {}
+        self._out: list[list[tuple[Action, int, str]] | None] = []
+        self._kinds: dict[Action, str] = {}
+        self._may_run: dict[int, bool] = {}
+
+    def add(self, state: State) -> int:
+        """The number of ``state``, added if new."""
+        i = self.index.get(state)
+        if i is None:
+            if len(self.states) >= self.max_states:
+                raise AdviceLimit(f"the model has more than {self.max_states:,} states ahead")
+            i = self.index[state] = len(self.states)
+            self.states.append(state)
+            self._out.append(None)
+        return i
+
+    def out(self, i: int) -> list[tuple[Action, int, str]]:
+        """The steps from state ``i``: action, next state, kind."""
+        got = self._out[i]
+        if got is None:
+            got = []
+            for action, nxt in self.model.successors(self.states[i]):
+                k = self._kinds.get(action)
+                if k is None:
+                    k = self._kinds[action] = self.advisor.kind(action)
+                got.append((action, self.add(nxt), k))
+            self._out[i] = got
+        return got
 
     def reach(self, starts: Sequence[int], kinds: frozenset[str]) -> dict[int, int]:
         """BFS over steps of ``kinds``: the parent of each reached state (-1 for a start)."""
@@ -194,41 +210,48 @@ class _Ahead:
                 queue.append(s)
         while queue:
             i = queue.popleft()
-            for (_, j), k in zip(self.succ[i], self.kind[i], strict=True):
+            for _, j, k in self.out(i):
                 if k in kinds and j not in parent:
                     parent[j] = i
                     queue.append(j)
         return parent
 
-    def can_reach(self, target: Callable[[State], bool]) -> list[bool]:
-        """Which states have a path (any steps) to one where ``target`` holds."""
-        preds: list[list[int]] = [[] for _ in self.states]
-        for i, out in enumerate(self.succ):
-            for _, j in out:
-                preds[j].append(i)
-        mark = [target(s) for s in self.states]
-        queue = deque(i for i, m in enumerate(mark) if m)
-        while queue:
-            j = queue.popleft()
-            for i in preds[j]:
-                if not mark[i]:
-                    mark[i] = True
-                    queue.append(i)
-        return mark
+    def may_run(self, i: int) -> bool:
+        """Some path (any steps) from state ``i`` reaches one where the destination guest has run.
+        Decided for every state ahead of ``i`` at once (they are closed under steps), and kept."""
+        if i not in self._may_run:
+            ahead = self.reach([i], ALL_KINDS)
+            preds: dict[int, list[int]] = {x: [] for x in ahead}
+            for x in ahead:
+                for _, j, _ in self.out(x):
+                    preds[j].append(x)
+            mark = {x: self._may_run.get(x, False) or self.advisor.remote_ran(self.states[x]) for x in ahead}
+            queue = deque(x for x, m in mark.items() if m)
+            while queue:
+                j = queue.popleft()
+                for x in preds[j]:
+                    if not mark[x]:
+                        mark[x] = True
+                        queue.append(x)
+            self._may_run.update(mark)
+        return self._may_run[i]
 
     def settled(self, i: int) -> bool:
         """Only operator actions and faults can change this state."""
-        return all(k != INTERNAL or j == i for (_, j), k in zip(self.succ[i], self.kind[i], strict=True))
+        return all(k != INTERNAL or j == i for _, j, k in self.out(i))
 
     def path(self, parent: dict[int, int], end: int) -> list[tuple[int, Action, int]]:
         steps: list[tuple[int, Action, int]] = []
         cur = end
         while (p := parent[cur]) >= 0:
-            action = next(a for a, j in self.succ[p] if j == cur)
+            action = next(a for a, j, _ in self.out(p) if j == cur)
             steps.append((p, action, cur))
             cur = p
         steps.reverse()
         return steps
+
+
+ALL_KINDS = frozenset({OPERATOR, FAULT, INTERNAL})
 
 
 _GRAPHS: dict[tuple[int, int], tuple[Model, Advisor, _Ahead]] = {}
@@ -273,7 +296,7 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
     """Answer the operator's questions over ``consistent.states``."""
     states = consistent.states
     ahead = _graph(model, advisor, max_states)
-    roots = [ahead.index[s] for s in states]
+    roots = [ahead.add(s) for s in states]
     unknowns: list[str] = []
 
     def witness(s: State) -> list[str]:
@@ -305,7 +328,7 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
 
     # 2. is resuming the source safe? (the destination never ran and never can)
     def resume_ok(s: State) -> bool:
-        return not ahead.may_run[ahead.index[s]]
+        return not ahead.may_run(ahead.index[s])
 
     ok = [resume_ok(s) for s in states]
     if all(ok):
@@ -313,7 +336,7 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
                         witness(states[0]))
     elif not any(ok):
         bad = states[0]
-        parent = ahead.reach([ahead.index[bad]], frozenset({OPERATOR, FAULT, INTERNAL}))
+        parent = ahead.reach([ahead.index[bad]], ALL_KINDS)
         end = next((i for i in parent if advisor.remote_ran(ahead.states[i])), None)
         ran = advisor.remote_ran(bad)
         resume = Answer(NO, "the destination guest has run" if ran else
@@ -348,8 +371,7 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
             own = ahead.reach([i], frozenset({INTERNAL}))
             # BFS order: the nearest settled state, or (a cycle of QEMU's own steps) the next step
             end = next((j for j in own if ahead.settled(j)),
-                       next(j for (_, j), k in zip(ahead.succ[i], ahead.kind[i], strict=True)
-                            if k == INTERNAL and j != i))
+                       next(j for _, j, k in ahead.out(i) if k == INTERNAL and j != i))
             stuck = Answer(NO, "QEMU can still make progress by itself",
                            [*witness(moving), "then by itself:", *_lines(ahead, ahead.path(own, end))])
     else:
@@ -368,7 +390,7 @@ def _ways_out(ahead: _Ahead, starts: Sequence[int]) -> list[str]:
     """For stuck states: each operator action and where QEMU's own steps then lead."""
     found: dict[str, set[str]] = {}
     for i in starts:
-        for (a, j), k in zip(ahead.succ[i], ahead.kind[i], strict=True):
+        for a, j, k in ahead.out(i):
             if k != OPERATOR or j == i:
                 continue
             parent = ahead.reach([j], frozenset({INTERNAL}))
@@ -386,7 +408,7 @@ def _judge_actions(ahead: _Ahead, roots: Sequence[int]) -> tuple[list[dict[str, 
     for i in roots:
         idle = ahead.reach([i], frozenset({INTERNAL}))
         baseline = {h for x in idle for h in adv.harm(ahead.states[x])}
-        for (a, j), k in zip(ahead.succ[i], ahead.kind[i], strict=True):
+        for a, j, k in ahead.out(i):
             if k != OPERATOR:
                 continue
             label = adv.label(a)
