@@ -16,12 +16,15 @@ what matters about a state; the engine then answers, over *all* consistent state
 * which operator actions are safe: an action is unsafe when QEMU's own steps after it reach a
   harm (with the shortest such path).
 
-Each answer is ``yes`` / ``no`` / ``unknown``; an unknown answer names the cheapest query (from
-the advisor's list, in order of cost) whose answer would decide it, when one exists.
+Each answer is ``yes`` / ``no`` / ``unknown`` with its reason and the model's evidence (a run to a
+consistent state, and the steps on to what decides it; for ``unknown``, one run per possibility).
+An unknown answer names the cheapest observation that decides it: one query of the advisor's list
+(in order of cost), else the fewest queries together, else it says that no query does.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +41,10 @@ DEFAULT_MAX_STATES = 1_000_000
 
 class AdviceError(ValueError):
     """Nothing to advise on: the observations are impossible, or too large to search."""
+
+
+class AdviceLimit(AdviceError):
+    """The search passed its state bound: no advice, and nothing was decided (exit 3)."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +108,11 @@ class Advice:
     searched: int = 0
     danger: list[str] = field(default_factory=list)
     """Harms QEMU's own steps can still reach from some consistent state, whatever the operator
-    does (a continuation where no action helps)."""
+    does (a continuation where no action helps). They are also in ``possible_outcomes``."""
 
     def to_json(self) -> dict[str, Any]:
+        """The answers under the keys the advise issue fixes (``config`` and ``observed`` are the
+        caller's): the harms QEMU may still reach by itself are among ``possible_outcomes``."""
         return {
             "consistent_states": self.consistent_states,
             "newest_state_on": self.newest_state_on.to_json(),
@@ -113,7 +122,6 @@ class Advice:
             "safe_actions": self.safe_actions,
             "unsafe_actions": self.unsafe_actions,
             "unknowns": self.unknowns,
-            "danger": self.danger,
         }
 
 
@@ -139,7 +147,7 @@ def from_case(case: Case, max_states: int = DEFAULT_MAX_STATES, settled: bool = 
     impossible) or the search passed ``max_states`` nodes."""
     found = consistent_states(case, max_states)
     if found.limit_reached:
-        raise AdviceError(f"the search for consistent states passed {max_states:,} nodes")
+        raise AdviceLimit(f"the search for consistent states passed {max_states:,} nodes")
     stop = case.can_stop if settled else None
     paths = {s: p for s, p in found.states.items() if stop is None or stop(s)}
     if not paths:
@@ -152,29 +160,45 @@ def from_case(case: Case, max_states: int = DEFAULT_MAX_STATES, settled: bool = 
 
 
 class _Ahead:
-    """The model's whole reachable graph (every consistent state is in it), with each edge's kind
-    and which states can still lead to the destination guest running. Built once per model and
-    advisor (:func:`_graph`) and shared by every advice on it."""
+    """The model's graph ahead of the consistent states, with each edge's kind and which states can
+    still lead to the destination guest running. Built on demand, from the states asked about
+    forward only (an advice late in a run needs the few states still ahead of it, not the whole
+    reachable graph), and kept per model and advisor (:func:`_graph`): every advice on the model
+    shares what earlier ones built."""
 
     def __init__(self, model: Model, advisor: Advisor, max_states: int) -> None:
-        from checker.explore import explore
-
-        try:
-            ex = explore(model, max_states=max_states)
-        except Exception as e:  # the state limit: one line, not a traceback
-            raise AdviceError(f"the model has more than {max_states:,} states") from e
+        self.model = model
         self.advisor = advisor
-        self.states: list[State] = ex.states
-        self.index: dict[State, int] = ex.index
-        kinds = [advisor.kind(a) for a in ex.actions]
-        start, dst, act = ex.edge_start.tolist(), ex.edge_dst.tolist(), ex.edge_act.tolist()
-        self.succ: list[list[tuple[Action, int]]] = []
-        self.kind: list[list[str]] = []
-        for i in range(len(self.states)):
-            lo, hi = start[i], start[i + 1]
-            self.succ.append([(ex.actions[act[e]], dst[e]) for e in range(lo, hi)])
-            self.kind.append([kinds[act[e]] for e in range(lo, hi)])
-        self.may_run = self.can_reach(advisor.remote_ran)
+        self.max_states = max_states
+        self.states: list[State] = []
+        self.index: dict[State, int] = {}
+        self._out: list[list[tuple[Action, int, str]] | None] = []
+        self._kinds: dict[Action, str] = {}
+        self._may_run: dict[int, bool] = {}
+
+    def add(self, state: State) -> int:
+        """The number of ``state``, added if new."""
+        i = self.index.get(state)
+        if i is None:
+            if len(self.states) >= self.max_states:
+                raise AdviceLimit(f"the model has more than {self.max_states:,} states ahead")
+            i = self.index[state] = len(self.states)
+            self.states.append(state)
+            self._out.append(None)
+        return i
+
+    def out(self, i: int) -> list[tuple[Action, int, str]]:
+        """The steps from state ``i``: action, next state, kind."""
+        got = self._out[i]
+        if got is None:
+            got = []
+            for action, nxt in self.model.successors(self.states[i]):
+                k = self._kinds.get(action)
+                if k is None:
+                    k = self._kinds[action] = self.advisor.kind(action)
+                got.append((action, self.add(nxt), k))
+            self._out[i] = got
+        return got
 
     def reach(self, starts: Sequence[int], kinds: frozenset[str]) -> dict[int, int]:
         """BFS over steps of ``kinds``: the parent of each reached state (-1 for a start)."""
@@ -186,41 +210,48 @@ class _Ahead:
                 queue.append(s)
         while queue:
             i = queue.popleft()
-            for (_, j), k in zip(self.succ[i], self.kind[i], strict=True):
+            for _, j, k in self.out(i):
                 if k in kinds and j not in parent:
                     parent[j] = i
                     queue.append(j)
         return parent
 
-    def can_reach(self, target: Callable[[State], bool]) -> list[bool]:
-        """Which states have a path (any steps) to one where ``target`` holds."""
-        preds: list[list[int]] = [[] for _ in self.states]
-        for i, out in enumerate(self.succ):
-            for _, j in out:
-                preds[j].append(i)
-        mark = [target(s) for s in self.states]
-        queue = deque(i for i, m in enumerate(mark) if m)
-        while queue:
-            j = queue.popleft()
-            for i in preds[j]:
-                if not mark[i]:
-                    mark[i] = True
-                    queue.append(i)
-        return mark
+    def may_run(self, i: int) -> bool:
+        """Some path (any steps) from state ``i`` reaches one where the destination guest has run.
+        Decided for every state ahead of ``i`` at once (they are closed under steps), and kept."""
+        if i not in self._may_run:
+            ahead = self.reach([i], ALL_KINDS)
+            preds: dict[int, list[int]] = {x: [] for x in ahead}
+            for x in ahead:
+                for _, j, _ in self.out(x):
+                    preds[j].append(x)
+            mark = {x: self._may_run.get(x, False) or self.advisor.remote_ran(self.states[x]) for x in ahead}
+            queue = deque(x for x, m in mark.items() if m)
+            while queue:
+                j = queue.popleft()
+                for x in preds[j]:
+                    if not mark[x]:
+                        mark[x] = True
+                        queue.append(x)
+            self._may_run.update(mark)
+        return self._may_run[i]
 
     def settled(self, i: int) -> bool:
         """Only operator actions and faults can change this state."""
-        return all(k != INTERNAL or j == i for (_, j), k in zip(self.succ[i], self.kind[i], strict=True))
+        return all(k != INTERNAL or j == i for _, j, k in self.out(i))
 
     def path(self, parent: dict[int, int], end: int) -> list[tuple[int, Action, int]]:
         steps: list[tuple[int, Action, int]] = []
         cur = end
         while (p := parent[cur]) >= 0:
-            action = next(a for a, j in self.succ[p] if j == cur)
+            action = next(a for a, j, _ in self.out(p) if j == cur)
             steps.append((p, action, cur))
             cur = p
         steps.reverse()
         return steps
+
+
+ALL_KINDS = frozenset({OPERATOR, FAULT, INTERNAL})
 
 
 _GRAPHS: dict[tuple[int, int], tuple[Model, Advisor, _Ahead]] = {}
@@ -243,15 +274,21 @@ def _lines(ahead: _Ahead, steps: list[tuple[int, Action, int]]) -> list[str]:
     return [f"{a}  ->  {d(ahead.states[j])}" for _, a, j in steps]
 
 
-def _decider(advisor: Advisor, states: Sequence[State], verdict: Callable[[State], bool]) -> str | None:
-    """The cheapest query after which every answer class agrees on ``verdict``."""
-    for name, query in advisor.queries:
-        classes: dict[Hashable, set[bool]] = {}
-        for s in states:
-            classes.setdefault(query(s), set()).add(verdict(s))
-        if len(classes) > 1 and all(len(v) == 1 for v in classes.values()):
-            return name
-    return None
+NO_QUERY_DECIDES = "no query decides it (the states differ only in what no query shows: the link, a hidden fault)"
+
+
+def _decider(advisor: Advisor, states: Sequence[State], verdict: Callable[[State], Hashable]) -> str:
+    """The cheapest observation after which ``verdict`` is the same in every consistent state that
+    answers alike: one query (cheapest first), else the fewest queries together; else
+    :data:`NO_QUERY_DECIDES`."""
+    for size in range(1, len(advisor.queries) + 1):
+        for combo in itertools.combinations(advisor.queries, size):
+            classes: dict[Hashable, set[Hashable]] = {}
+            for s in states:
+                classes.setdefault(tuple(q(s) for _, q in combo), set()).add(verdict(s))
+            if all(len(v) == 1 for v in classes.values()):
+                return " and ".join(name for name, _ in combo)
+    return NO_QUERY_DECIDES
 
 
 def advise(model: Model, advisor: Advisor, consistent: Consistent,
@@ -259,12 +296,24 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
     """Answer the operator's questions over ``consistent.states``."""
     states = consistent.states
     ahead = _graph(model, advisor, max_states)
-    roots = [ahead.index[s] for s in states]
+    roots = [ahead.add(s) for s in states]
     unknowns: list[str] = []
 
     def witness(s: State) -> list[str]:
+        """A run of the model that shows the observations and ends in ``s``, one step a line."""
         d = advisor.describe
-        return [f"{a}  ->  {d(t)}" for _, a, t in consistent.paths.get(s, [])]
+        steps = [f"{a}  ->  {d(t)}" for _, a, t in consistent.paths.get(s, [])]
+        return steps or [f"(no step yet) {d(s)}"]
+
+    def cases(verdict: Callable[[State], Hashable]) -> list[str]:
+        """One witness per answer the consistent states give: the evidence of an ``unknown``."""
+        first: dict[Hashable, State] = {}
+        for s in states:
+            first.setdefault(verdict(s), s)
+        out: list[str] = []
+        for value, s in sorted(first.items(), key=lambda kv: str(kv[0])):
+            out += [f"if {value}: a run to {advisor.describe(s)}", *(f"  {w}" for w in witness(s))]
+        return out
 
     # 1. where the newest guest state is
     where = sorted({advisor.newest(s) for s in states})
@@ -272,13 +321,14 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
         newest = Answer(where[0], f"in every one of the {len(states)} consistent states",
                         witness(states[0]))
     else:
-        q = _decider(advisor, states, lambda s: advisor.newest(s) == where[0])
-        newest = Answer(UNKNOWN, "the consistent states differ: " + ", ".join(where), decide_by=q)
+        q = _decider(advisor, states, advisor.newest)
+        newest = Answer(UNKNOWN, "the consistent states differ: " + ", ".join(where), cases(advisor.newest),
+                        decide_by=q)
         unknowns.append("newest_state_on")
 
     # 2. is resuming the source safe? (the destination never ran and never can)
     def resume_ok(s: State) -> bool:
-        return not ahead.may_run[ahead.index[s]]
+        return not ahead.may_run(ahead.index[s])
 
     ok = [resume_ok(s) for s in states]
     if all(ok):
@@ -286,7 +336,7 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
                         witness(states[0]))
     elif not any(ok):
         bad = states[0]
-        parent = ahead.reach([ahead.index[bad]], frozenset({OPERATOR, FAULT, INTERNAL}))
+        parent = ahead.reach([ahead.index[bad]], ALL_KINDS)
         end = next((i for i in parent if advisor.remote_ran(ahead.states[i])), None)
         ran = advisor.remote_ran(bad)
         resume = Answer(NO, "the destination guest has run" if ran else
@@ -295,6 +345,7 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
                                         else ["then:", *_lines(ahead, ahead.path(parent, end))]))
     else:
         resume = Answer(UNKNOWN, f"safe in {sum(ok)} of {len(states)} consistent states",
+                        cases(lambda s: "safe" if resume_ok(s) else "not safe"),
                         decide_by=_decider(advisor, states, resume_ok))
         unknowns.append("source_resume_safe")
 
@@ -312,23 +363,34 @@ def advise(model: Model, advisor: Advisor, consistent: Consistent,
                             f"({advisor.outcome(states[0])[0]})",
                        witness(states[0]) + [f"way out: {w}" for w in exits])
     elif not any(stuck_of):
-        stuck = Answer(NO, "QEMU can still make progress by itself" if outcomes else "at a good end")
+        moving = next((s for s in states if not ahead.settled(ahead.index[s])), None)
+        if moving is None:
+            stuck = Answer(NO, "at a good end", witness(states[0]))
+        else:
+            i = ahead.index[moving]
+            own = ahead.reach([i], frozenset({INTERNAL}))
+            # BFS order: the nearest settled state, or (a cycle of QEMU's own steps) the next step
+            end = next((j for j in own if ahead.settled(j)),
+                       next(j for _, j, k in ahead.out(i) if k == INTERNAL and j != i))
+            stuck = Answer(NO, "QEMU can still make progress by itself",
+                           [*witness(moving), "then by itself:", *_lines(ahead, ahead.path(own, end))])
     else:
         stuck = Answer(UNKNOWN, f"stuck in {sum(stuck_of)} of {len(states)} consistent states",
-                       [f"way out: {w}" for w in exits], decide_by=_decider(advisor, states, is_stuck))
+                       cases(lambda s: "stuck" if is_stuck(s) else "not stuck") + [f"way out: {w}" for w in exits],
+                       decide_by=_decider(advisor, states, is_stuck))
         unknowns.append("stuck")
 
     danger = sorted({h for i in by_itself for h in advisor.harm(ahead.states[i])})
     safe, unsafe = _judge_actions(ahead, roots)
-    return Advice(len(states), newest, resume, stuck, outcomes, safe, unsafe, unknowns, consistent.searched,
-                  danger)
+    return Advice(len(states), newest, resume, stuck, sorted(set(outcomes) | set(danger)), safe, unsafe, unknowns,
+                  consistent.searched, danger)
 
 
 def _ways_out(ahead: _Ahead, starts: Sequence[int]) -> list[str]:
     """For stuck states: each operator action and where QEMU's own steps then lead."""
     found: dict[str, set[str]] = {}
     for i in starts:
-        for (a, j), k in zip(ahead.succ[i], ahead.kind[i], strict=True):
+        for a, j, k in ahead.out(i):
             if k != OPERATOR or j == i:
                 continue
             parent = ahead.reach([j], frozenset({INTERNAL}))
@@ -346,7 +408,7 @@ def _judge_actions(ahead: _Ahead, roots: Sequence[int]) -> tuple[list[dict[str, 
     for i in roots:
         idle = ahead.reach([i], frozenset({INTERNAL}))
         baseline = {h for x in idle for h in adv.harm(ahead.states[x])}
-        for (a, j), k in zip(ahead.succ[i], ahead.kind[i], strict=True):
+        for a, j, k in ahead.out(i):
             if k != OPERATOR:
                 continue
             label = adv.label(a)
@@ -357,12 +419,14 @@ def _judge_actions(ahead: _Ahead, roots: Sequence[int]) -> tuple[list[dict[str, 
             reached = list(parent)
             if any(ahead.settled(x) and adv.outcome(ahead.states[x])[1] for x in reached):
                 entry["good_end"] = True
-            if entry["harm"] is None:
-                hit = next((x for x in reached if set(adv.harm(ahead.states[x])) - baseline), None)
-                if hit is not None:
+            # BFS order: the first harmful state reached is a nearest one; keep the shortest path
+            # over all consistent states where the action is enabled
+            hit = next((x for x in reached if set(adv.harm(ahead.states[x])) - baseline), None)
+            if hit is not None:
+                path = [f"{a}  ->  {adv.describe(ahead.states[j])}", *_lines(ahead, ahead.path(parent, hit))]
+                if entry["harm"] is None or len(path) < len(entry["path"]):
                     entry["harm"] = ", ".join(h for h in adv.harm(ahead.states[hit]) if h not in baseline)
-                    entry["path"] = [f"{a}  ->  {adv.describe(ahead.states[j])}",
-                                     *_lines(ahead, ahead.path(parent, hit))]
+                    entry["path"] = path
     total = len(roots)
     safe, unsafe = [], []
     for label, e in sorted(judged.items()):

@@ -13,7 +13,8 @@ Two inputs:
 
 Exit codes: 0 advice given; 1 no model state is consistent with the observations (they are
 impossible for the model: check the trace with ``migmodel conform``); 2 bad input (unreadable or
-malformed trace, unknown configuration, a monitor that cannot be reached); 130 interrupted.
+malformed trace, unknown configuration, a monitor that cannot be reached, a trace with nothing to
+advise on); 3 the search passed ``--max-states``; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from checker.advise import Advice, AdviceError, Consistent, advise, from_case
-from checker.cli_base import EXIT_OK, UsageError, add_command, at_least
+from checker.advise import Advice, AdviceError, AdviceLimit, Consistent, advise, from_case
+from checker.cli_base import EXIT_LIMIT, EXIT_OK, UsageError, add_command, at_least
 from checker.conform import Case
 from model.config import NAMED, Config
 from model.system import MigrationModel
@@ -54,7 +55,8 @@ def register(sub: Any, name: str) -> None:
                   "tail -f run.jsonl | migmodel advise --each -",
                   "migmodel advise --live --src-qmp /run/src.qmp --dst-qmp /run/dst.qmp"],
         exits={EXIT_OK: "advice given",
-               EXIT_IMPOSSIBLE: "no model state is consistent with the observations (see `migmodel conform`)"})
+               EXIT_IMPOSSIBLE: "no model state is consistent with the observations (see `migmodel conform`)",
+               EXIT_LIMIT: "the search passed --max-states: no advice"})
     p.add_argument("trace", nargs="?", metavar="TRACE", help="a trace (JSON Lines), or - for standard input")
     p.add_argument("--config", metavar="NAME", help="use this named configuration instead of the trace's meta")
     p.add_argument("--json", action="store_true", help="print JSON (one object, or one line per advice with --each)")
@@ -82,9 +84,16 @@ def run(args: argparse.Namespace) -> int:
     if args.each:
         if not 0 <= args.settle < 60:
             raise UsageError(f"--settle must be between 0 and 60 seconds, not {args.settle}")
-        for k, advice_or_error in advice_points(args.trace, lines, config, args.max_states, args.settle):
+        given = 0
+        seen: list[str] = []
+        for k, advice_or_error in advice_points(args.trace, _keep(lines, seen), config, args.max_states,
+                                                args.settle):
             code = max(code, _emit(args, advice_or_error, k))
+            given += 1
             sys.stdout.flush()
+        if not given:  # say why, as without --each: an empty trace, nothing modelled observed, ...
+            _case(args.trace, seen, config)
+            raise NothingYet(f"{'<stdin>' if args.trace == '-' else args.trace}: nothing to advise on")
         return code
     got = _advise_prefix(args.trace, list(lines), config, args.max_states)
     return _emit(args, got, None)
@@ -109,8 +118,15 @@ def _read_lines(source: str) -> Iterator[str]:
     return iter(text.splitlines())
 
 
-Result = tuple[dict[str, Any], Advice | None, str | None]
-"""(what was observed, the advice, or the reason there is none)."""
+def _keep(lines: Iterator[str], seen: list[str]) -> Iterator[str]:
+    """``lines``, each also appended to ``seen``."""
+    for raw in lines:
+        seen.append(raw)
+        yield raw
+
+
+Result = tuple[dict[str, Any], Advice | None, AdviceError | None]
+"""(what was observed, the advice, or why there is none)."""
 
 
 class NothingYet(UsageError):
@@ -154,7 +170,7 @@ def _advise_prefix(source: str, lines: list[str], config: Config | None, max_sta
         found = from_case(case, max_states, settled=case.can_stop is not None)
         return observed, advise(model, ADVISOR, _launched(found), max_states), None
     except AdviceError as e:
-        return observed, None, str(e)
+        return observed, None, e
 
 
 def _plain(state: Any) -> Any:
@@ -273,19 +289,25 @@ def _is_observation(source: str, k: int, raw: str) -> bool:
 
 
 def _emit(args: argparse.Namespace, result: Result, line: int | None) -> int:
+    """Print one advice; its exit code. JSON: the advise issue's keys (``config``, ``observed``, then
+    the answers of :meth:`Advice.to_json`); with ``--each`` the line it was given after is
+    ``observed.line``. No advice: ``config``, ``observed`` and ``error`` (exit 1, or 3 at the
+    search bound)."""
     observed, advice, why = result
+    if line is not None:
+        observed = {**observed, "line": line}
     if args.json:
         out: dict[str, Any] = {"config": observed.get("config"), "observed": observed}
-        if line is not None:
-            out["line"] = line
         if advice is None:
-            out["error"] = why
+            out["error"] = str(why)
         else:
             out.update(advice.to_json())
         print(json.dumps(out, sort_keys=False) if args.each else json.dumps(out, indent=2))
     else:
-        print(render(observed, advice, why, line))
-    return EXIT_OK if advice is not None else EXIT_IMPOSSIBLE
+        print(render(observed, advice, None if why is None else str(why), line))
+    if advice is not None:
+        return EXIT_OK
+    return EXIT_LIMIT if isinstance(why, AdviceLimit) else EXIT_IMPOSSIBLE
 
 
 def render(observed: dict[str, Any], advice: Advice | None, why: str | None, line: int | None) -> str:
@@ -306,6 +328,8 @@ def render(observed: dict[str, Any], advice: Advice | None, why: str | None, lin
 
     ans("newest guest state on:", a.newest_state_on)
     ans("resume the source safely?", a.source_resume_safe)
+    if a.source_resume_safe.answer == "yes" and any(s["action"] == "src: cont (refused)" for s in a.safe_actions):
+        out.append("      but the source refuses `cont` in this state")
     ans("stuck?", a.stuck)
     for e in a.stuck.evidence:
         if e.startswith("way out: "):
@@ -405,10 +429,13 @@ def snapshot_states(config: Config, src: dict[str, Any] | None, dst: dict[str, A
                     max_states: int) -> Consistent:
     """Every reachable model state whose statuses and runstates are what the queries answered
     (None: that side's process is gone)."""
-    from checker.explore import explore
+    from checker.explore import StateLimitExceeded, explore
 
     model = _live_model(config)
-    ex = explore(model, max_states=max_states)
+    try:
+        ex = explore(model, max_states=max_states)
+    except StateLimitExceeded as e:
+        raise AdviceLimit(f"the model has more than {max_states:,} states") from e
 
     def matches(w: Any) -> bool:
         return _side_matches(src, w.s_alive, w.s_status.value, w.s_run.value) and \
@@ -468,7 +495,7 @@ def _live(args: argparse.Namespace, config: Config | None) -> int:
                     found = snapshot_states(config, qs, qd, args.max_states)
                     result: Result = (observed, advise(_live_model(config), ADVISOR, found, args.max_states), None)
                 except AdviceError as e:
-                    result = (observed, None, str(e))
+                    result = (observed, None, e)
                 code = max(code, _emit(args, result, None))
                 sys.stdout.flush()
             if not args.each or (src.gone and dst.gone):

@@ -96,6 +96,9 @@ def outcome(w: World) -> tuple[str, bool]:
     if s and not d and not (w.d_alive and w.d_status in IN_POSTCOPY | {S.POSTCOPY_DEVICE}):
         return "the source runs (migration ended without handing over)", True
     if w.s_status is S.POSTCOPY_PAUSED or w.d_status is S.POSTCOPY_PAUSED:
+        if not (w.s_alive and w.d_alive):  # recovery needs both processes
+            gone = "source" if not w.s_alive else "destination"
+            return f"postcopy paused, the {gone} gone (nothing recovers it)", False
         return "postcopy paused (recover with migrate-recover + migrate resume=true)", False
     src = w.s_status.value if w.s_alive else "gone"
     dst = w.d_status.value if w.d_alive else "gone"

@@ -80,15 +80,22 @@ def _advise_live(scenario: str, src: str, dst: str, tmp_path: Path,
 
 
 def _only_reads(sent: list[dict[str, Any]]) -> None:
+    """What the relay saw the client send: reads only, and the reads the advice rests on."""
     commands = [m.get("execute") for m in sent]
     assert commands, "advise --live sent nothing at all"
     assert all(c == "qmp_capabilities" or str(c).startswith("query-") for c in commands), commands
+    assert {"query-migrate", "query-status"} <= set(commands), commands
+
+
+KEYS = ["config", "observed", "consistent_states", "newest_state_on", "source_resume_safe", "stuck",
+        "possible_outcomes", "safe_actions", "unsafe_actions", "unknowns"]
 
 
 def test_live_advice_after_a_completed_postcopy(tmp_path: Path) -> None:
     b = _binary("11.1")
     got, sent = _advise_live("postcopy_ok", b, b, tmp_path)
     _only_reads(sent)
+    assert list(got) == KEYS, got
     assert got["newest_state_on"]["answer"] == "destination", got
     assert got["source_resume_safe"]["answer"] == "no"
     assert got["stuck"]["answer"] == "no"
