@@ -344,7 +344,7 @@ def listen_read_error(c: Config, w: World) -> bool:
 
 def pauses(c: Config, w: World) -> bool:
     """``qemu_loadvm_state_main``: pause only in PostcopyState RUNNING with postcopy-ram (from
-    ``postcopy-recover`` too since 10.0: ``recover_error_pauses``)."""
+    ``postcopy-recover`` too since 8.2: ``recover_error_pauses``)."""
     return (listen_read_error(c, w) and w.d_pcs is PS.RUNNING and c.postcopy_ram
             and (w.d_status is not S.POSTCOPY_RECOVER or c.dst.recover_error_pauses))
 
