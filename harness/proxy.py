@@ -203,6 +203,11 @@ class FaultProxy:
                     writer.write(data)
         self._main_held.clear()
 
+    @property
+    def held_main_bytes(self) -> int:
+        """Source->destination bytes held right now (:attr:`hold_main`)."""
+        return sum(len(data) for _, data in self._main_held if data is not None)
+
     def frames(self, kind: str | None = None, value: int | None = None) -> list[dict[str, Any]]:
         """The logged frames of one type (and value)."""
         return [e for e in self.rp_log if (kind is None or e["kind"] == kind)

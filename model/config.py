@@ -101,6 +101,16 @@ class Version:
         return self.since(10, 0)
 
     @functools.cached_property
+    def recover_error_pauses(self) -> bool:
+        """8.2 "Allow RECOVER->PAUSED convertion for dest qemu" (0e99bb8f5441) and "Allow network
+        to fail even during recovery" (f8c543e808f2; docs/tests-and-bugs.md, B4): a stream error in
+        ``postcopy-recover`` pauses both sides again. Before, the destination's
+        ``savevm.c:postcopy_pause_incoming`` swaps from ACTIVE only and its retry reads a NULL file
+        (SIGSEGV), and the source's migration thread waits for RESUME_ACK for good (observed on
+        7.2.22, docs/drift-7.2-recover.md)."""
+        return self.since(8, 2)
+
+    @functools.cached_property
     def exit_on_error_in_postcopy(self) -> bool:
         """10.2 patch 6 (b1a17a519b): a postcopy failure before RUNNING honours exit-on-error;
         before, the destination always exits."""

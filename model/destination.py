@@ -343,8 +343,25 @@ def listen_read_error(c: Config, w: World) -> bool:
 
 
 def pauses(c: Config, w: World) -> bool:
-    """``qemu_loadvm_state_main``: pause only in PostcopyState RUNNING with postcopy-ram."""
-    return listen_read_error(c, w) and w.d_pcs is PS.RUNNING and c.postcopy_ram
+    """``qemu_loadvm_state_main``: pause only in PostcopyState RUNNING with postcopy-ram (from
+    ``postcopy-recover`` too since 8.2: ``recover_error_pauses``)."""
+    return (listen_read_error(c, w) and w.d_pcs is PS.RUNNING and c.postcopy_ram
+            and (w.d_status is not S.POSTCOPY_RECOVER or c.dst.recover_error_pauses))
+
+
+def retries_on_closed_file(c: Config, w: World) -> bool:
+    """7.2: a stream error in ``postcopy-recover``. ``postcopy_pause_incoming`` closes both files
+    and sets ``from_src_file`` to NULL, but its swap is ACTIVE -> PAUSED only: the status stays,
+    the wait for a new channel is skipped and it returns true."""
+    return (listen_read_error(c, w) and w.d_pcs is PS.RUNNING and c.postcopy_ram
+            and w.d_status is S.POSTCOPY_RECOVER and not c.dst.recover_error_pauses)
+
+
+def crash_on_closed_file(c: Config, w: World) -> World:
+    """``qemu_loadvm_state_main`` retries with ``f = mis->from_src_file`` (NULL): the next
+    ``qemu_get_byte`` dereferences it and the process dies of SIGSEGV, still in
+    ``postcopy-recover`` (no event; docs/drift-7.2-recover.md)."""
+    return exit_process(pause_incoming(c, w))
 
 
 def fails(c: Config, w: World) -> bool:
@@ -442,6 +459,9 @@ ROWS: tuple[Row, ...] = (
     Row("dst", "listen", "postcopy_pause_incoming", statuses(S.POSTCOPY_ACTIVE, S.POSTCOPY_RECOVER),
         S.POSTCOPY_PAUSED, pauses, pause_incoming, f"{SV}:postcopy_pause_incoming",
         "D8: PostcopyState RUNNING and postcopy-ram"),
+    Row("dst", "listen", "qemu_loadvm_state_main: retry on a closed file (7.2)", statuses(S.POSTCOPY_RECOVER),
+        None, retries_on_closed_file, crash_on_closed_file, f"{SV}:qemu_loadvm_state_main",
+        "7.2 postcopy_pause_incoming only swaps ACTIVE -> PAUSED; the retry reads NULL: SIGSEGV"),
     Row("dst", "listen", "postcopy_listen_thread: failed", POSTCOPY, S.FAILED, fails, listen_fail,
         f"{PR}:postcopy_listen_thread", "D7: error before RUNNING"),
     Row("dst", "listen", "qemu_loadvm_state_main: bitmaps-only error", statuses(S.POSTCOPY_ACTIVE),

@@ -495,7 +495,11 @@ def resumed(c: Config, w: World) -> bool:
 
 
 def resume_fails(c: Config, w: World) -> bool:
-    return w.s_pc in (PC_RESUME, PC_PAUSED) and (w.link == LINK_DOWN or w.s_rp == RP_ERR)
+    """Since 8.2 (``recover_error_pauses``) the rp thread's error kicks the wait for RESUME_ACK.
+    7.2's rp thread pauses itself instead and nothing posts ``rp_sem``: the migration thread
+    waits in ``postcopy_do_resume`` for good (observed, docs/drift-7.2-recover.md)."""
+    return (w.s_pc in (PC_RESUME, PC_PAUSED) and (w.link == LINK_DOWN or w.s_rp == RP_ERR)
+            and c.src.recover_error_pauses)
 
 
 # --- return-path thread -------------------------------------------------------------------------
