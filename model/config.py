@@ -18,7 +18,7 @@ no restart if disks fail (p.2)   no     no     no      yes    yes
 cancel refused in postcopy       no     yes    yes     yes    yes
 dst honours exit-on-error        no     no     no      yes    yes
 PONG wait ends on rp error       n/a    n/a    n/a     no     yes
-spurious ``setup`` on recover    yes    no     no      no     no
+dst status ``setup`` (listening) no     yes    yes     yes    yes
 ==============================  =====  =====  ======  =====  =====
 
 "10.0" stands for 10.0.0-10.0.4 and 10.1.0, before the stable fix 725a9e5f78 (10.0.2 was observed
@@ -117,9 +117,18 @@ class Version:
         return self.since(10, 2)
 
     @functools.cached_property
-    def recover_emits_setup(self) -> bool:
-        """7.2 ``qemu_start_incoming_migration`` emits ``setup`` on ``migrate-recover``."""
-        return not self.since(10, 0)
+    def incoming_setup(self) -> bool:
+        """The destination has the status ``setup`` while it listens. 10.x's
+        ``migration_incoming_state_setup`` (called by ``qemu_start_incoming_migration``) moves
+        ``mis->state`` NONE -> SETUP on ``migrate-incoming`` (the MIGRATION event comes from
+        ``migrate_set_state``) and changes nothing on ``migrate-recover`` (POSTCOPY_PAUSED).
+        7.2's ``qemu_start_incoming_migration`` only sends the event ``setup``
+        (``qapi_event_send_migration``), on both commands; ``mis->state`` stays NONE until
+        ``process_incoming_migration_co`` sets NONE -> ACTIVE, so ``query-migrate`` shows no
+        status (confirmed on 7.2.22, docs/drift.md). Both trees read; the release in between that
+        changed it is not modelled. ``model/system.py`` (``effective_dest``) and
+        ``model/events.py`` read this flag, nothing else."""
+        return self.since(10, 0)
 
 
 @dataclass(frozen=True, slots=True)

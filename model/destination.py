@@ -56,7 +56,6 @@ from model.world import (
     DL_ON,
     DM_DONE,
     DM_FAILED,
-    DM_IDLE,
     DM_LOAD,
     DM_PACKAGE,
     DM_QUIT,
@@ -65,6 +64,7 @@ from model.world import (
     PC_PAUSED,
     World,
     activate_disk,
+    listening,
     main_closed,
     main_head,
     send_rp,
@@ -125,7 +125,7 @@ def _main_head(w: World, msg: str) -> bool:
 
 
 def accept(c: Config, w: World) -> bool:
-    return w.d_main == DM_IDLE and w.link == LINK_UP and w.d_status is S.SETUP
+    return listening(w) and w.link == LINK_UP
 
 
 def start_loading(c: Config, w: World) -> World:
@@ -170,7 +170,7 @@ def closed_before_first_read(c: Config, w: World) -> bool:
     """The connection was made and closed (a cancel, a reset, the source's end) before the
     destination read its first bytes: still listening (``setup``, no ``active``), nothing left to
     read."""
-    return w.d_main == DM_IDLE and w.d_status is S.SETUP and w.d_alive and main_closed(w)
+    return listening(w) and w.d_alive and main_closed(w)
 
 
 def peek_fails(c: Config, w: World) -> World:
@@ -395,8 +395,10 @@ POSTCOPY = statuses(S.POSTCOPY_DEVICE, S.POSTCOPY_ACTIVE)
 
 ROWS: tuple[Row, ...] = (
     # --- main thread: precopy stream -----------------------------------------------------------
-    Row("dst", "main", "process_incoming_migration_co", statuses(S.SETUP), S.ACTIVE, accept, start_loading,
-        f"{MC}:process_incoming_migration_co", "D2: main channel established"),
+    Row("dst", "main", "process_incoming_migration_co", statuses(S.SETUP, S.NONE), S.ACTIVE, accept,
+        start_loading, f"{MC}:process_incoming_migration_co",
+        "D2: main channel established: SETUP -> ACTIVE; NONE -> ACTIVE on 7.2, whose destination listens "
+        "without a status (Version.incoming_setup)"),
     Row("dst", "main", "loadvm_process_command: OPEN_RETURN_PATH", statuses(S.ACTIVE), None,
         lambda c, w: _main_head(w, OPEN_RETURN_PATH), open_return_path,
         f"{SV}:loadvm_process_command", "creates to_src_file"),

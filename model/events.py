@@ -3,8 +3,9 @@
 A status change of a side is a ``MIGRATION`` event on that side (``migrate_set_state`` emits it when
 the compare-and-swap succeeds, with the ``events`` capability). A guest that starts emits
 ``RESUME``, one that stops ``STOP``. Events are not always state changes: a 7.2 destination emits
-``setup`` on ``migrate-recover`` without changing its status (real-qemu.md finding 9), and a second
-``migrate_cancel`` emits ``cancelling`` again (docs/qemu-10.2.md).
+``setup`` on ``migrate-incoming`` and on ``migrate-recover`` without changing its status
+(``qemu_start_incoming_migration``: ``Version.incoming_setup``; real-qemu.md finding 9,
+docs/drift.md), and a second ``migrate_cancel`` emits ``cancelling`` again (docs/qemu-10.2.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from model.config import Config
 from model.status import RunState
 from model.system import Action
 from model.world import World
+
+STARTS_INCOMING = ("migrate-incoming", "migrate-recover")
+"""The accepted destination commands that run ``qemu_start_incoming_migration``."""
 
 
 class Event(NamedTuple):
@@ -46,7 +50,8 @@ def events(config: Config, before: World, action: Action, after: World) -> list[
     """The events a step emits, source first. Within one atomic step their order is not
     observable in the model; conformance treats them as a set."""
     out = _side("s", before, after) + _side("d", before, after)
-    if action.name == "migrate-recover" and action.actor == "dst/qmp" and config.dst.recover_emits_setup:
+    if action.name in STARTS_INCOMING and action.actor == "dst/qmp" and not config.dst.incoming_setup:
+        # 7.2's qemu_start_incoming_migration: qapi_event_send_migration(SETUP), no status change
         out.append(Event("dst", "MIGRATION", "setup"))
     if action.name == "migrate_cancel: again" and action.actor == "src/qmp":
         # migration_cancel: CANCELLING -> CANCELLING succeeds, and migrate_set_state emits the event

@@ -29,7 +29,6 @@ from model.world import (
     BQL_HELD,
     DISK_NONE,
     DISK_SRC,
-    DM_IDLE,
     DM_LOAD,
     DM_PACKAGE,
     LINK_DOWN,
@@ -39,6 +38,8 @@ from model.world import (
     PC_STUCK,
     World,
     break_link,
+    incoming_started,
+    listening,
     main_head,
     partitioned,
 )
@@ -86,7 +87,7 @@ def dst_yank_registered(c: Config, w: World) -> bool:
     """``qmp_migrate_incoming`` registered the instance; ``migration_incoming_state_destroy``
     closes the channel (the link is then no longer up). The channel is registered when the
     incoming connection is accepted."""
-    return w.link == LINK_UP and w.d_main != DM_IDLE
+    return w.link == LINK_UP and incoming_started(w) and not listening(w)
 
 
 def dst_yank(c: Config, w: World) -> World:
@@ -96,7 +97,7 @@ def dst_yank(c: Config, w: World) -> World:
 
 
 def dst_alive(c: Config, w: World) -> bool:
-    return w.d_alive and w.d_status is not S.NONE
+    return w.d_alive and incoming_started(w)
 
 
 def crash_dst(c: Config, w: World) -> World:

@@ -37,6 +37,7 @@ from model.world import (
     DISK_NONE,
     DISK_SRC,
     DM_IDLE,
+    DM_LISTEN,
     LINK_UP,
     PC_CLEANUP,
     PC_COMPLETE,
@@ -54,6 +55,7 @@ from model.world import (
     World,
     activate_disk,
     break_link,
+    incoming_started,
     partitioned,
     send_main,
 )
@@ -272,6 +274,12 @@ def can_listen(c: Config, w: World) -> bool:
     return w.d_main == DM_IDLE
 
 
+def listen(c: Config, w: World) -> World:
+    """``qemu_start_incoming_migration``: the listener is up; the main thread waits for the
+    connection (``process_incoming_migration_co`` runs when it is accepted)."""
+    return w._replace(d_main=DM_LISTEN)
+
+
 def dst_pause(c: Config, w: World) -> World:
     """``qmp_migrate_pause`` on the destination: shut ``from_src_file`` down (nothing more to do
     when the connection is already broken: the main thread sees the error at its next read)."""
@@ -301,7 +309,7 @@ def dst_cont(c: Config, w: World) -> World:
 
 def dst_cont_early(c: Config, w: World) -> bool:
     """``cont`` while still INMIGRATE only sets ``autostart``; the RUN BH starts the guest."""
-    return w.d_run is RunState.INMIGRATE and not w.d_autostart and w.d_status is not S.NONE
+    return w.d_run is RunState.INMIGRATE and not w.d_autostart and incoming_started(w)
 
 
 def source_took_over(c: Config, w: World) -> bool:
@@ -335,8 +343,10 @@ ANYRUN = frozenset(RUNNING_STATES)
 ROWS: tuple[Row, ...] = (
     Row("src", "qmp", "yank: refused", statuses(S.DEVICE, S.CANCELLING), None, yank_instance_gone, unchanged,
         "util/yank.c:qmp_yank", "the instance was unregistered by migration_cleanup", refusal=YANK_NOT_FOUND),
-    Row("dst", "qmp", "migrate-incoming", statuses(S.NONE), S.SETUP, can_listen, unchanged,
-        f"{MC}:qmp_migrate_incoming", "D1: listen (exit-on-error from the configuration)"),
+    Row("dst", "qmp", "migrate-incoming", statuses(S.NONE), S.SETUP, can_listen, listen,
+        f"{MC}:qmp_migrate_incoming",
+        "D1: listen (exit-on-error from the configuration); 7.2 stays NONE and only emits 'setup' "
+        "(qemu_start_incoming_migration: Version.incoming_setup)"),
     Row("src", "qmp", "migrate", statuses(S.NONE), S.SETUP, can_migrate, migrate,
         f"{MC}:qmp_migrate", "S1: migrate_init, then the migration thread"),
     Row("src", "qmp", "migrate: refused", frozenset(S), None, migrate_refused, unchanged,
@@ -412,13 +422,13 @@ ROWS: tuple[Row, ...] = (
         dst_pause, f"{MC}:qmp_migrate_pause",
         "shuts from_src_file down; D8 follows (on a connection already broken it changes nothing: QEMU's "
         "migration-test postcopy/recovery/double-failures/* pauses a destination in postcopy-recover)"),
-    Row("dst", "qmp", "migrate-pause: refused", frozenset(S) - {S.NONE}, None,
-        lambda c, w: not dst_postcopy_is_alive(c, w.d_status), unchanged,
+    Row("dst", "qmp", "migrate-pause: refused", frozenset(S), None,
+        lambda c, w: incoming_started(w) and not dst_postcopy_is_alive(c, w.d_status), unchanged,
         f"{MC}:qmp_migrate_pause", "only 'alive' postcopy (not postcopy-device, not paused)", refusal=PAUSE_REFUSED),
     Row("dst", "qmp", "migrate-recover", statuses(S.POSTCOPY_PAUSED), None, can_recover, listen_for_recovery,
         f"{MC}:qmp_migrate_recover", "a new listener; D9 happens on connect (7.2 emits 'setup')"),
-    Row("dst", "qmp", "migrate-recover: refused", frozenset(S) - {S.NONE, S.POSTCOPY_PAUSED}, None,
-        lambda c, w: c.postcopy_ram, unchanged, f"{MC}:qmp_migrate_recover",
+    Row("dst", "qmp", "migrate-recover: refused", frozenset(S) - {S.POSTCOPY_PAUSED}, None,
+        lambda c, w: c.postcopy_ram and incoming_started(w), unchanged, f"{MC}:qmp_migrate_recover",
         "only in postcopy-paused", refusal=RECOVER_REFUSED),
     Row("dst", "qmp", "cont", frozenset(S), None, dst_cont_ok, dst_cont, f"{QC}:qmp_cont",
         "start a -S destination guest"),

@@ -76,6 +76,7 @@ from model.world import (
     RP_ON,
     World,
     activate_disk,
+    listening,
     partitioned,
     rp_closed,
     rp_head,
@@ -113,7 +114,7 @@ def _stream_ok(w: World) -> bool:
 
 def connect_ok(c: Config, w: World) -> bool:
     """The destination listens (``migrate-incoming`` done) and nothing is connected yet."""
-    return w.s_pc == PC_SETUP and w.d_alive and w.d_status is S.SETUP and w.link == LINK_NONE
+    return w.s_pc == PC_SETUP and w.d_alive and listening(w) and w.link == LINK_NONE
 
 
 def connect_fails(c: Config, w: World) -> bool:

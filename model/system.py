@@ -5,9 +5,11 @@ the destination table, the operator's commands and the fault injector. A row fir
 process is alive, its side's status is one of the row's ``source`` statuses, and its guard holds;
 the effect and the status change (``migrate_set_state``) then give the next world.
 
-Two details are applied here, once, for every row:
+Three details are applied here, once, for every row:
 * ``fails`` rows go to FAILING instead of FAILED on a source that has the ``failing`` status
   (11.1); the cleanup bottom half then moves FAILING to FAILED.
+* a destination row to SETUP changes no status on a destination without it (7.2:
+  ``Version.incoming_setup``; ``migrate-incoming`` still emits the event, ``model/events.py``).
 * faults spend one unit of their kind's budget and one of the total.
 
 ``compile_rows`` keeps the rows that exist on the configuration's releases (``Row.since`` /
@@ -33,6 +35,8 @@ from model.table import Row
 from model.world import (
     BQL_HELD,
     DL_ON,
+    DM_IDLE,
+    DM_LISTEN,
     LINK_UP,
     PC_DONE,
     World,
@@ -76,7 +80,8 @@ ACTORS: tuple[tuple[str, str, str], ...] = (
     ("src", "qmp", f"{_SRC} s_run s_live s_pc s_start_postcopy s_rp s_error s_cancel d_status d_alive d_recover "
                    "link main rp part_main part_rp disk disk_broken"),
     ("src", "mig", f"{_SRC} s_run s_live s_pc s_start_postcopy s_cancel s_pending s_loaded s_acked s_rp d_status "
-                   "d_alive link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy h_fault"),
+                   "d_main d_alive link main rp part_main part_rp disk disk_broken h_switched h_acted h_postcopy "
+                   "h_fault"),
     ("src", "main", f"{_SRC} s_pc s_rp s_cancel d_status d_alive d_recover link main rp part_main part_rp"),
     ("src", "rp", f"{_SRC} s_loaded s_acked s_rp s_error link rp part_rp"),
     ("dst", "qmp", f"{_DST} s_status s_alive s_pc d_run d_main d_bh d_autostart d_rp d_recover h_dst_ran "
@@ -128,9 +133,13 @@ class Compiled:
 
 
 def effective_dest(config: Config, row: Row) -> MigrationStatus | None:
-    """The status a row really moves to on this configuration's source."""
+    """The status a row really moves to on this configuration: FAILING for a failing source
+    that has it; no change for a destination that never has SETUP (7.2 listens with the status
+    NONE: ``Version.incoming_setup``)."""
     if row.fails and row.dest is S.FAILED and config.src.failing:
         return S.FAILING
+    if row.side == "dst" and row.dest is S.SETUP and not config.dst.incoming_setup:
+        return None
     return row.dest
 
 
@@ -248,7 +257,7 @@ def is_final(w: World) -> bool:
     The initial state is not final: the operator is expected to start the migration."""
     src_done = (not w.s_alive) or w.s_pc == PC_DONE
     dst_done = ((not w.d_alive) or (w.d_status in TERMINAL and w.d_listen != DL_ON and not w.d_bh)
-                or (w.d_status in (S.NONE, S.SETUP) and w.link != LINK_UP))
+                or (w.d_main in (DM_IDLE, DM_LISTEN) and w.link != LINK_UP))
     return src_done and dst_done
 
 

@@ -47,7 +47,8 @@ RP_OK = "exited"  # left after SHUT(0)
 RP_ERR = "exited-error"  # left after an error (read error, SHUT(1))
 
 # Destination main thread (d_main).
-DM_IDLE = "idle"  # no incoming migration yet / listening
+DM_IDLE = "idle"  # no incoming migration yet (before migrate-incoming)
+DM_LISTEN = "listen"  # migrate-incoming done: listening, the connection not yet accepted
 DM_LOAD = "load"  # process_incoming_migration_co reading the main stream
 DM_PACKAGE = "package"  # loading the contents of MIG_CMD_PACKAGED (d_pkg holds what is left)
 DM_QUIT = "quit"  # after RUN: LOADVM_QUIT, the listen thread owns the stream
@@ -153,6 +154,18 @@ def dst_running(w: World) -> bool:
     """The destination guest executes. A guest started by the RUN bottom half counts even while
     its migration is postcopy-paused (it runs, stalled on missing pages)."""
     return w.d_alive and w.d_run is RunState.RUNNING
+
+
+def incoming_started(w: World) -> bool:
+    """``migrate-incoming`` was issued: the destination listens or has gone further. Not a
+    status: a 7.2 destination listens with the status ``none`` (``Version.incoming_setup``)."""
+    return w.d_main != DM_IDLE
+
+
+def listening(w: World) -> bool:
+    """The destination listens and has not yet accepted the main channel (its status is
+    ``setup``, or ``none`` on 7.2)."""
+    return w.d_main == DM_LISTEN
 
 
 def send_main(w: World, *msgs: Msg) -> World:

@@ -305,12 +305,13 @@ def explain_state(w: World) -> list[tuple[str, str]]:
     if not w.d_alive:
         out.append(("dst process", "gone (exited or killed)"))
         return out
-    if w.d_main == W.DM_IDLE:
-        main = ("listening for the recovery channel (QMP migrate-recover)" if w.d_recover
-                else "no incoming migration yet (before QMP migrate-incoming)" if w.d_status is MigrationStatus.NONE
-                else "waiting for the incoming stream to start" if w.d_status is MigrationStatus.SETUP
-                else "not reading")
-        if w.d_status is MigrationStatus.SETUP and not w.d_recover and w.link == W.LINK_DOWN:
+    if w.d_main in (W.DM_IDLE, W.DM_LISTEN) and w.d_recover:
+        main = "listening for the recovery channel (QMP migrate-recover)"
+    elif w.d_main == W.DM_IDLE:
+        main = "no incoming migration yet (before QMP migrate-incoming)"
+    elif w.d_main == W.DM_LISTEN:
+        main = "waiting for the incoming stream to start"
+        if w.link == W.LINK_DOWN:
             main += " (the connection is down: nothing will arrive)"
     elif w.d_main == W.DM_PACKAGE:
         left = ", ".join(_short(_msg(m)) for m in w.d_pkg) or "nothing"

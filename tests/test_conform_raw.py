@@ -748,3 +748,44 @@ def test_heldout_runner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert heldout.main([str(tmp_path)]) == 2  # no <pairing>/<scenario>.jsonl under it
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "Traceback" not in err
+
+
+def _query_while_listening(path: Path, answer: dict[str, Any]) -> list[str]:
+    """The raw lines of a recording with one more destination line: ``query-migrate`` answered
+    with ``answer`` right after ``migrate-incoming`` replied, before the destination's next line
+    (its ``active``): the destination listens."""
+    lines = _lines(path)
+    i = next(i for i, ln in enumerate(lines) if '"command": "migrate-incoming"' in ln)
+    t = json.loads(lines[i])["t"]
+    nxt = next(json.loads(ln)["t"] for ln in lines[i + 1:] if json.loads(ln).get("side") == "dst")
+    assert t + 2e-5 < nxt
+    query = {"side": "dst", "command": "query-migrate", "t_sent": t + 1e-5, "return": answer, "t": t + 2e-5}
+    return [*lines[:i + 1], json.dumps(query), *lines[i + 1:]]
+
+
+LISTENING_NO_STATUS = {"socket-address": [{"type": "inet", "host": "127.0.0.1", "port": "4444"}]}
+"""What QEMU 7.2.22 answered to ``query-migrate`` after ``migrate-incoming`` (docs/drift.md)."""
+
+
+@pytest.mark.parametrize("pairing", ["7.2-to-7.2", "11.1-to-7.2"])
+def test_a_7_2_destination_listens_without_a_status(tmp_path: Path, pairing: str) -> None:
+    """A 7.2 destination never has the status ``setup`` (``Version.incoming_setup``): a listening
+    destination whose ``query-migrate`` shows ``setup`` is rejected, the same line without a
+    status (what 7.2.22 answers) is accepted, and so is the recording without the line."""
+    path = TRACES / pairing / "precopy_ok.jsonl"
+    assert check(write(tmp_path, _lines(path)))[0] == 0
+    code, out = check(write(tmp_path, _query_while_listening(path, {**LISTENING_NO_STATUS, "status": "setup"})))
+    assert code == 1 and "query-migrate setup" in out, out
+    code, out = check(write(tmp_path, _query_while_listening(path, LISTENING_NO_STATUS)))
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("pairing", ["11.1-to-11.1", "7.2-to-11.1"])
+def test_a_10_x_destination_listens_in_setup(tmp_path: Path, pairing: str) -> None:
+    """The other way round on an 11.1 destination (11.1.3 answered ``"status": "setup"``,
+    docs/drift.md): ``setup`` is accepted, no status (``none``) rejected."""
+    path = TRACES / pairing / "precopy_ok.jsonl"
+    code, out = check(write(tmp_path, _query_while_listening(path, {**LISTENING_NO_STATUS, "status": "setup"})))
+    assert code == 0, out
+    code, out = check(write(tmp_path, _query_while_listening(path, LISTENING_NO_STATUS)))
+    assert code == 1 and "query-migrate none" in out, out
