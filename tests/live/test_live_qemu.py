@@ -57,6 +57,20 @@ def _binary(version: str) -> str:
 DETERMINISTIC = {"postcopy_ok", "a3_kill_dst_on_postcopy_device_event", "d_devload_fail_postcopy"}
 
 
+def _same_statuses(scenario: str, side: str, got: list[str], want: list[str]) -> bool:
+    """Whether a re-recorded run has the MIGRATION statuses expected of it on ``side``.
+
+    Exact, with one timing allowance: in a3 the kill lands within about a millisecond of the
+    source's ``postcopy-device``, so whether a 10.2+ destination got to emit its own
+    ``postcopy-device`` (postcopy_listen_thread) before it died depends on timing (seen both ways
+    on 11.1.3 -> 11.1.3). Either way the source must fail exactly as expected.
+    """
+    if side == "dst" and scenario == "a3_kill_dst_on_postcopy_device_event":
+        without = [s for s in want if s != "postcopy-device"]
+        return got in (without, [*without, "postcopy-device"])
+    return got == want
+
+
 def _catalogue() -> list[tuple[str, str, str]]:
     """Every scenario for every pairing; a scenario that does not apply to a pairing (e.g. an
     11.1-only event hook) is skipped by the harness itself (exit code 3)."""
@@ -90,7 +104,8 @@ def test_catalogue_runs_are_model_behaviours(src: str, dst: str, scenario: str, 
         want = expected(f"{src}-to-{dst}", scenario)
         tr = load(out)
         assert want is not None
-        assert (tr.migration_statuses("src"), tr.migration_statuses("dst")) == want
+        for side, want_side in zip(("src", "dst"), want, strict=True):
+            assert _same_statuses(scenario, side, tr.migration_statuses(side), list(want_side)), side
 
 
 PAIRINGS_102 = (("10.2", "10.2"), ("10.2", "11.1"), ("11.1", "10.2"), ("10.2", "7.2"), ("7.2", "10.2"))
@@ -120,15 +135,7 @@ def test_10_2_pairings(src: str, dst: str, scenario: str, tmp_path: Path) -> Non
     assert migmodel(["conform", str(out)]) == 0
     want, got = load(fixture), load(out)
     for side in ("src", "dst"):
-        if side == "dst" and scenario == "a3_kill_dst_on_postcopy_device_event":
-            # the kill lands within about a millisecond of the source's postcopy-device: whether
-            # the destination got to emit its own postcopy-device first depends on timing
-            assert got.migration_statuses(side) in (want.migration_statuses(side),
-                                                    [*want.migration_statuses(side), "postcopy-device"],
-                                                    [s for s in want.migration_statuses(side)
-                                                     if s != "postcopy-device"]), side
-            continue
-        assert got.migration_statuses(side) == want.migration_statuses(side), side
+        assert _same_statuses(scenario, side, got.migration_statuses(side), want.migration_statuses(side)), side
 
 
 def test_record_rejects_unknown_scenario_and_missing_binary(tmp_path: Path) -> None:
