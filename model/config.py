@@ -101,6 +101,18 @@ class Version:
         return self.since(10, 0)
 
     @functools.cached_property
+    def cancel_completes_without_file(self) -> bool:
+        """10.0's cpr-transfer series ("migration: cpr-transfer mode", Steve Sistare): a
+        ``migrate_cancel`` in ``setup`` while there is no outgoing file yet (``!s->to_dst_file``:
+        the socket connect still pending) completes the cancel itself in ``migration_cancel``
+        (CANCELLING -> CANCELLED under the BQL). The pending connect is not stopped: when it
+        completes, ``migration_connect`` starts the migration thread all the same, which sends
+        the stream header before it finds the migration no longer active (read in 10.2.2; seen
+        on real 10.2.2, docs/qemu-qtest.md). Before, the cancel stays CANCELLING until that
+        thread (or the connect's error path) reaches ``migrate_fd_cleanup``."""
+        return self.since(10, 0)
+
+    @functools.cached_property
     def recover_error_pauses(self) -> bool:
         """8.2 "Allow RECOVER->PAUSED convertion for dest qemu" (0e99bb8f5441) and "Allow network
         to fail even during recovery" (f8c543e808f2; docs/tests-and-bugs.md, B4): a stream error in

@@ -38,6 +38,7 @@ from model.world import (
     DISK_SRC,
     DM_IDLE,
     DM_LISTEN,
+    LINK_NONE,
     LINK_UP,
     PC_CLEANUP,
     PC_COMPLETE,
@@ -107,9 +108,19 @@ def cancellable(c: Config, w: World) -> bool:
     return not (w.s_status in IN_POSTCOPY and c.src.cancel_refused_in_postcopy)
 
 
+def cancel_without_file(c: Config, w: World) -> bool:
+    """``migration_cancel`` in ``setup`` with no outgoing file yet (``setup && !s->to_dst_file``:
+    the connect is still pending, ``LINK_NONE``): since 10.0 the handler completes the cancel
+    itself, under the BQL it already holds (``Version.cancel_completes_without_file``)."""
+    return (c.src.cancel_completes_without_file and w.s_status is S.SETUP and w.s_pc == PC_SETUP
+            and w.link == LINK_NONE)
+
+
 def cancel(c: Config, w: World) -> World:
-    """``migration_cancel``: CANCELLING, shut the stream down; release a pre-switchover wait."""
-    w = break_link(w)._replace(s_cancel=False)
+    """``migration_cancel``: CANCELLING, shut the stream down; release a pre-switchover wait. With
+    no outgoing file yet (10.0+), the handler keeps the BQL for its CANCELLING -> CANCELLED
+    (``s_cancel``)."""
+    w = break_link(w)._replace(s_cancel=cancel_without_file(c, w))
     if w.s_pc == PC_PRE_SWITCHOVER:
         w = w._replace(s_pc=PC_PACKAGE)
     return w
@@ -149,6 +160,12 @@ def cancel_cas_running(c: Config, w: World) -> bool:
     return w.s_cancel and w.s_status in RUNNING_STATES and w.s_status is not S.CANCELLING
 
 
+def cancel_completes_itself(c: Config, w: World) -> bool:
+    """The handler's last step when it found no outgoing file (``cancel_without_file``): the
+    migration thread does not exist yet, so nothing else would complete the cancel."""
+    return w.s_cancel and w.s_pc == PC_SETUP and w.link == LINK_NONE
+
+
 def cancel_cas_not_running(c: Config, w: World) -> bool:
     """10.2.2 and 7.2: the migration thread set FAILED in the window; ``migration_is_running`` is
     false, the loop breaks, the stream is not shut down and no event is sent: the cancel was a
@@ -156,8 +173,10 @@ def cancel_cas_not_running(c: Config, w: World) -> bool:
     return w.s_cancel and w.s_status not in RUNNING_STATES
 
 
-CANCEL_CAS = frozenset({"migration_cancel: cancelling", "migration_cancel: no longer running"})
-"""The main-loop rows that finish a ``migrate_cancel`` begun by its return-path shutdown: while
+CANCEL_CAS = frozenset({"migration_cancel: cancelling", "migration_cancel: no longer running",
+                        "migration_cancel: no connection yet"})
+"""The main-loop rows that finish a ``migrate_cancel`` begun by its return-path shutdown, or one
+that found no outgoing file (``cancel_without_file``): while
 ``s_cancel`` holds, the handler has the BQL and nothing else of the source's main loop runs
 (``model/system.py``)."""
 
@@ -169,7 +188,9 @@ def cancel_noop(c: Config, w: World) -> bool:
     source: docs/conform.md)."""
     if w.s_status is S.NONE:
         return w.s_pc == PC_IDLE
-    return w.s_pc == PC_DONE and w.s_status in (S.COMPLETED, S.FAILED, S.CANCELLED)
+    if w.s_status is S.CANCELLED:  # also while a connect that outlived the cancel is pending or
+        return True  # its thread runs: migration_is_running() is false for CANCELLED
+    return w.s_pc == PC_DONE and w.s_status in (S.COMPLETED, S.FAILED)
 
 
 def cancel_refused(c: Config, w: World) -> bool:
@@ -364,6 +385,10 @@ ROWS: tuple[Row, ...] = (
         "S22, first half: the return path is shut down before the CAS to CANCELLING"),
     Row("src", "main", "migration_cancel: cancelling", ANYRUN, S.CANCELLING, cancel_cas_running, cancel,
         f"{MC}:migration_cancel", "S22, second half: CAS to CANCELLING, shut the stream down"),
+    Row("src", "main", "migration_cancel: no connection yet", statuses(S.CANCELLING), S.CANCELLED,
+        cancel_completes_itself, lambda c, w: w._replace(s_cancel=False), f"{MC}:migration_cancel",
+        "10.0+: setup && !s->to_dst_file: the handler completes the cancel; the pending connect is not "
+        "stopped (model/source.py 'migration_connect: after the cancel'; docs/qemu-qtest.md)"),
     Row("src", "main", "migration_cancel: no longer running", frozenset(S) - ANYRUN, None,
         cancel_cas_not_running, lambda c, w: w._replace(s_cancel=False), f"{MC}:migration_cancel",
         "the migration failed in the window: the loop breaks, nothing else happens"),

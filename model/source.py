@@ -76,6 +76,7 @@ from model.world import (
     RP_ON,
     World,
     activate_disk,
+    break_link,
     listening,
     partitioned,
     rp_closed,
@@ -445,9 +446,42 @@ def cleanup(c: Config, w: World) -> World:
 
 
 def cancel_seen(c: Config, w: World) -> bool:
-    """The loop condition (``migration_is_active``) is false after ``migrate_cancel``."""
-    return w.s_status is S.CANCELLING and w.s_pc in (
+    """The loop condition (``migration_is_active``) is false after ``migrate_cancel``. In
+    ``setup`` with no connection yet (7.2) this also stands for the connect's error path
+    (``migrate_fd_connect`` with an error: ``migrate_fd_cleanup``)."""
+    return not w.s_cancel and w.s_status is S.CANCELLING and w.s_pc in (
         PC_SETUP, PC_ITERATE, PC_PRE_SWITCHOVER, PC_PACKAGE, PC_SENT, PC_COMPLETE, PC_PC_COMPLETE)
+
+
+def cleanup_and_close(c: Config, w: World) -> World:
+    """``migration_cleanup`` closes ``to_dst_file``. Only a connection that outlived a cancel
+    (below) is still up here: every other cancel shut it down already."""
+    w = cleanup(c, w)
+    return break_link(w) if w.link == LINK_UP else w
+
+
+# --- a connect that outlives the cancel -------------------------------------------------------
+# ``migrate_cancel`` in ``setup`` before the socket connect completed does not stop the connect.
+# When it completes, ``migration_channel_connect`` sets ``to_dst_file`` and ``migration_connect``
+# starts the migration thread without looking at the status; the thread sends the stream header
+# (and, with a return path or postcopy, OPEN_RETURN_PATH, PING 1, ADVISE), so the destination goes
+# ``active``; the thread's SETUP -> ACTIVE then fails, its loop is not entered, and the cleanup
+# closes the stream: the destination fails at its end. Seen on real 10.2.2 (docs/qemu-qtest.md).
+
+
+def connect_after_cancel(c: Config, w: World) -> bool:
+    """The pending connect of a cancelled migration succeeds: the destination listens."""
+    return (not w.s_cancel and w.s_pc == PC_SETUP and w.link == LINK_NONE and w.d_alive
+            and listening(w))
+
+
+def connect_after_cancel_fails(c: Config, w: World) -> bool:
+    return not w.s_cancel and w.s_pc == PC_SETUP and w.link == LINK_NONE and not connect_after_cancel(c, w)
+
+
+def thread_after_cancel(c: Config, w: World) -> bool:
+    """The thread started by a connect that outlived the cancel, past its setup."""
+    return not w.s_cancel and w.s_pc == PC_SETUP and w.link != LINK_NONE
 
 
 # --- recovery ---------------------------------------------------------------------------------
@@ -579,6 +613,15 @@ ROWS: tuple[Row, ...] = (
         "S3: qemu_savevm_state_setup done, SETUP -> ACTIVE"),
     Row("src", "mig", "migration_connect: connect error", statuses(S.SETUP), S.FAILED, connect_fails,
         to_finish, f"{MC}:migration_connect_set_error", "S2: nobody listens", fails=True),
+    Row("src", "mig", "migration_connect: after the cancel", statuses(S.CANCELLING, S.CANCELLED), None,
+        connect_after_cancel, do_connect, f"{MC}:migration_connect",
+        "the connect outlived migrate_cancel: the thread starts all the same and sends the header"),
+    Row("src", "mig", "migration_connect: connect error after the cancel", statuses(S.CANCELLED), None,
+        connect_after_cancel_fails, cleanup, f"{MC}:migration_connect_set_error",
+        "10.0+: 'Illegal migration status (cancelled)' is reported, migration_cleanup changes nothing"),
+    Row("src", "mig", "migration_thread: setup after the cancel", statuses(S.CANCELLED), None,
+        thread_after_cancel, to_finish, f"{MC}:migration_thread",
+        "10.0+: qemu_savevm_wait_unplug's SETUP -> ACTIVE finds CANCELLED; migration_is_active is false"),
     # --- migration thread: the loop -------------------------------------------------------------
     Row("src", "mig", "migration_detect_error: precopy", statuses(S.ACTIVE), S.FAILED, stream_broken,
         to_finish, f"{MC}:migration_detect_error", "S8/S24: stream error before the switchover", fails=True),
@@ -678,7 +721,10 @@ ROWS: tuple[Row, ...] = (
     Row("src", "main", "migration_cleanup: failed", statuses(S.FAILING), S.FAILED, cleanup_pending, cleanup,
         f"{MC}:migration_cleanup", "11.1: FAILING -> FAILED in the cleanup BH"),
     Row("src", "main", "migration_cleanup: cancelled", statuses(S.CANCELLING), S.CANCELLED, cleanup_pending,
-        cleanup, f"{MC}:migration_cleanup", "S23"),
+        cleanup_and_close, f"{MC}:migration_cleanup", "S23"),
+    Row("src", "main", "migration_cleanup: after the cancel", statuses(S.CANCELLED), None, cleanup_pending,
+        cleanup_and_close, f"{MC}:migration_cleanup",
+        "10.0+: the thread of a connect that outlived the cancel ended; the stream is closed"),
     Row("src", "main", "migration_cleanup", statuses(S.FAILED), None, cleanup_pending, cleanup,
         f"{MC}:migration_cleanup", "close the rp thread and the file"),
     # --- recovery ------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ class World(NamedTuple):
     s_rp: str  # return-path thread
     s_error: bool  # s->error recorded
     s_live: bool  # the guest ran when migrated (False after `stop` before `migrate`: vm_old_state not live)
-    s_cancel: bool  # migrate_cancel shut the return path down; its compare-and-swap (under the BQL) is next
+    s_cancel: bool  # migrate_cancel holds the BQL between two of its steps (model/management.py CANCEL_CAS)
     # destination QEMU
     d_status: MigrationStatus
     d_pcs: PostcopyState

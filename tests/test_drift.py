@@ -21,6 +21,7 @@ from harness.drift.ctree import TreeError
 
 MINI = Path(__file__).parent / "fixtures" / "qemu-trees" / "mini-10.2"
 REAL = Path("/var/cache/migmodel/src")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def drift(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -362,6 +363,14 @@ def test_real_tree(capsys: pytest.CaptureFixture[str], name: str) -> None:
     worded = {(i["side"], i["as"]) for i in report["explained"] if i["kind"] == "guard" and "as" in i}
     pause72 = "migrate-pause is currently only supported during postcopy-active state"
     assert worded == ({("src", pause72), ("dst", pause72)} if name == "qemu-7.2" else set())
+    # the counts README.md and docs/drift.md show are this run's
+    label = "7.2 (7.2.22)" if name == "qemu-7.2" else "10.2.2"
+    found = report["found"]
+    counts = [len(report[k]) for k in ("modelled", "explained", "unexplained")]
+    readme = (ROOT / "README.md").read_text()
+    assert f"| {label} | {found['transitions']} | {' | '.join(map(str, counts))} |\n" in readme
+    row = [found[k] for k in ("transitions", "statuses", "state_guards", "messages", "pings", "model_rows")]
+    assert f"| {label} | {' | '.join(map(str, row + counts))} |\n" in (ROOT / "docs" / "drift.md").read_text()
 
 
 def test_every_explanation_is_used_on_a_real_tree(capsys: pytest.CaptureFixture[str]) -> None:

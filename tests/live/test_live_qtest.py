@@ -35,14 +35,6 @@ then ``failed``) or not (``setup -> failed``, docs/qemu-qtest.md) depends on the
 allows both, the fixture holds one."""
 
 
-def _cancel_before_connect(trace: Path) -> bool:
-    """The one rejected shape that is a known model gap: the source cancelled with no connection
-    (``setup -> cancelling -> cancelled``), yet the destination went ``active`` before failing."""
-    tr = load(trace)
-    return (tr.migration_statuses("src") == ["setup", "cancelling", "cancelled"]
-            and tr.migration_statuses("dst") == ["setup", "active", "failed"])
-
-
 @pytest.mark.parametrize("test", CI, ids=[t.removeprefix("/x86_64/migration/") for t in CI])
 def test_qemu_migration_test_conforms(test: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     build = Path(os.environ.get("MIGMODEL_QTEST_BUILD", str(DEFAULT_BUILD)))
@@ -62,9 +54,6 @@ def test_qemu_migration_test_conforms(test: str, tmp_path: Path, capsys: pytest.
         assert code in (0, 1), verdict
         assert load(trace).migration_statuses("src"), "no source MIGRATION event recorded"
         return
-    if code == 1 and test in RACY_ACTIVE and _cancel_before_connect(trace):
-        pytest.xfail("known model gap: the cancel completed before the connect, which still sent the header "
-                     "(docs/qemu-qtest.md, 'Known model gap: a cancel that completes before the connect does')")
     assert code == 0, verdict
     named = SCOPE.in_scope[test]["named"]
     if named is not None:
