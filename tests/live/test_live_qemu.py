@@ -60,15 +60,22 @@ DETERMINISTIC = {"postcopy_ok", "a3_kill_dst_on_postcopy_device_event", "d_devlo
 def _same_statuses(scenario: str, side: str, got: list[str], want: list[str]) -> bool:
     """Whether a re-recorded run has the MIGRATION statuses expected of it on ``side``.
 
-    Exact, with one timing allowance: in a3 the kill lands within about a millisecond of the
-    source's ``postcopy-device``, so whether a 10.2+ destination got to emit its own
-    ``postcopy-device`` (postcopy_listen_thread) before it died depends on timing (seen both ways
-    on 11.1.3 -> 11.1.3). Either way the source must fail exactly as expected.
+    Exact, but for a3, whose SIGKILL comes from a hook on the source's ``postcopy-device`` event
+    and so races the destination's package load (both outcomes seen on 11.1.3 -> 11.1.3 in CI,
+    December 2026; the run was a behaviour of the model each time, checked before this):
+    * the kill lands first: the source fails as expected (``failing``/``failed``, its guest
+      restarted); the destination may or may not have emitted its own ``postcopy-device``;
+    * PONG 0x42 gets through first: the source commits (``postcopy-active``) and then pauses
+      when the connection breaks (``postcopy-paused``); the destination may have gone as far as
+      ``postcopy-active``.
     """
-    if side == "dst" and scenario == "a3_kill_dst_on_postcopy_device_event":
-        without = [s for s in want if s != "postcopy-device"]
-        return got in (without, [*without, "postcopy-device"])
-    return got == want
+    if scenario != "a3_kill_dst_on_postcopy_device_event":
+        return got == want
+    if side == "src":
+        committed = [*want[:want.index("postcopy-device") + 1], "postcopy-active", "postcopy-paused"]
+        return got in (want, committed)
+    without = [s for s in want if s != "postcopy-device"]
+    return got in (without, [*without, "postcopy-device"], [*without, "postcopy-device", "postcopy-active"])
 
 
 def _catalogue() -> list[tuple[str, str, str]]:
@@ -100,7 +107,7 @@ def test_catalogue_runs_are_model_behaviours(src: str, dst: str, scenario: str, 
             break
         assert attempt == 0, f"record failed twice (exit {rc})"
     assert migmodel(["conform", str(out)]) == 0
-    if scenario in DETERMINISTIC:  # outcomes that do not depend on timing: exactly real-qemu.md
+    if scenario in DETERMINISTIC:  # exactly real-qemu.md, but for a3's race (_same_statuses)
         want = expected(f"{src}-to-{dst}", scenario)
         tr = load(out)
         assert want is not None
