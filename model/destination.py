@@ -173,6 +173,12 @@ def closed_before_first_read(c: Config, w: World) -> bool:
     return listening(w) and w.d_alive and main_closed(w)
 
 
+def accept_closed(c: Config, w: World) -> bool:
+    """A connection was made and is gone again before the destination's main loop accepted it:
+    the kernel completed the handshake, so the listener still gets the channel."""
+    return listening(w) and w.link == LINK_DOWN
+
+
 def peek_fails(c: Config, w: World) -> World:
     """``migration_channel_process_incoming`` (10.0+): ``migration_ioc_process_incoming`` peeks
     at the channel magic (``migration_channel_read_peek``: "Failed to peek at channel", or the
@@ -419,6 +425,10 @@ ROWS: tuple[Row, ...] = (
         "the channel magic cannot be peeked: SETUP -> FAILED without ACTIVE; exit with exit-on-error "
         "(10.0: commit 'migration: Set migration state to FAILED ...' of 2025-02; 7.2 has no peek)",
         since=(10, 0)),
+    Row("dst", "main", "process_incoming_migration_co: a closed channel (7.2)", statuses(S.NONE), S.ACTIVE,
+        accept_closed, start_loading, f"{MC}:process_incoming_migration_co",
+        "7.2 does not peek: a channel closed before its first read is accepted all the same, NONE -> ACTIVE, "
+        "and the load fails at once (migration_ioc_process_incoming; docs/qemu-qtest.md)", until=(10, 0)),
     Row("dst", "main", "process_incoming_migration_co: load error", statuses(S.ACTIVE), S.FAILED,
         precopy_read_error, precopy_fail, f"{MC}:process_incoming_migration_co",
         "D4: precopy load error, SHUT(1), exit (exit-on-error)"),

@@ -337,3 +337,29 @@ def test_a_connect_that_outlives_the_cancel(tmp_path: Path, capsys: pytest.Captu
     assert _conform(old_src, tmp_path) == 1
     out = capsys.readouterr().out
     assert out.count("rejected") == 2, out
+
+
+def test_a_7_2_destination_accepts_a_channel_closed_before_its_first_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The race above between two 7.2s (read in 7.2's source, not yet seen on a real 7.2: the
+    cancel must land before the TCP connect completes). The 7.2 source's cancel stays
+    ``cancelling`` until the cleanup that closes the stream, so its ``cancelled`` comes before a
+    destination that had not yet accepted the channel; 7.2 does not peek at the magic, so that
+    destination still accepts it, goes ``active`` and fails (and exits: 7.2 has no exit-on-error).
+    A 10.0+ destination fails without ``active`` instead (the test above)."""
+    lines = [json.loads(ln) for ln in RACE.read_text().splitlines()]
+    meta = lines[0]["meta"]
+    assert isinstance(meta, dict)
+    out: list[dict[str, object]] = [{"meta": {**meta, "src_version": "7.2.22", "dst_version": "7.2.22",
+                                              "exit_on_error": True}}]
+    for ln in lines[1:]:
+        if ln.get("command") == "migrate-incoming":
+            ln = {**ln, "arguments": {"uri": ln["arguments"]["uri"]}}
+        out.append(ln)
+        if ln.get("side") == "dst" and ln.get("data") == {"status": "failed"}:
+            out.append({"side": "dst", "exit": 1, "t": float(ln["t"]) + 0.001})
+    assert _conform(out, tmp_path) == 0, capsys.readouterr().out
+    # without the destination's active (the 10.0+ shape) a 7.2 destination cannot fail
+    active = _index(out, "dst", event="MIGRATION", data={"status": "active"})
+    assert _conform([*out[:active], *out[active + 1:]], tmp_path) == 1
+    capsys.readouterr()
