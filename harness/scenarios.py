@@ -253,6 +253,8 @@ class Scenario:
     max_postcopy_bandwidth: int = 8 * MiB
     exit_on_error: bool = True
     proxy: bool = False
+    proxy_class: type[FaultProxy] = FaultProxy
+    """What ``proxy`` puts between the two (a subclass holds the connection in its own way)."""
     shared_disk: bool = False
     needs_src_postcopy_device: bool = False
     needs_dst_exit_on_error: bool = False
@@ -372,7 +374,7 @@ class Session:
         await self._must(self.dst, "migrate-incoming", incoming)
         target = self.port
         if sc.proxy:
-            self.proxy = FaultProxy(self.port)
+            self.proxy = sc.proxy_class(self.port)
             target = await self.proxy.start()
             self.rec.meta["proxy"] = True
         await self._must(self.src, "migrate", {"uri": f"tcp:127.0.0.1:{target}"})
