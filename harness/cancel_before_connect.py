@@ -20,22 +20,15 @@ Exit codes: 0 every run recorded, 1 a run failed or timed out (its trace is stil
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import socket
 import sys
-from pathlib import Path
 
 from harness.proxy import FaultProxy
-from harness.record import install_signal_handlers
+from harness.record import record_repeatedly
 from harness.scenarios import (
-    DEFAULT_RUN_DIR,
-    BinaryError,
     Scenario,
     Session,
-    kill_leftovers,
-    probe_binary,
-    run_scenario,
 )
 
 NAME = "c0_cancel_before_connect"
@@ -89,41 +82,7 @@ SCENARIO = Scenario(
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m harness.cancel_before_connect", description=__doc__.split("\n")[0])
-    p.add_argument("--src-qemu", required=True)
-    p.add_argument("--dst-qemu", required=True)
-    p.add_argument("--out-dir", type=Path, required=True)
-    p.add_argument("--runs", type=int, default=1)
-    p.add_argument("--timeout", type=float, default=60.0)
-    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
-    args = p.parse_args(argv)
-    try:
-        src, dst = probe_binary(args.src_qemu), probe_binary(args.dst_qemu)
-    except BinaryError as exc:
-        print(f"cancel_before_connect: error: {exc}", file=sys.stderr)
-        return 2
-    install_signal_handlers()
-    pairing = f"{src.short}-to-{dst.short}"
-    out_dir = args.out_dir / pairing
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rc = 0
-    try:
-        for i in range(1, args.runs + 1):
-            try:
-                result = asyncio.run(run_scenario(SCENARIO, src, dst, timeout=args.timeout, run_root=args.run_dir))
-            finally:
-                kill_leftovers()
-            out = out_dir / f"{NAME}.run{i}.jsonl"
-            result.recorder.write(out)
-            tr = result.recorder
-            summary = {side: tr.migration_statuses(side) for side in ("src", "dst")}
-            print(f"run {i}: ok={result.ok} {result.wall_s:.1f} s src={summary['src']} dst={summary['dst']} -> {out}")
-            if not result.ok:
-                rc = 1
-    except KeyboardInterrupt:
-        print("cancel_before_connect: interrupted; QEMU processes killed", file=sys.stderr)
-        return 130
-    return rc
+    return record_repeatedly("python -m harness.cancel_before_connect", (__doc__ or "").split("\n")[0], SCENARIO, argv)
 
 
 if __name__ == "__main__":

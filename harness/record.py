@@ -28,9 +28,11 @@ from harness.record_cmd import add_arguments
 try:
     from harness.scenarios import (
         CATALOGUE,
+        DEFAULT_RUN_DIR,
         BinaryError,
         QemuBinary,
         RunResult,
+        Scenario,
         kill_leftovers,
         probe_binary,
         run_scenario,
@@ -93,6 +95,51 @@ def record_one(
         kill_leftovers()
     result.recorder.write(out)
     return result
+
+
+def record_repeatedly(prog: str, description: str, scenario: Scenario, argv: list[str]) -> int:
+    """The command line of a one-off experiment outside the catalogue (``harness/recover_window.py``,
+    ``harness/cancel_before_connect.py``): ``--src-qemu --dst-qemu --out-dir [--runs] [--timeout]
+    [--run-dir]``; each run's trace goes to ``OUT/<src>-to-<dst>/<scenario>.run<i>.jsonl`` with a
+    one-line summary. Exit 0 every run recorded, 1 a run failed or timed out (its trace is still
+    written), 2 a missing binary, 130 interrupted."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--src-qemu", required=True)
+    p.add_argument("--dst-qemu", required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
+    args = p.parse_args(argv)
+    name = prog.split()[-1].rsplit(".", 1)[-1]
+    try:
+        src, dst = probe_binary(args.src_qemu), probe_binary(args.dst_qemu)
+    except BinaryError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    install_signal_handlers()
+    out_dir = args.out_dir / f"{src.short}-to-{dst.short}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rc = 0
+    try:
+        for i in range(1, args.runs + 1):
+            try:
+                result = asyncio.run(run_scenario(scenario, src, dst, timeout=args.timeout, run_root=args.run_dir))
+            finally:
+                kill_leftovers()
+            out = out_dir / f"{scenario.name}.run{i}.jsonl"
+            result.recorder.write(out)
+            tr = result.recorder
+            summary = {side: tr.migration_statuses(side) for side in ("src", "dst")}
+            exits = {str(ln["side"]): ln["exit"] for ln in tr.lines if "exit" in ln and not ln.get("teardown")}
+            print(f"run {i}: ok={result.ok} {result.wall_s:.1f} s src={summary['src']} "
+                  f"dst={summary['dst']} exits={exits} -> {out}")
+            if not result.ok:
+                rc = 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; QEMU processes killed", file=sys.stderr)
+        return 130
+    return rc
 
 
 def main(argv: list[str]) -> int:
