@@ -470,13 +470,13 @@ def cleanup_and_close(c: Config, w: World) -> World:
 
 
 def connect_after_cancel(c: Config, w: World) -> bool:
-    """The pending connect of a cancelled migration succeeds: the destination listens."""
-    return (not w.s_cancel and w.s_pc == PC_SETUP and w.link == LINK_NONE and w.d_alive
-            and listening(w))
+    """The pending connect of a cancelled migration succeeds (``connect_ok``), once the cancel's
+    handler has let go of the BQL."""
+    return not w.s_cancel and connect_ok(c, w)
 
 
 def connect_after_cancel_fails(c: Config, w: World) -> bool:
-    return not w.s_cancel and w.s_pc == PC_SETUP and w.link == LINK_NONE and not connect_after_cancel(c, w)
+    return not w.s_cancel and connect_fails(c, w)
 
 
 def thread_after_cancel(c: Config, w: World) -> bool:
